@@ -1,0 +1,25 @@
+/**
+ * langgraph-checkpoint-s3: durable LangGraph.js checkpoints in Amazon S3 and S3-compatible stores.
+ *
+ * @example
+ * ```ts
+ * import { S3Checkpointer } from "langgraph-checkpoint-s3";
+ * const checkpointer = new S3Checkpointer({ bucket: "agent-state" });
+ * await checkpointer.setup();
+ * ```
+ */
+export { S3Checkpointer, type SetupOptions } from "./checkpointer.js";
+export {
+  DEFAULTS,
+  MIN_PART_SIZE_BYTES,
+  createClient,
+  type S3CheckpointerOptions,
+  type S3CheckpointerTunables,
+} from "./options.js";
+export type { CompressionCodec, CompressionOptions } from "./codec.js";
+export { zstdImplementation } from "./codec.js";
+export type { BucketCapabilities } from "./store.js";
+export { METRIC, type MetricsOptions, type CheckpointerMetrics } from "./metrics.js";
+export { silentLogger, type Logger } from "./logger.js";
+export { KeyLayout, encodeComponent, decodeComponent } from "./layout.js";
+export * from "./errors.js";

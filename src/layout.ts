@@ -1,0 +1,228 @@
+/**
+ * The key layout: the only module that builds or parses S3 keys.
+ *
+ * ```text
+ * {prefix}threads/{thread}/                               everything of one thread
+ * {prefix}threads/{thread}/n/{ns}/{inv(id)}/c             checkpoint record (immutable)
+ * {prefix}threads/{thread}/n/{ns}/{inv(id)}/w/{task}/r    regular writes of a task (insert-if-absent)
+ * {prefix}threads/{thread}/n/{ns}/{inv(id)}/w/{task}/s{n} special write with index -n (replaced)
+ * {prefix}threads/{thread}/b/{ns}/{channel}/{version}     channel value too large to inline (immutable)
+ * {prefix}_probe/{random}                                 capability probe of setup(), deleted again
+ * ```
+ *
+ * - Every prefix ends in `/`, so thread `a` never matches thread `ab`.
+ * - `{thread}`, `{ns}`, `{task}`, `{channel}` and `{version}` are arbitrary strings, encoded by
+ *   {@link encodeComponent}: reversible, `/`-free, never `.` or `..`, and distinct inputs give
+ *   distinct components, so no input escapes its prefix or lands on another's key.
+ * - `inv(id)` maps a checkpoint id to a string that sorts in reverse: S3 lists keys in ascending
+ *   UTF-8 order, so the newest checkpoint is listed first and `before` becomes a `StartAfter`.
+ * - A checkpoint's writes are listed right after its record, so one listing of a namespace
+ *   returns records and their writes together, newest first.
+ */
+
+import { createHash } from "node:crypto";
+import { InvalidArgumentError, InvalidOptionError } from "./errors.js";
+
+/** Checkpoint ids must be made of these characters (LangGraph's uuid6 ids are). */
+const ID_ALPHABET = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz";
+/** Ends every inverted id: sorts after every alphabet character, so `inv("ab") < inv("a")`. */
+const INVERTED_ID_END = "~";
+/** Longest checkpoint id accepted: keeps every key far below S3's 1,024-byte limit. */
+export const MAX_CHECKPOINT_ID_LENGTH = 128;
+/**
+ * Longest encoded component kept readable. Longer ones (a 1,000-character thread id, say) are
+ * replaced by a SHA-256 digest so every key stays below S3's 1,024-byte limit; the original
+ * string is stored inside the objects, so nothing is lost.
+ */
+export const MAX_READABLE_COMPONENT = 160;
+
+const SAFE_BYTE = /^[A-Za-z0-9_.-]$/;
+const ID_PATTERN = /^[-0-9A-Za-z_]+$/;
+
+/**
+ * Encodes an arbitrary string as one key component.
+ *
+ * Bytes of `[A-Za-z0-9_.-]` stay as they are (a leading `.` excepted, so `.` and `..` cannot
+ * appear); every other UTF-8 byte becomes `~XX` (upper-case hex). The empty string is `~`.
+ * Components longer than {@link MAX_READABLE_COMPONENT} become `~h` + SHA-256 hex: `~h` cannot
+ * start a readable encoding (`h` is not an upper-case hex digit), so the two forms never meet.
+ */
+export function encodeComponent(value: string): string {
+  if (value === "") return "~";
+  let out = "";
+  const bytes = Buffer.from(value, "utf8");
+  for (let i = 0; i < bytes.length; i += 1) {
+    const b = bytes[i]!;
+    const ch = String.fromCharCode(b);
+    out += b < 0x80 && SAFE_BYTE.test(ch) && !(i === 0 && ch === ".") ? ch : `~${b.toString(16).toUpperCase().padStart(2, "0")}`;
+  }
+  if (out.length > MAX_READABLE_COMPONENT) return `~h${createHash("sha256").update(bytes).digest("hex")}`;
+  return out;
+}
+
+/**
+ * Decodes a component made by {@link encodeComponent}; `undefined` for a digest component (its
+ * original lives in the object body) or for anything that is not a valid encoding.
+ */
+export function decodeComponent(component: string): string | undefined {
+  if (component === "~") return "";
+  if (component.startsWith("~h")) return undefined;
+  const bytes: number[] = [];
+  for (let i = 0; i < component.length; i += 1) {
+    const ch = component[i]!;
+    if (ch === "~") {
+      const hex = component.slice(i + 1, i + 3);
+      if (!/^[0-9A-F]{2}$/.test(hex)) return undefined;
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else if (SAFE_BYTE.test(ch)) {
+      bytes.push(ch.charCodeAt(0));
+    } else {
+      return undefined;
+    }
+  }
+  const decoded = Buffer.from(bytes).toString("utf8");
+  // reject non-canonical input (invalid UTF-8, needless escapes) so decode is exact
+  return encodeComponent(decoded) === component ? decoded : undefined;
+}
+
+/** Throws unless `id` can be a checkpoint id in a key. */
+export function assertCheckpointId(id: unknown, field = "checkpoint_id"): asserts id is string {
+  if (typeof id !== "string" || id.length === 0 || id.length > MAX_CHECKPOINT_ID_LENGTH || !ID_PATTERN.test(id)) {
+    throw new InvalidArgumentError(
+      `${field} must be 1 to ${MAX_CHECKPOINT_ID_LENGTH} characters of [A-Za-z0-9_-] (LangGraph's uuid6 ids are); got ${describe(id)}`,
+    );
+  }
+}
+
+/** Maps a checkpoint id to a component that sorts in the reverse order of the ids. */
+export function invertCheckpointId(id: string): string {
+  assertCheckpointId(id);
+  let out = "";
+  for (const ch of id) out += ID_ALPHABET[ID_ALPHABET.length - 1 - ID_ALPHABET.indexOf(ch)];
+  return out + INVERTED_ID_END;
+}
+
+/** Inverse of {@link invertCheckpointId}; `undefined` for anything it did not make. */
+export function revertCheckpointId(inverted: string): string | undefined {
+  if (!inverted.endsWith(INVERTED_ID_END) || inverted.length < 2) return undefined;
+  let out = "";
+  for (const ch of inverted.slice(0, -1)) {
+    const i = ID_ALPHABET.indexOf(ch);
+    if (i < 0) return undefined;
+    out += ID_ALPHABET[ID_ALPHABET.length - 1 - i];
+  }
+  return out;
+}
+
+/** Normalizes the user's `prefix` option: `""` or a string ending in `/`. */
+export function normalizePrefix(prefix: string | undefined): string {
+  if (prefix === undefined || prefix === "") return "";
+  if (typeof prefix !== "string") throw new InvalidOptionError("option `prefix` must be a string");
+  if (prefix.startsWith("/")) throw new InvalidOptionError("option `prefix` must not start with `/`");
+  if (prefix.split("/").some((part) => part === "." || part === "..")) {
+    throw new InvalidOptionError("option `prefix` must not contain `.` or `..` segments");
+  }
+  const normalized = prefix.endsWith("/") ? prefix : `${prefix}/`;
+  if (Buffer.byteLength(normalized) > 256) throw new InvalidOptionError("option `prefix` must be at most 256 bytes");
+  return normalized;
+}
+
+/** What a key of this layout names. */
+export type ParsedKey =
+  | { kind: "record"; thread: string; ns: string; checkpointId: string }
+  | { kind: "writes"; thread: string; ns: string; checkpointId: string; task: string; group: WritesGroup }
+  | { kind: "blob"; thread: string; ns: string; channel: string; version: string };
+
+/** `r`: the regular writes of one task; `s{n}`: its special write of index `-n`. */
+export type WritesGroup = "r" | `s${number}`;
+
+/**
+ * Components in a {@link ParsedKey} are the encoded forms; decode them with
+ * {@link decodeComponent} where the original string is needed.
+ */
+export class KeyLayout {
+  readonly prefix: string;
+  readonly threadsRoot: string;
+
+  constructor(prefix: string | undefined) {
+    this.prefix = normalizePrefix(prefix);
+    this.threadsRoot = `${this.prefix}threads/`;
+  }
+
+  thread(threadId: string): string {
+    return `${this.threadsRoot}${encodeComponent(threadId)}/`;
+  }
+
+  /** Records and writes of every namespace of a thread. */
+  namespaces(threadId: string): string {
+    return `${this.thread(threadId)}n/`;
+  }
+
+  namespace(threadId: string, ns: string): string {
+    return `${this.namespaces(threadId)}${encodeComponent(ns)}/`;
+  }
+
+  checkpoint(threadId: string, ns: string, checkpointId: string): string {
+    return `${this.namespace(threadId, ns)}${invertCheckpointId(checkpointId)}/`;
+  }
+
+  record(threadId: string, ns: string, checkpointId: string): string {
+    return `${this.checkpoint(threadId, ns, checkpointId)}c`;
+  }
+
+  writes(threadId: string, ns: string, checkpointId: string, taskId: string, group: WritesGroup): string {
+    return `${this.checkpoint(threadId, ns, checkpointId)}w/${encodeComponent(taskId)}/${group}`;
+  }
+
+  blob(threadId: string, ns: string, channel: string, version: string | number): string {
+    return `${this.thread(threadId)}b/${encodeComponent(ns)}/${encodeComponent(channel)}/${encodeComponent(String(version))}`;
+  }
+
+  /**
+   * `StartAfter` for listing a namespace from the checkpoints older than `checkpointId` on:
+   * every key of that checkpoint is `…/{inv}/…`, and `/` < `0`, so `{inv}0` sorts after all of
+   * them and before the next (older) checkpoint.
+   */
+  olderThan(threadId: string, ns: string, checkpointId: string): string {
+    return `${this.namespace(threadId, ns)}${invertCheckpointId(checkpointId)}0`;
+  }
+
+  /**
+   * `StartAfter` that lists `checkpointId` itself and everything older: `.` sorts just below
+   * `/`, and no newer checkpoint's component has this one's (ending in `~`) as a prefix.
+   */
+  fromCheckpoint(threadId: string, ns: string, checkpointId: string): string {
+    return `${this.namespace(threadId, ns)}${invertCheckpointId(checkpointId)}.`;
+  }
+
+  probe(token: string): string {
+    return `${this.prefix}_probe/${token}`;
+  }
+
+  /** Parses a key of this layout; `undefined` for any other key. */
+  parse(key: string): ParsedKey | undefined {
+    if (!key.startsWith(this.threadsRoot)) return undefined;
+    const parts = key.slice(this.threadsRoot.length).split("/");
+    const [thread, area, ns] = parts;
+    if (thread === undefined || ns === undefined) return undefined;
+    if (area === "n") {
+      const checkpointId = parts[3] === undefined ? undefined : revertCheckpointId(parts[3]);
+      if (checkpointId === undefined) return undefined;
+      if (parts.length === 5 && parts[4] === "c") return { kind: "record", thread, ns, checkpointId };
+      if (parts.length === 7 && parts[4] === "w" && /^(r|s\d+)$/.test(parts[6]!)) {
+        return { kind: "writes", thread, ns, checkpointId, task: parts[5]!, group: parts[6] as WritesGroup };
+      }
+      return undefined;
+    }
+    if (area === "b" && parts.length === 5) {
+      return { kind: "blob", thread, ns, channel: parts[3]!, version: parts[4]! };
+    }
+    return undefined;
+  }
+}
+
+function describe(value: unknown): string {
+  if (typeof value !== "string") return value === null ? "null" : typeof value;
+  return value.length > 40 ? `a ${value.length}-character string` : JSON.stringify(value);
+}

@@ -1,0 +1,175 @@
+/**
+ * Options: the public types, their defaults, and one `resolveOptions` that validates them once,
+ * eagerly, naming the option in every message.
+ */
+
+import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
+import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import { resolveCompression, type CompressionOptions, type ResolvedCompression } from "./codec.js";
+import { InvalidOptionError } from "./errors.js";
+import { normalizePrefix } from "./layout.js";
+import { silentLogger, type Logger } from "./logger.js";
+import type { MetricsOptions } from "./metrics.js";
+
+/** lib-storage's smallest part (S3 rejects smaller parts except the last). */
+export const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
+
+export const DEFAULTS = Object.freeze({
+  prefix: "",
+  inlineThresholdBytes: 16 * 1024,
+  multipartThresholdBytes: 16 * 1024 * 1024,
+  multipartPartSizeBytes: 8 * 1024 * 1024,
+  multipartQueueSize: 4,
+  readConcurrency: 16,
+  cacheMaxBytes: 64 * 1024 * 1024,
+});
+
+/** Tunables: every one has a default. */
+export interface S3CheckpointerTunables {
+  /**
+   * Key prefix inside the bucket; a trailing `/` is added.
+   * @default ""
+   */
+  prefix: string;
+  /** Serializer for checkpoints, metadata and channel values. @default LangGraph's JsonPlusSerializer */
+  serde: SerializerProtocol;
+  /** Compression of every object body. @default { codec: "zstd", level: 3 } */
+  compression: CompressionOptions;
+  /**
+   * A changed channel whose serialized value is at most this many bytes is stored inside the
+   * checkpoint record (one request per `put`); larger values get an object of their own, keyed
+   * by (channel, version), and later checkpoints refer to it instead of rewriting it.
+   * @default 16384
+   */
+  inlineThresholdBytes: number;
+  /** Bodies of this many bytes or more are sent as multipart uploads (lib-storage). @default 16 MiB */
+  multipartThresholdBytes: number;
+  /** Part size of multipart uploads; at least 5 MiB. @default 8 MiB */
+  multipartPartSizeBytes: number;
+  /** Parts of one multipart upload sent in parallel. @default 4 */
+  multipartQueueSize: number;
+  /** S3 requests one call sends in parallel at most (reads of `list`, history walks). @default 16 */
+  readConcurrency: number;
+  /**
+   * Bytes of immutable objects (records, channel values) kept in an in-memory LRU cache, so a
+   * repeated read costs no request. 0 turns the cache off.
+   * @default 64 MiB
+   */
+  cacheMaxBytes: number;
+  /** Prometheus metrics through prom-client, or `false` for none. @default a private registry */
+  metrics: MetricsOptions | false;
+  /** Structured logger with pino's interface. @default silent */
+  logger: Logger;
+}
+
+/**
+ * Options of {@link S3Checkpointer}: the bucket, how to reach S3 (`client` or `clientConfig`),
+ * and optional tunables.
+ */
+export type S3CheckpointerOptions = {
+  /** The bucket that holds the checkpoints. */
+  bucket: string;
+  /**
+   * An existing S3 client, used as given: middleware you added sees every request. Give
+   * `client` or `clientConfig`, not both.
+   */
+  client?: S3Client;
+  /**
+   * Configuration for a client this checkpointer creates (and destroys in `close()`). With a
+   * custom `endpoint`, path-style addressing is on and checksums are sent only where S3
+   * requires them, which S3-compatible stores need; both can be overridden here.
+   * @default the AWS SDK's defaults (region, credentials chain, `AWS_ENDPOINT_URL_S3`)
+   */
+  clientConfig?: S3ClientConfig;
+} & Partial<S3CheckpointerTunables>;
+
+export interface ResolvedOptions {
+  readonly bucket: string;
+  readonly prefix: string;
+  readonly client: S3Client;
+  /** True when the checkpointer created the client and so must destroy it. */
+  readonly ownsClient: boolean;
+  readonly serde: SerializerProtocol | undefined;
+  readonly compression: ResolvedCompression;
+  readonly inlineThresholdBytes: number;
+  readonly multipartThresholdBytes: number;
+  readonly multipartPartSizeBytes: number;
+  readonly multipartQueueSize: number;
+  readonly readConcurrency: number;
+  readonly cacheMaxBytes: number;
+  readonly metrics: MetricsOptions | false | undefined;
+  readonly logger: Logger;
+}
+
+function wholeNumber(name: string, value: number | undefined, fallback: number, min: number): number {
+  const v = value ?? fallback;
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
+    throw new InvalidOptionError(`option \`${name}\` must be an integer of at least ${min}; got ${String(value)}`);
+  }
+  return v;
+}
+
+/** True when the configuration (or the environment) points the SDK at a custom endpoint. */
+function hasCustomEndpoint(config: S3ClientConfig): boolean {
+  return config.endpoint !== undefined || !!process.env.AWS_ENDPOINT_URL_S3 || !!process.env.AWS_ENDPOINT_URL;
+}
+
+/** Builds the client of `clientConfig`, with the settings S3-compatible endpoints need. */
+export function createClient(config: S3ClientConfig = {}): S3Client {
+  const custom = hasCustomEndpoint(config);
+  return new S3Client({
+    ...(custom
+      ? {
+          forcePathStyle: true,
+          // streamed uploads with default checksums use aws-chunked encoding, which several
+          // S3-compatible stores (Ceph RGW among them) reject; the envelope has its own SHA-256
+          requestChecksumCalculation: "WHEN_REQUIRED",
+          responseChecksumValidation: "WHEN_REQUIRED",
+          region: process.env.AWS_REGION ?? process.env.AWS_DEFAULT_REGION ?? "us-east-1",
+        }
+      : {}),
+    ...config,
+  });
+}
+
+export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions {
+  if (options === null || typeof options !== "object") throw new InvalidOptionError("options must be an object with at least `bucket`");
+  if (typeof options.bucket !== "string" || options.bucket.trim() === "") {
+    throw new InvalidOptionError("option `bucket` must be a non-empty string");
+  }
+  if (options.client !== undefined && options.clientConfig !== undefined) {
+    throw new InvalidOptionError("give option `client` or option `clientConfig`, not both");
+  }
+  if (options.client !== undefined && typeof (options.client as { send?: unknown }).send !== "function") {
+    throw new InvalidOptionError("option `client` must be an S3Client from @aws-sdk/client-s3");
+  }
+  const multipartPartSizeBytes = wholeNumber("multipartPartSizeBytes", options.multipartPartSizeBytes, DEFAULTS.multipartPartSizeBytes, MIN_PART_SIZE_BYTES);
+  const resolved: ResolvedOptions = {
+    bucket: options.bucket,
+    prefix: normalizePrefix(options.prefix ?? DEFAULTS.prefix),
+    client: options.client ?? createClient(options.clientConfig),
+    ownsClient: options.client === undefined,
+    serde: options.serde,
+    compression: resolveCompression(options.compression),
+    inlineThresholdBytes: wholeNumber("inlineThresholdBytes", options.inlineThresholdBytes, DEFAULTS.inlineThresholdBytes, 0),
+    multipartThresholdBytes: wholeNumber("multipartThresholdBytes", options.multipartThresholdBytes, DEFAULTS.multipartThresholdBytes, 1),
+    multipartPartSizeBytes,
+    multipartQueueSize: wholeNumber("multipartQueueSize", options.multipartQueueSize, DEFAULTS.multipartQueueSize, 1),
+    readConcurrency: wholeNumber("readConcurrency", options.readConcurrency, DEFAULTS.readConcurrency, 1),
+    cacheMaxBytes: wholeNumber("cacheMaxBytes", options.cacheMaxBytes, DEFAULTS.cacheMaxBytes, 0),
+    metrics: options.metrics,
+    logger: options.logger ?? silentLogger,
+  };
+  return Object.freeze(resolved);
+}
+
+/** Reads options from the environment, for {@link S3Checkpointer.fromEnv}. */
+export function optionsFromEnv(overrides: Partial<S3CheckpointerOptions> = {}): S3CheckpointerOptions {
+  const bucket = overrides.bucket ?? process.env.LANGGRAPH_S3_BUCKET;
+  if (!bucket) throw new InvalidOptionError("set LANGGRAPH_S3_BUCKET (or pass `bucket`) to use S3Checkpointer.fromEnv()");
+  return {
+    ...overrides,
+    bucket,
+    prefix: overrides.prefix ?? process.env.LANGGRAPH_S3_PREFIX ?? DEFAULTS.prefix,
+  };
+}

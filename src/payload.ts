@@ -1,0 +1,89 @@
+/**
+ * The plaintext formats inside the envelope (see codec.ts): a checkpoint record and a writes
+ * object are a JSON head plus binary sections (serialized values stay bytes, never base64):
+ *
+ * ```text
+ * u32 head length (big-endian)  head (JSON, with `s`: the section lengths)  section bytes…
+ * ```
+ *
+ * A channel value too large to inline is stored as its serialized bytes alone; the envelope
+ * header carries its serde type.
+ */
+
+import { CheckpointCorruptedError } from "./errors.js";
+
+export const RECORD_FORMAT = 1;
+
+/** A value as the serde gives it: its type and its bytes. */
+export interface Serialized {
+  type: string;
+  bytes: Uint8Array;
+}
+
+/** Where the value of a channel at a version lives. */
+export type ChannelRef =
+  /** inside this record, section `s` */
+  | { v: string | number; at: "inline"; type: string; s: number }
+  /** its own object at (channel, version) */
+  | { v: string | number; at: "blob" }
+  /** inline in the record of checkpoint `id` of the same thread and namespace */
+  | { v: string | number; at: "record"; id: string };
+
+export interface RecordHead {
+  kind: "checkpoint";
+  fmt: number;
+  thread_id: string;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  parent_checkpoint_id?: string;
+  checkpoint: { type: string; s: number };
+  metadata: { type: string; s: number };
+  channels: Record<string, ChannelRef>;
+}
+
+export interface WritesHead {
+  kind: "writes";
+  fmt: number;
+  thread_id: string;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  task_id: string;
+  task_path: string;
+  writes: { idx: number; channel: string; type: string; s: number }[];
+}
+
+export interface Unpacked<H> {
+  head: H;
+  sections: Buffer[];
+}
+
+/** Frames a head and its sections; `head.s` is set to the section lengths. */
+export function pack(head: object, sections: Uint8Array[]): Buffer {
+  const headBytes = Buffer.from(JSON.stringify({ ...head, s: sections.map((s) => s.byteLength) }), "utf8");
+  const prefix = Buffer.alloc(4);
+  prefix.writeUInt32BE(headBytes.length, 0);
+  return Buffer.concat([prefix, headBytes, ...sections.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength))]);
+}
+
+/** Reads a frame made by {@link pack}. */
+export function unpack<H extends { kind: string }>(plaintext: Buffer, kind: H["kind"], key?: string): Unpacked<H> {
+  const corrupted = (why: string, cause?: unknown) => new CheckpointCorruptedError(`object ${key ?? ""} is not a ${kind} record: ${why}`, { key, cause });
+  if (plaintext.length < 4) throw corrupted("too short");
+  const headLength = plaintext.readUInt32BE(0);
+  if (4 + headLength > plaintext.length) throw corrupted("truncated head");
+  let head: H & { s?: number[] };
+  try {
+    head = JSON.parse(plaintext.subarray(4, 4 + headLength).toString("utf8")) as H & { s?: number[] };
+  } catch (e) {
+    throw corrupted("head is not JSON", e);
+  }
+  if (head.kind !== kind || !Array.isArray(head.s)) throw corrupted(`kind is ${JSON.stringify(head.kind)}`);
+  const sections: Buffer[] = [];
+  let offset = 4 + headLength;
+  for (const length of head.s) {
+    if (offset + length > plaintext.length) throw corrupted("truncated section");
+    sections.push(plaintext.subarray(offset, offset + length));
+    offset += length;
+  }
+  return { head, sections };
+}

@@ -1,0 +1,547 @@
+/**
+ * The S3 store: the only module that sends S3 commands or uses lib-storage. It counts every
+ * HTTP attempt (metrics), maps SDK errors to typed errors, finds out what a bucket supports
+ * (capability probe) and writes immutable objects with the strongest mechanism the bucket has.
+ */
+
+import { randomUUID } from "node:crypto";
+import {
+  CreateBucketCommand,
+  DeleteObjectCommand,
+  DeleteObjectsCommand,
+  GetBucketVersioningCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  ListObjectsV2Command,
+  ListObjectVersionsCommand,
+  PutBucketVersioningCommand,
+  PutObjectCommand,
+  type S3Client,
+  type ObjectIdentifier,
+} from "@aws-sdk/client-s3";
+import { Upload } from "@aws-sdk/lib-storage";
+import {
+  AccessDeniedError,
+  BucketNotFoundError,
+  CheckpointConflictError,
+  EndpointUnreachableError,
+  S3CheckpointerError,
+  S3RequestError,
+} from "./errors.js";
+import type { CheckpointerMetrics } from "./metrics.js";
+import type { Logger } from "./logger.js";
+
+/** S3 deletes at most 1,000 keys per DeleteObjects request. */
+export const MAX_BULK_DELETE = 1000;
+/** S3 lists at most 1,000 keys per page. */
+export const MAX_LIST_KEYS = 1000;
+/** User metadata key that carries the SHA-256 of an object's plaintext (HEAD returns it). */
+const SHA256_METADATA = "lgs3-sha256";
+
+export interface MultipartSettings {
+  thresholdBytes: number;
+  partSizeBytes: number;
+  queueSize: number;
+}
+
+export interface StoreConfig {
+  client: S3Client;
+  bucket: string;
+  metrics: CheckpointerMetrics;
+  logger: Logger;
+  multipart: MultipartSettings;
+}
+
+/** What `setup()` found out about the bucket. */
+export interface BucketCapabilities {
+  /** The bucket's versioning status. */
+  versioning: "Enabled" | "Suspended" | "Disabled";
+  /** `PutObject` with `If-None-Match: *` refuses to overwrite (412). */
+  conditionalCreate: boolean;
+  /** How checkpoint ids are kept immutable on this bucket. */
+  immutability: "conditional-create" | "version-check" | "check-then-write";
+}
+
+export interface StoredObject {
+  body: Buffer;
+  versionId?: string;
+  etag?: string;
+  lastModified?: Date;
+  requestId?: string;
+}
+
+export interface ListedObject {
+  key: string;
+  size: number;
+}
+
+export interface ListedVersion {
+  key: string;
+  versionId: string;
+  isDeleteMarker: boolean;
+  isLatest: boolean;
+  lastModified?: Date;
+  size: number;
+}
+
+export type CreateOutcome =
+  | { outcome: "created"; versionId?: string }
+  | { outcome: "identical"; versionId?: string };
+
+/**
+ * Any S3 command. Commands differ in their input and output types, which `send` does not look
+ * at; the middleware it adds is typed loosely for the same reason.
+ */
+interface AnyCommand {
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- every command's stack differs in types only
+  middlewareStack: { add(middleware: (next: any) => (args: any) => Promise<any>, options: object): void };
+}
+
+interface SdkError {
+  name?: string;
+  code?: string;
+  message?: string;
+  Code?: string;
+  $metadata?: { httpStatusCode?: number; requestId?: string };
+  $response?: { statusCode?: number };
+}
+
+function statusOf(e: unknown): number | undefined {
+  const err = e as SdkError;
+  return err?.$metadata?.httpStatusCode ?? err?.$response?.statusCode;
+}
+
+function isNotFound(e: unknown): boolean {
+  const err = e as SdkError;
+  return statusOf(e) === 404 || err?.name === "NoSuchKey" || err?.name === "NotFound";
+}
+
+function isPreconditionFailed(e: unknown): boolean {
+  const err = e as SdkError;
+  return statusOf(e) === 412 || err?.name === "PreconditionFailed";
+}
+
+const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
+
+/** Maps an SDK error to a typed error; keeps typed errors as they are. */
+export function toTypedError(e: unknown, what: string, bucket: string, key?: string): S3CheckpointerError {
+  if (e instanceof S3CheckpointerError) return e;
+  const err = e as SdkError;
+  const status = statusOf(e);
+  const requestId = err?.$metadata?.requestId;
+  const name = err?.name ?? err?.Code ?? "Error";
+  const details = { cause: e, requestId, key };
+  if (name === "NoSuchBucket" || (status === 404 && what === "HeadBucket")) {
+    return new BucketNotFoundError(`bucket "${bucket}" does not exist; create it or call setup({ createBucket: true })`, details);
+  }
+  if (status === 403 || name === "AccessDenied" || name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") {
+    return new AccessDeniedError(
+      `S3 refused ${what} on bucket "${bucket}" (${name}); check the credentials and that they may read and write the bucket`,
+      details,
+    );
+  }
+  const code = err?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
+  if (status === undefined && ((code && NETWORK_CODES.has(code)) || name === "TimeoutError" || name === "AbortError")) {
+    return new EndpointUnreachableError(`could not reach S3 for ${what} (${code ?? name}); check the endpoint and the network`, details);
+  }
+  return new S3RequestError(`${what} failed${status ? ` with HTTP ${status}` : ""} (${name})`, { ...details, status, s3Code: name });
+}
+
+export class S3Store {
+  readonly bucket: string;
+  private readonly client: S3Client;
+  private readonly metrics: CheckpointerMetrics;
+  private readonly logger: Logger;
+  private readonly multipart: MultipartSettings;
+  private inFlight = 0;
+  private capabilities: Promise<BucketCapabilities> | undefined;
+  /** The client handed to lib-storage: the caller's client, with our `send` (counting) in front. */
+  private readonly uploadClient: S3Client;
+
+  constructor(config: StoreConfig) {
+    this.client = config.client;
+    this.bucket = config.bucket;
+    this.metrics = config.metrics;
+    this.logger = config.logger;
+    this.multipart = config.multipart;
+    this.uploadClient = Object.create(this.client, {
+      send: { value: (command: AnyCommand, options?: { abortSignal?: AbortSignal }) => this.send(command, options) },
+    }) as S3Client;
+  }
+
+  /**
+   * Sends one command. The counting middleware is added to the command, not to the client:
+   * a caller's client is used as given, and its own middleware sees every request.
+   */
+  async send<Output>(command: AnyCommand, options?: { abortSignal?: AbortSignal }): Promise<Output> {
+    const commandName = command.constructor.name.replace(/Command$/, "");
+    command.middlewareStack.add(
+      (next) => async (args) => {
+        // one HTTP attempt: the deserialize step runs once per attempt, inside the SDK's retries
+        if (this.inFlight++ === 0) this.metrics.roundTrip();
+        try {
+          const result = await next(args);
+          this.metrics.s3Request(commandName, (result.response as { statusCode?: number }).statusCode ?? "unknown");
+          return result;
+        } catch (e) {
+          this.metrics.s3Request(commandName, statusOf(e) ?? "network_error");
+          throw e;
+        } finally {
+          this.inFlight -= 1;
+        }
+      },
+      { step: "deserialize", name: "langgraphS3RequestCounter", override: true },
+    );
+    return (await this.client.send(command as never, options)) as Output;
+  }
+
+  // ---- objects ------------------------------------------------------------------------------
+
+  /**
+   * GetObject; `undefined` when the key (or version) does not exist.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
+   */
+  async get(key: string, versionId?: string): Promise<StoredObject | undefined> {
+    try {
+      const res = await this.send<{
+        Body?: { transformToByteArray(): Promise<Uint8Array> };
+        VersionId?: string;
+        ETag?: string;
+        LastModified?: Date;
+        $metadata: { requestId?: string };
+      }>(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }));
+      const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+      this.metrics.bytesRead(bytes.byteLength);
+      return {
+        body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+        versionId: res.VersionId,
+        etag: res.ETag,
+        lastModified: res.LastModified,
+        requestId: res.$metadata.requestId,
+      };
+    } catch (e) {
+      // a version id that names a delete marker answers 405; a malformed one 400 on some stores
+      if (isNotFound(e) || (versionId !== undefined && (statusOf(e) === 405 || statusOf(e) === 400))) return undefined;
+      throw toTypedError(e, "GetObject", this.bucket, key);
+    }
+  }
+
+  /** HeadObject: the SHA-256 metadata of an object, `undefined` when it does not exist. */
+  async headSha256(key: string, versionId?: string): Promise<string | undefined | null> {
+    try {
+      const res = await this.send<{ Metadata?: Record<string, string> }>(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }),
+      );
+      return res.Metadata?.[SHA256_METADATA] ?? null;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw toTypedError(e, "HeadObject", this.bucket, key);
+    }
+  }
+
+  /**
+   * PutObject, or a lib-storage multipart Upload above the threshold. With `ifNoneMatch`
+   * the write is a conditional create and a 412 answers `{ exists: true }`.
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+   */
+  async put(
+    key: string,
+    body: Buffer,
+    options: { sha256: string; ifNoneMatch?: boolean },
+  ): Promise<{ exists: true } | { exists: false; versionId?: string }> {
+    const params = {
+      Bucket: this.bucket,
+      Key: key,
+      Body: body,
+      ContentType: "application/octet-stream",
+      Metadata: { [SHA256_METADATA]: options.sha256 },
+      ...(options.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+    };
+    try {
+      let versionId: string | undefined;
+      if (body.length >= this.multipart.thresholdBytes) {
+        const upload = new Upload({
+          client: this.uploadClient,
+          params,
+          partSize: this.multipart.partSizeBytes,
+          queueSize: this.multipart.queueSize,
+          // on failure lib-storage aborts the multipart upload: no orphaned parts are left
+          leavePartsOnError: false,
+        });
+        const res = await upload.done();
+        versionId = (res as { VersionId?: string }).VersionId;
+      } else {
+        const res = await this.send<{ VersionId?: string }>(new PutObjectCommand({ ...params, ContentLength: body.length }));
+        versionId = res.VersionId;
+      }
+      this.metrics.bytesWritten(body.length);
+      return { exists: false, versionId };
+    } catch (e) {
+      if (options.ifNoneMatch && isPreconditionFailed(e)) return { exists: true };
+      throw toTypedError(e, body.length >= this.multipart.thresholdBytes ? "multipart upload" : "PutObject", this.bucket, key);
+    }
+  }
+
+  /**
+   * Writes an object that must never change once written. Equal content written again (a
+   * retry) is fine; other content under the same key is a {@link CheckpointConflictError}.
+   *
+   * - conditional create (AWS S3, MinIO, Ceph on unversioned buckets): one request;
+   * - versioned buckets that ignore `If-None-Match` (Ceph RGW): write, then list the key's
+   *   versions; the oldest version is the object, a later different one is removed again;
+   * - unversioned buckets without conditional writes: HEAD, then write (not race-free).
+   */
+  createOnce(key: string, body: Buffer, sha256: string, what: string): Promise<CreateOutcome> {
+    return this.writeFirst(key, body, sha256, (existing) => {
+      if (existing === sha256) return { outcome: "identical" };
+      throw new CheckpointConflictError(`${what} was already written with other content; a checkpoint is never overwritten`, { key });
+    });
+  }
+
+  /** Insert-if-absent: when the key exists already, whatever it holds stays and this is a no-op. */
+  async createIfAbsent(key: string, body: Buffer, sha256: string): Promise<void> {
+    await this.writeFirst(key, body, sha256, undefined);
+  }
+
+  /** `judge` decides about an existing object by its SHA-256; without one, the existing wins. */
+  private async writeFirst(
+    key: string,
+    body: Buffer,
+    sha256: string,
+    judge: ((existing: string | null | undefined) => CreateOutcome) | undefined,
+  ): Promise<CreateOutcome> {
+    const caps = await this.probe();
+    const existingWins = (existing: () => Promise<string | null | undefined>) =>
+      judge ? existing().then(judge) : Promise.resolve<CreateOutcome>({ outcome: "identical" });
+    if (caps.immutability === "check-then-write") {
+      const existing = await this.headSha256(key);
+      if (existing !== undefined) return existingWins(async () => existing);
+      const res = await this.put(key, body, { sha256 });
+      return { outcome: "created", versionId: res.exists ? undefined : res.versionId };
+    }
+    const res = await this.put(key, body, { sha256, ifNoneMatch: caps.conditionalCreate });
+    if (res.exists) return existingWins(() => this.headSha256(key));
+    if (caps.immutability === "conditional-create") return { outcome: "created", versionId: res.versionId };
+
+    // version-check: ListObjectVersions returns a key's versions newest first
+    const versions = (await this.listVersionsOnce(key)).filter((v) => v.key === key);
+    const oldest = versions[versions.length - 1];
+    if (!oldest || versions.length === 1 || oldest.versionId === res.versionId) return { outcome: "created", versionId: res.versionId };
+    const outcome = await existingWins(() => this.headSha256(key, oldest.versionId)).catch(async (e: unknown) => {
+      // other content: take our version back off the original, then refuse
+      if (res.versionId) await this.deleteVersion(key, res.versionId);
+      throw e;
+    });
+    // insert-if-absent: the original stays current; equal content (a retry) may stay as it is
+    if (!judge && res.versionId) await this.deleteVersion(key, res.versionId);
+    return { ...outcome, versionId: judge ? res.versionId : oldest.versionId };
+  }
+
+  /** Unconditional write (special writes, which replace). */
+  async replace(key: string, body: Buffer, sha256: string): Promise<void> {
+    await this.put(key, body, { sha256 });
+  }
+
+  // ---- listings -----------------------------------------------------------------------------
+
+  /**
+   * ListObjectsV2, page by page.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+   */
+  async *list(prefix: string, options: { startAfter?: string; pageSize?: number } = {}): AsyncGenerator<ListedObject[]> {
+    let token: string | undefined;
+    let pageSize = options.pageSize ?? MAX_LIST_KEYS;
+    for (;;) {
+      let res: { Contents?: { Key?: string; Size?: number }[]; IsTruncated?: boolean; NextContinuationToken?: string };
+      try {
+        res = await this.send(
+          new ListObjectsV2Command({
+            Bucket: this.bucket,
+            Prefix: prefix,
+            StartAfter: token ? undefined : options.startAfter,
+            ContinuationToken: token,
+            MaxKeys: pageSize,
+          }),
+        );
+      } catch (e) {
+        throw toTypedError(e, "ListObjectsV2", this.bucket, prefix);
+      }
+      yield (res.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0 }));
+      if (!res.IsTruncated) return;
+      // guard against a store that says "truncated" with a token that does not advance
+      if (!res.NextContinuationToken || res.NextContinuationToken === token) return;
+      token = res.NextContinuationToken;
+      pageSize = MAX_LIST_KEYS;
+    }
+  }
+
+  /**
+   * ListObjectVersions, page by page: versions and delete markers, newest first per key.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+   */
+  async *listVersions(prefix: string): AsyncGenerator<ListedVersion[]> {
+    let keyMarker: string | undefined;
+    let versionMarker: string | undefined;
+    for (;;) {
+      let res: {
+        Versions?: { Key?: string; VersionId?: string; IsLatest?: boolean; LastModified?: Date; Size?: number }[];
+        DeleteMarkers?: { Key?: string; VersionId?: string; IsLatest?: boolean; LastModified?: Date }[];
+        IsTruncated?: boolean;
+        NextKeyMarker?: string;
+        NextVersionIdMarker?: string;
+      };
+      try {
+        res = await this.send(
+          new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionMarker, MaxKeys: MAX_LIST_KEYS }),
+        );
+      } catch (e) {
+        throw toTypedError(e, "ListObjectVersions", this.bucket, prefix);
+      }
+      const page: ListedVersion[] = [
+        ...(res.Versions ?? []).map((v) => ({
+          key: v.Key!,
+          versionId: v.VersionId ?? "null",
+          isDeleteMarker: false,
+          isLatest: v.IsLatest ?? false,
+          lastModified: v.LastModified,
+          size: v.Size ?? 0,
+        })),
+        ...(res.DeleteMarkers ?? []).map((m) => ({
+          key: m.Key!,
+          versionId: m.VersionId ?? "null",
+          isDeleteMarker: true,
+          isLatest: m.IsLatest ?? false,
+          lastModified: m.LastModified,
+          size: 0,
+        })),
+      ];
+      yield page;
+      if (!res.IsTruncated) return;
+      if (res.NextKeyMarker === keyMarker && res.NextVersionIdMarker === versionMarker) return;
+      keyMarker = res.NextKeyMarker;
+      versionMarker = res.NextVersionIdMarker;
+    }
+  }
+
+  private async listVersionsOnce(key: string): Promise<ListedVersion[]> {
+    const all: ListedVersion[] = [];
+    for await (const page of this.listVersions(key)) all.push(...page.filter((v) => !v.isDeleteMarker));
+    return all;
+  }
+
+  // ---- deletes ------------------------------------------------------------------------------
+
+  /**
+   * DeleteObjects in batches of {@link MAX_BULK_DELETE}; returns the entries S3 could not delete.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObjects.html
+   */
+  async deleteMany(objects: ObjectIdentifier[]): Promise<{ key: string; versionId?: string; code?: string }[]> {
+    const failed: { key: string; versionId?: string; code?: string }[] = [];
+    for (let i = 0; i < objects.length; i += MAX_BULK_DELETE) {
+      const batch = objects.slice(i, i + MAX_BULK_DELETE);
+      let res: { Errors?: { Key?: string; VersionId?: string; Code?: string }[] };
+      try {
+        res = await this.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
+      } catch (e) {
+        throw toTypedError(e, "DeleteObjects", this.bucket);
+      }
+      for (const err of res.Errors ?? []) failed.push({ key: err.Key ?? "", versionId: err.VersionId, code: err.Code });
+    }
+    return failed;
+  }
+
+  async deleteVersion(key: string, versionId: string): Promise<void> {
+    try {
+      await this.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }));
+    } catch (e) {
+      if (!isNotFound(e)) throw toTypedError(e, "DeleteObject", this.bucket, key);
+    }
+  }
+
+  // ---- bucket -------------------------------------------------------------------------------
+
+  /** HeadBucket, creating the bucket when asked. Typed errors for missing bucket, 403, network. */
+  async ensureBucket(create: boolean): Promise<void> {
+    try {
+      await this.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      return;
+    } catch (e) {
+      const typed = toTypedError(e, "HeadBucket", this.bucket);
+      if (!(typed instanceof BucketNotFoundError) || !create) throw typed;
+    }
+    try {
+      await this.send(new CreateBucketCommand({ Bucket: this.bucket }));
+      this.logger.info({ bucket: this.bucket }, "created bucket");
+    } catch (e) {
+      const name = (e as SdkError).name;
+      // another process created it in between: that is what we wanted
+      if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") throw toTypedError(e, "CreateBucket", this.bucket);
+    }
+  }
+
+  async getVersioning(): Promise<BucketCapabilities["versioning"]> {
+    try {
+      const res = await this.send<{ Status?: string }>(new GetBucketVersioningCommand({ Bucket: this.bucket }));
+      return res.Status === "Enabled" ? "Enabled" : res.Status === "Suspended" ? "Suspended" : "Disabled";
+    } catch (e) {
+      const typed = toTypedError(e, "GetBucketVersioning", this.bucket);
+      // some S3-compatible stores have no versioning API at all
+      if (typed instanceof S3RequestError && (typed.status === 501 || typed.status === 400)) return "Disabled";
+      throw typed;
+    }
+  }
+
+  async enableVersioning(): Promise<void> {
+    try {
+      await this.send(new PutBucketVersioningCommand({ Bucket: this.bucket, VersioningConfiguration: { Status: "Enabled" } }));
+    } catch (e) {
+      throw toTypedError(e, "PutBucketVersioning", this.bucket);
+    }
+  }
+
+  /**
+   * Finds out, once per store (until {@link forgetCapabilities}), whether the bucket is
+   * versioned and whether it honours conditional creates: writes a probe object twice with
+   * `If-None-Match: *` and removes every version of it again.
+   */
+  probe(probeKey?: (token: string) => string): Promise<BucketCapabilities> {
+    this.capabilities ??= this.runProbe(probeKey ?? ((t) => `_probe/${t}`)).catch((e) => {
+      this.capabilities = undefined;
+      throw e;
+    });
+    return this.capabilities;
+  }
+
+  forgetCapabilities(): void {
+    this.capabilities = undefined;
+  }
+
+  private async runProbe(probeKey: (token: string) => string): Promise<BucketCapabilities> {
+    const versioning = await this.getVersioning();
+    const key = probeKey(randomUUID());
+    const body = Buffer.from("probe");
+    let conditionalCreate = false;
+    try {
+      const first = await this.put(key, body, { sha256: "probe", ifNoneMatch: true });
+      if (!first.exists) {
+        const second = await this.put(key, body, { sha256: "probe", ifNoneMatch: true });
+        conditionalCreate = second.exists;
+      }
+    } catch (e) {
+      // a store that rejects the header outright (400/501) has no conditional create
+      if (!(e instanceof S3RequestError)) throw e;
+    } finally {
+      const versions: ObjectIdentifier[] = [];
+      if (versioning === "Disabled") versions.push({ Key: key });
+      else for await (const page of this.listVersions(key)) for (const v of page) if (v.key === key) versions.push({ Key: key, VersionId: v.versionId });
+      await this.deleteMany(versions);
+    }
+    const immutability: BucketCapabilities["immutability"] = conditionalCreate
+      ? "conditional-create"
+      : versioning === "Enabled"
+        ? "version-check"
+        : "check-then-write";
+    return { versioning, conditionalCreate, immutability };
+  }
+}
