@@ -4,11 +4,23 @@ export default defineConfig({
   test: {
     // LangGraph's conformance suite calls describe/it/expect as globals
     globals: true,
-    include: ["test/**/*.test.ts"],
-    globalSetup: ["test/helpers/global-setup.ts"],
     testTimeout: 60_000,
     hookTimeout: 120_000,
-    // integration files share one server; two workers match the machines we run on
     maxWorkers: 2,
+    projects: [
+      {
+        extends: true,
+        test: { name: "unit", include: ["test/unit/**/*.test.ts"] },
+      },
+      {
+        extends: true,
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          // finds (or starts) the S3 server the integration tests talk to
+          globalSetup: ["test/helpers/global-setup.ts"],
+        },
+      },
+    ],
   },
 });

@@ -12,7 +12,8 @@
  *
  * zstd runs through `node:zlib` where Node has it (22.15+), else through `zstd-codec`'s
  * streaming API fed in 1 MiB chunks: its one-shot API aborts the WebAssembly instance on inputs
- * of about 11 MB (fixed 16 MiB heap), the chunked path keeps the heap bounded at any size.
+ * of about 11 MB (fixed 16 MiB heap), the chunked path keeps the heap bounded at any size
+ * (measured to 64 MB), and levels above {@link WASM_MAX_ZSTD_LEVEL} are lowered to it.
  */
 
 import { createHash } from "node:crypto";
@@ -25,6 +26,12 @@ export const ENVELOPE_VERSION = 1;
 /** zstd levels above 19 need windows the WebAssembly fallback cannot hold. */
 export const MAX_ZSTD_LEVEL = 19;
 const CHUNK_BYTES = 1 << 20;
+/**
+ * zstd-codec compresses within a fixed 16 MiB WebAssembly heap: levels above 9 abort it (OOM,
+ * and an aborted instance stays broken), so the fallback compresses at 9 at most. Reading is
+ * not limited: it decodes frames of every level, level 19 of 64 MB included.
+ */
+export const WASM_MAX_ZSTD_LEVEL = 9;
 
 export type CompressionCodec = "zstd" | "none";
 
@@ -174,14 +181,24 @@ export async function zstdCompress(input: Uint8Array, level: number): Promise<Bu
     const params = { [nativeZstd.constants.ZSTD_c_compressionLevel!]: level, [nativeZstd.constants.ZSTD_c_checksumFlag!]: 1 };
     return promisify(nativeZstd.zstdCompress)(input, { params, pledgedSrcSize: input.byteLength });
   }
+  return wasmZstdCompress(input, level);
+}
+
+/** zstd-codec, fed in 1 MiB chunks (exported for the cross-implementation tests). */
+export async function wasmZstdCompress(input: Uint8Array, level: number): Promise<Buffer> {
   const z = await wasmZstd();
-  const out = z.compressChunks(chunks(input), input.byteLength, level);
+  const out = z.compressChunks(chunks(input), input.byteLength, Math.min(level, WASM_MAX_ZSTD_LEVEL));
   if (!out) throw new Error("zstd compression failed");
   return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
 }
 
 export async function zstdDecompress(input: Uint8Array, expectedBytes: number): Promise<Buffer> {
   if (nativeZstd) return promisify(nativeZstd.zstdDecompress)(input, {});
+  return wasmZstdDecompress(input, expectedBytes);
+}
+
+/** zstd-codec, fed in 1 MiB chunks (exported for the cross-implementation tests). */
+export async function wasmZstdDecompress(input: Uint8Array, expectedBytes: number): Promise<Buffer> {
   const z = await wasmZstd();
   if (input.byteLength === 0) throw new Error("empty zstd frame");
   const out = z.decompressChunks(chunks(input), Math.max(expectedBytes, 1));

@@ -1,28 +1,33 @@
 /**
  * LangGraph's own conformance suite, in full, against the real S3 server: once on a versioned
  * bucket (immutability by version check on Ceph RGW) and once on an unversioned bucket
- * (conditional create). Each checkpointer the suite asks for gets a bucket of its own.
+ * (conditional create). Every checkpointer the suite asks for gets a prefix of its own, so no
+ * instance sees another's state.
  */
+import { randomUUID } from "node:crypto";
 import { deltaChannelHistoryTests, validate, type CheckpointerTestInitializer } from "@langchain/langgraph-checkpoint-validation";
 import { S3Checkpointer } from "../../src/index.js";
 import { createBucket, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
 
 function initializer(versioned: boolean): CheckpointerTestInitializer<S3Checkpointer> {
   const client = testClient();
-  const buckets = new WeakMap<S3Checkpointer, string>();
+  const bucket = uniqueBucket(versioned ? "conf-v" : "conf-u");
   return {
     checkpointerName: `S3Checkpointer (${versioned ? "versioned" : "unversioned"} bucket)`,
-    async createCheckpointer() {
-      const bucket = uniqueBucket(versioned ? "conf-v" : "conf-u");
+    beforeAllTimeout: 60_000,
+    async beforeAll() {
       await createBucket(client, bucket, versioned);
-      const saver = new S3Checkpointer({ bucket, client, prefix: "conformance/" });
+    },
+    async afterAll() {
+      await dropBucket(client, bucket);
+    },
+    async createCheckpointer() {
+      const saver = new S3Checkpointer({ bucket, client, prefix: `conformance/${randomUUID()}/` });
       await saver.setup();
-      buckets.set(saver, bucket);
       return saver;
     },
     async destroyCheckpointer(saver) {
       await saver.close();
-      await dropBucket(client, buckets.get(saver)!);
     },
   };
 }
