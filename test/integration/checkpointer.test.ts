@@ -1,0 +1,254 @@
+/** Behaviour of S3Checkpointer beyond the conformance suite, against the real S3 server. */
+import { randomBytes, randomUUID } from "node:crypto";
+import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import {
+  AccessDeniedError,
+  BucketNotFoundError,
+  CheckpointConflictError,
+  EndpointUnreachableError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  S3Checkpointer,
+  isS3CheckpointerError,
+} from "../../src/index.js";
+import { allVersions, createBucket, dropBucket, s3Config, testClient, uniqueBucket } from "../helpers/s3.js";
+
+const client = testClient();
+const versioned = uniqueBucket("cp-v");
+const unversioned = uniqueBucket("cp-u");
+beforeAll(async () => {
+  await createBucket(client, versioned, true);
+  await createBucket(client, unversioned, false);
+});
+afterAll(async () => {
+  await dropBucket(client, versioned);
+  await dropBucket(client, unversioned);
+});
+
+const meta = { source: "loop" as const, step: 0, parents: {} };
+function checkpoint(values: Record<string, unknown>, versions: Record<string, string | number>): Checkpoint {
+  return { ...emptyCheckpoint(), id: uuid6(-1), channel_values: values, channel_versions: versions };
+}
+async function saverOn(bucket: string, options: Record<string, unknown> = {}) {
+  const saver = new S3Checkpointer({ bucket, client, prefix: `t/${randomUUID()}/`, ...options });
+  await saver.setup();
+  return saver;
+}
+function requests(saver: S3Checkpointer, command?: string): Promise<number> {
+  return saver.metrics.registry!.getSingleMetricAsString("langgraph_s3_s3_requests_total").then((text) =>
+    text
+      .split("\n")
+      .filter((l) => l.startsWith("langgraph_s3_s3_requests_total{") && (!command || l.includes(`command="${command}"`)))
+      .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0),
+  );
+}
+
+describe("setup()", () => {
+  it("reports what the bucket supports", async () => {
+    const v = await new S3Checkpointer({ bucket: versioned, client }).setup();
+    const u = await new S3Checkpointer({ bucket: unversioned, client }).setup();
+    expect(v.versioning).toBe("Enabled");
+    expect(u).toMatchObject({ versioning: "Disabled", conditionalCreate: true, immutability: "conditional-create" });
+    // Ceph RGW ignores If-None-Match on versioned buckets: the probe notices
+    expect(["conditional-create", "version-check"]).toContain(v.immutability);
+    // the probe leaves nothing behind
+    expect(await allVersions(client, unversioned, "_probe/")).toEqual([]);
+  });
+
+  it("creates the bucket only when asked", async () => {
+    const bucket = uniqueBucket("create");
+    const saver = new S3Checkpointer({ bucket, client });
+    const error = await saver.setup().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(BucketNotFoundError);
+    expect(isS3CheckpointerError(error)).toBe(true);
+    expect(String((error as Error).message)).toMatch(/^langgraph-checkpoint-s3: .*createBucket/);
+    await saver.setup({ createBucket: true });
+    await saver.setup({ createBucket: true }); // idempotent
+    await dropBucket(client, bucket);
+  });
+
+  it("says clearly when the credentials are wrong", async () => {
+    const bad = testClient({ credentials: { accessKeyId: "nobody", secretAccessKey: "wrong-secret" } });
+    const error = await new S3Checkpointer({ bucket: versioned, client: bad }).setup().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AccessDeniedError);
+    expect(String(error)).not.toContain("wrong-secret");
+  });
+
+  it("says clearly when the endpoint cannot be reached", async () => {
+    // a loopback port nothing listens on
+    const dead = testClient({ endpoint: "http://127.0.0.1:9", maxAttempts: 1 });
+    const error = await new S3Checkpointer({ bucket: versioned, client: dead }).setup().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(EndpointUnreachableError);
+  });
+});
+
+describe("options", () => {
+  it("are validated eagerly, naming the option", () => {
+    expect(() => new S3Checkpointer({ bucket: "" })).toThrow(InvalidOptionError);
+    expect(() => new S3Checkpointer({ bucket: "b", client, clientConfig: {} })).toThrow(/not both/);
+    expect(() => new S3Checkpointer({ bucket: "b", client, inlineThresholdBytes: -1 })).toThrow(/inlineThresholdBytes/);
+    expect(() => new S3Checkpointer({ bucket: "b", client, multipartPartSizeBytes: 1024 })).toThrow(/multipartPartSizeBytes/);
+    expect(() => new S3Checkpointer({ bucket: "b", client, prefix: "/abs" })).toThrow(/prefix/);
+    expect(Object.isFrozen(new S3Checkpointer({ bucket: "b", client }).options)).toBe(true);
+  });
+
+  it("fromEnv reads the bucket, the prefix and the SDK's endpoint variable", async () => {
+    const saved = { ...process.env };
+    try {
+      Object.assign(process.env, {
+        LANGGRAPH_S3_BUCKET: versioned,
+        LANGGRAPH_S3_PREFIX: "env-prefix",
+        AWS_ENDPOINT_URL_S3: s3Config().endpoint,
+        AWS_ACCESS_KEY_ID: s3Config().credentials.accessKeyId,
+        AWS_SECRET_ACCESS_KEY: s3Config().credentials.secretAccessKey,
+        AWS_REGION: "us-east-1",
+      });
+      const saver = S3Checkpointer.fromEnv();
+      expect(saver.options.prefix).toBe("env-prefix/");
+      await saver.setup();
+      const config = await saver.put({ configurable: { thread_id: "env" } }, checkpoint({}, {}), meta, {});
+      expect(await saver.getTuple(config)).toBeDefined();
+      await saver.close();
+      delete process.env.LANGGRAPH_S3_BUCKET;
+      expect(() => S3Checkpointer.fromEnv()).toThrow(/LANGGRAPH_S3_BUCKET/);
+    } finally {
+      process.env = saved;
+    }
+  });
+});
+
+describe.each([
+  ["versioned", versioned],
+  ["unversioned", unversioned],
+])("on a %s bucket", (_kind, bucket) => {
+  it("never overwrites a checkpoint: same id, other content is a conflict", async () => {
+    const saver = await saverOn(bucket);
+    const cp = checkpoint({ a: "first" }, { a: 1 });
+    const config = await saver.put({ configurable: { thread_id: "t" } }, cp, meta, { a: 1 });
+    // the same content again (a retry) is fine
+    await saver.put({ configurable: { thread_id: "t" } }, cp, meta, { a: 1 });
+    const other = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix }); // no cache
+    await expect(other.put({ configurable: { thread_id: "t" } }, { ...cp, channel_values: { a: "second" } }, meta, { a: 1 })).rejects.toThrow(
+      CheckpointConflictError,
+    );
+    expect((await other.getTuple(config))?.checkpoint.channel_values).toEqual({ a: "first" });
+  });
+
+  it("keeps regular writes first-come and replaces special writes", async () => {
+    const saver = await saverOn(bucket);
+    const config = await saver.put({ configurable: { thread_id: "w" } }, checkpoint({}, {}), meta, {});
+    await saver.putWrites(config, [["ch", "first"]], "task-1", "~a");
+    await saver.putWrites(config, [["ch", "second"]], "task-1", "~a");
+    await saver.putWrites(config, [["__error__", "boom 1"]], "task-2");
+    await saver.putWrites(config, [["__error__", "boom 2"]], "task-2");
+    await saver.putWrites(config, [["x", 1], ["__interrupt__", "stop"]], "task-0", "~b");
+    const tuple = await saver.getTuple(config);
+    // writesSortKey order: task path, then task id, then index
+    expect(tuple?.pendingWrites).toEqual([
+      ["task-2", "__error__", "boom 2"],
+      ["task-1", "ch", "first"],
+      ["task-0", "__interrupt__", "stop"],
+      ["task-0", "x", 1],
+    ]);
+  });
+
+  it("stores large channels once and refers to them while unchanged", async () => {
+    const saver = await saverOn(bucket, { inlineThresholdBytes: 1024 });
+    const big = randomBytes(50_000).toString("base64");
+    let config = await saver.put({ configurable: { thread_id: "big" } }, checkpoint({ big, small: 1 }, { big: 1, small: 1 }), meta, { big: 1, small: 1 });
+    const putsBefore = await requests(saver, "PutObject");
+    for (let i = 2; i <= 4; i += 1) {
+      config = await saver.put(config, checkpoint({ big, small: i }, { big: 1, small: i }), meta, { small: i });
+    }
+    // one record per put, the 50 kB channel is never written again
+    expect((await requests(saver, "PutObject")) - putsBefore).toBe(3);
+    const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    expect((await fresh.getTuple({ configurable: { thread_id: "big" } }))?.checkpoint.channel_values).toEqual({ big, small: 4 });
+  });
+
+  it("uploads bodies above the threshold as multipart and reads them back", async () => {
+    const saver = await saverOn(bucket, { multipartThresholdBytes: 5 * 1024 * 1024, multipartPartSizeBytes: 5 * 1024 * 1024, compression: { codec: "none" } });
+    const big = randomBytes(7 * 1024 * 1024).toString("base64"); // ~9.3 MB serialized
+    const config = await saver.put({ configurable: { thread_id: "mp" } }, checkpoint({ big }, { big: 1 }), meta, { big: 1 });
+    expect(await requests(saver, "UploadPart")).toBeGreaterThanOrEqual(2);
+    expect(await requests(saver, "CompleteMultipartUpload")).toBe(1);
+    const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    expect((await fresh.getTuple(config))?.checkpoint.channel_values.big).toBe(big);
+  });
+
+  it("lists past 1,000 objects, newest first, with before and limit", async () => {
+    const saver = await saverOn(bucket);
+    let config = { configurable: { thread_id: "long", checkpoint_ns: "" } } as { configurable: Record<string, unknown> };
+    const ids: string[] = [];
+    const batch = 60;
+    // 1,200 checkpoints: written 60 at a time (each its own parent chain is irrelevant here)
+    for (let i = 0; i < 1200; i += batch) {
+      const cps = Array.from({ length: batch }, (_v, j) => ({ ...checkpoint({ i: i + j }, { i: 1 }), id: uuid6(-1) }));
+      cps.forEach((c) => ids.push(c.id));
+      await Promise.all(cps.map((c) => saver.put(config, c, { ...meta, step: i }, { i: 1 })));
+    }
+    config = { configurable: { thread_id: "long", checkpoint_ns: "" } };
+    const listed: string[] = [];
+    for await (const t of saver.list(config)) listed.push(t.checkpoint.id);
+    const newestFirst = [...ids].sort().reverse();
+    expect(listed).toEqual(newestFirst);
+    const before = newestFirst[1000]!;
+    const page: string[] = [];
+    for await (const t of saver.list(config, { before: { configurable: { checkpoint_id: before } }, limit: 5 })) page.push(t.checkpoint.id);
+    expect(page).toEqual(newestFirst.slice(1001, 1006));
+    expect((await saver.getTuple(config))?.checkpoint.id).toBe(newestFirst[0]);
+  }, 240_000);
+});
+
+describe("thread ids and namespaces are arbitrary strings", () => {
+  const nasty = ["../", "../../other-thread", "/", "a/b", "%2F", "%", "", "ü🙂日本", " ", "~", "~h00", "x".repeat(1000), "é".repeat(600)];
+
+  it("each one round-trips, stays isolated, and is deleted alone", async () => {
+    const saver = await saverOn(versioned);
+    const configs = [];
+    for (const [i, thread] of nasty.entries()) {
+      const ns = nasty[(i + 3) % nasty.length]!;
+      configs.push(await saver.put({ configurable: { thread_id: thread, checkpoint_ns: ns } }, checkpoint({ who: thread }, { who: 1 }), meta, { who: 1 }));
+    }
+    for (const [i, thread] of nasty.entries()) {
+      const tuple = await saver.getTuple({ configurable: { thread_id: thread, checkpoint_ns: nasty[(i + 3) % nasty.length] } });
+      expect(tuple?.checkpoint.channel_values).toEqual({ who: thread });
+      expect(tuple?.config.configurable?.thread_id).toBe(thread);
+    }
+    const everything = [];
+    for await (const t of saver.list({})) everything.push(t.config.configurable?.thread_id);
+    expect(everything.sort()).toEqual([...nasty].sort());
+    await saver.deleteThread("../");
+    expect(await saver.getTuple({ configurable: { thread_id: "../", checkpoint_ns: nasty[3] } })).toBeUndefined();
+    for (const thread of nasty.filter((t) => t !== "../")) {
+      const left = [];
+      for await (const t of saver.list({ configurable: { thread_id: thread } })) left.push(t);
+      expect(left).toHaveLength(1);
+    }
+  });
+
+  it("bad input gives typed errors", async () => {
+    const saver = await saverOn(versioned);
+    await expect(saver.put({ configurable: {} }, checkpoint({}, {}), meta, {})).rejects.toThrow(InvalidArgumentError);
+    await expect(saver.put({ configurable: { thread_id: {} } }, checkpoint({}, {}), meta, {})).rejects.toThrow(InvalidArgumentError);
+    await expect(saver.put({ configurable: { thread_id: "t" } }, { ...checkpoint({}, {}), id: "no/slashes" }, meta, {})).rejects.toThrow(
+      InvalidArgumentError,
+    );
+    await expect(saver.putWrites({ configurable: { thread_id: "t" } }, [], "task")).rejects.toThrow(/checkpoint_id/);
+    await expect(saver.getTuple({ configurable: { thread_id: "t", checkpoint_id: "../x" } })).rejects.toThrow(InvalidArgumentError);
+  });
+});
+
+describe("getNextVersion", () => {
+  it("mints increasing, fork-safe versions", () => {
+    const saver = new S3Checkpointer({ bucket: "b", client });
+    const v1 = saver.getNextVersion(undefined) as string;
+    const v2a = saver.getNextVersion(v1) as string;
+    const v2b = saver.getNextVersion(v1) as string;
+    expect(v1).toMatch(/^0{31}1\.[0-9a-f]{16}$/);
+    expect(v2a > v1 && v2b > v1).toBe(true);
+    expect(v2a).not.toBe(v2b); // two forks of one parent never share a (channel, version) key
+    expect(saver.getNextVersion(7)).toBe(8); // threads that began with integers keep them
+  });
+});
