@@ -69,7 +69,7 @@ const VERSION_PATTERN = /^(\d{32})\.[0-9a-f]{16}$/;
  * await graph.invoke(input, { configurable: { thread_id: "t-1" } });
  * ```
  */
-export class S3Checkpointer extends BaseCheckpointSaver<Version> {
+export class S3Checkpointer extends BaseCheckpointSaver {
   readonly options: ResolvedOptions;
   readonly layout: KeyLayout;
   readonly metrics: CheckpointerMetrics;
@@ -482,15 +482,18 @@ export class S3Checkpointer extends BaseCheckpointSaver<Version> {
    * key, because each version carries 64 random bits after a zero-padded counter (so versions
    * still compare in order as strings). A thread that began with integer versions keeps them.
    */
-  getNextVersion(current: Version | undefined): Version {
+  // Typed as `number` because `compile({ checkpointer })` accepts `BaseCheckpointSaver<number>`
+  // only; LangGraph itself handles string versions (Python's savers use this very format).
+  getNextVersion(current: number | undefined): number {
     if (typeof current === "number") return current + 1;
     let counter = 0;
-    if (typeof current === "string" && current !== "") {
-      const match = VERSION_PATTERN.exec(current);
-      counter = match ? Number(match[1]) : Number.parseInt(current, 10);
+    if (typeof (current as unknown) === "string" && (current as unknown) !== "") {
+      const text = current as unknown as string;
+      const match = VERSION_PATTERN.exec(text);
+      counter = match ? Number(match[1]) : Number.parseInt(text, 10);
       if (!Number.isFinite(counter)) throw new InvalidArgumentError(`getNextVersion(): cannot continue from version ${JSON.stringify(current)}`);
     }
-    return `${String(counter + 1).padStart(32, "0")}.${randomBytes(8).toString("hex")}`;
+    return `${String(counter + 1).padStart(32, "0")}.${randomBytes(8).toString("hex")}` as unknown as number;
   }
 
   // ---- reading ------------------------------------------------------------------------------

@@ -243,9 +243,10 @@ describe("thread ids and namespaces are arbitrary strings", () => {
 describe("getNextVersion", () => {
   it("mints increasing, fork-safe versions", () => {
     const saver = new S3Checkpointer({ bucket: "b", client });
-    const v1 = saver.getNextVersion(undefined) as string;
-    const v2a = saver.getNextVersion(v1) as string;
-    const v2b = saver.getNextVersion(v1) as string;
+    // fork-safe versions are strings at run time (typed as numbers for compile({ checkpointer }))
+    const v1 = saver.getNextVersion(undefined) as unknown as string;
+    const v2a = saver.getNextVersion(v1 as unknown as number) as unknown as string;
+    const v2b = saver.getNextVersion(v1 as unknown as number) as unknown as string;
     expect(v1).toMatch(/^0{31}1\.[0-9a-f]{16}$/);
     expect(v2a > v1 && v2b > v1).toBe(true);
     expect(v2a).not.toBe(v2b); // two forks of one parent never share a (channel, version) key

@@ -5,11 +5,11 @@
  * instance sees another's state.
  */
 import { randomUUID } from "node:crypto";
-import { deltaChannelHistoryTests, validate, type CheckpointerTestInitializer } from "@langchain/langgraph-checkpoint-validation";
+import { deltaChannelHistoryTests, validate, type CheckpointSaverTestInitializer } from "@langchain/langgraph-checkpoint-validation";
 import { S3Checkpointer } from "../../src/index.js";
 import { createBucket, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
 
-function initializer(versioned: boolean): CheckpointerTestInitializer<S3Checkpointer> {
+function initializer(versioned: boolean): CheckpointSaverTestInitializer<S3Checkpointer> {
   const client = testClient();
   const bucket = uniqueBucket(versioned ? "conf-v" : "conf-u");
   return {
