@@ -1,18 +1,16 @@
 /**
- * `S3Checkpointer`: LangGraph's `BaseCheckpointSaver` on S3. Storage layout in layout.ts,
- * bodies in codec.ts / payload.ts, every S3 request in store.ts.
+ * `S3Checkpointer`: LangGraph's `BaseCheckpointSaver` on S3. Keys in layout.ts, bodies in
+ * codec.ts / payload.ts, every S3 request in store.ts, reading in reader.ts, the version
+ * features in versions.ts.
  */
 
 import { randomBytes } from "node:crypto";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import {
   BaseCheckpointSaver,
-  TASKS,
   WRITES_IDX_MAP,
-  compareWritesSortKeys,
   getCheckpointId,
-  maxChannelVersion,
-  writesSortKey,
+  uuid6,
   type ChannelVersions,
   type Checkpoint,
   type CheckpointListOptions,
@@ -22,38 +20,46 @@ import {
   type DeltaChannelHistory,
   type PendingWrite,
 } from "@langchain/langgraph-checkpoint";
-import { LRUCache } from "lru-cache";
-import pLimit, { type LimitFunction } from "p-limit";
-import { open, seal, type EnvelopeHeader } from "./codec.js";
-import { CheckpointCorruptedError, InvalidArgumentError } from "./errors.js";
-import { KeyLayout, assertCheckpointId, encodeComponent, type ParsedKey } from "./layout.js";
+import { seal } from "./codec.js";
+import { CheckpointNotFoundError, InvalidArgumentError, S3RequestError, VersioningUnavailableError } from "./errors.js";
+import { KeyLayout, assertCheckpointId, decodeComponent, encodeComponent } from "./layout.js";
 import { createMetrics, type CheckpointerMetrics } from "./metrics.js";
 import { optionsFromEnv, resolveOptions, type ResolvedOptions, type S3CheckpointerOptions } from "./options.js";
-import { RECORD_FORMAT, pack, unpack, type ChannelRef, type RecordHead, type Serialized, type WritesHead } from "./payload.js";
+import { RECORD_FORMAT, pack, type RecordHead, type Serialized, type WritesHead } from "./payload.js";
+import { TupleReader, type Group, type LoadedRecord, type Place } from "./reader.js";
 import { S3Store, type BucketCapabilities } from "./store.js";
+import {
+  copyThread,
+  findRecordVersion,
+  listCheckpointVersions,
+  mergeLifecycleRules,
+  purgeThread,
+  restoreThread,
+  type CheckpointVersion,
+  type LifecycleOptions,
+  type ListVersionsOptions,
+  type PurgeReport,
+} from "./versions.js";
 
 /** Options of {@link S3Checkpointer.setup}. */
 export interface SetupOptions {
   /** Create the bucket when it does not exist. @default false */
   createBucket?: boolean;
+  /** Turn versioning on for the bucket (needed for history, soft delete and restore). @default false */
+  versioning?: boolean;
+  /**
+   * Install (or update) this library's lifecycle rule for its prefix, merged with the bucket's
+   * other rules: expire noncurrent versions, remove expired delete markers, abort incomplete
+   * multipart uploads. @default not touched
+   */
+  lifecycle?: LifecycleOptions;
 }
 
-/** One checkpoint found in a listing: its record key and the keys of its writes. */
-interface Group {
-  thread: string;
-  ns: string;
-  checkpointId: string;
-  recordKey?: string;
-  writeKeys: string[];
+/** Options of {@link S3Checkpointer.restoreCheckpoint}. */
+export interface RestoreCheckpointOptions {
+  /** Thread to restore into. @default the checkpoint's own thread */
+  toThreadId?: string;
 }
-
-interface LoadedRecord {
-  head: RecordHead;
-  sections: Buffer[];
-  versionId?: string;
-}
-
-type Version = string | number;
 
 /** A fork-safe channel version: `{counter, 32 digits}.{16 random hex digits}`. */
 const VERSION_PATTERN = /^(\d{32})\.[0-9a-f]{16}$/;
@@ -73,10 +79,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   readonly options: ResolvedOptions;
   readonly layout: KeyLayout;
   readonly metrics: CheckpointerMetrics;
-  /** @internal the S3 layer; exposed for the operator CLI and tests */
+  /** @internal the S3 layer, for the operator tools and tests */
   readonly store: S3Store;
-  private readonly cache: LRUCache<string, { plaintext: Buffer; header: EnvelopeHeader; versionId?: string }> | undefined;
-  private readonly limit: LimitFunction;
+  private readonly reader: TupleReader;
   private closed = false;
 
   constructor(options: S3CheckpointerOptions) {
@@ -96,11 +101,14 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         queueSize: resolved.multipartQueueSize,
       },
     });
-    this.cache =
-      resolved.cacheMaxBytes > 0
-        ? new LRUCache({ maxSize: resolved.cacheMaxBytes, sizeCalculation: (v) => Math.max(1, v.plaintext.length) })
-        : undefined;
-    this.limit = pLimit(resolved.readConcurrency);
+    this.reader = new TupleReader({
+      store: this.store,
+      layout: this.layout,
+      serde: () => this.serde,
+      cacheMaxBytes: resolved.cacheMaxBytes,
+      readConcurrency: resolved.readConcurrency,
+      nextVersion: () => this.getNextVersion(undefined),
+    });
   }
 
   /**
@@ -117,20 +125,32 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   /**
-   * Checks that the bucket is reachable (creating it when asked), and probes what it supports:
-   * versioning, and whether conditional creates are honoured. Logs which immutability
-   * guarantee holds. Safe to run at every start.
+   * Checks that the bucket is reachable (creating it when asked), turns versioning on and
+   * installs the lifecycle rule when asked, and probes what the bucket supports. Logs which
+   * immutability guarantee holds. Idempotent: safe to run at every start.
    *
    * @example
    * ```ts
-   * const caps = await checkpointer.setup({ createBucket: true });
+   * const caps = await checkpointer.setup({ createBucket: true, versioning: true, lifecycle: { noncurrentVersionDays: 30 } });
    * console.log(caps.immutability); // "conditional-create" on AWS S3 and MinIO
    * ```
    */
   async setup(options: SetupOptions = {}): Promise<BucketCapabilities> {
     await this.store.ensureBucket(options.createBucket ?? false);
+    if (options.versioning && this.options.versioning !== "off" && (await this.store.getVersioning()) !== "Enabled") {
+      await this.store.enableVersioning();
+    }
+    if (options.lifecycle) {
+      const { rules, changed } = mergeLifecycleRules(await this.store.getLifecycleRules(), this.options.prefix, options.lifecycle);
+      if (changed) await this.store.putLifecycleRules(rules);
+    }
     this.store.forgetCapabilities();
     const caps = await this.capabilities();
+    if (this.options.versioning === "required" && caps.versioning !== "Enabled") {
+      throw new VersioningUnavailableError(
+        `bucket "${this.options.bucket}" has no versioning and option \`versioning\` is "required"; call setup({ versioning: true }) or enable it on the bucket`,
+      );
+    }
     this.options.logger.info({ bucket: this.options.bucket, prefix: this.options.prefix, ...caps }, `checkpoint immutability by ${caps.immutability}`);
     return caps;
   }
@@ -149,39 +169,32 @@ export class S3Checkpointer extends BaseCheckpointSaver {
 
   // ---- BaseCheckpointSaver ------------------------------------------------------------------
 
-  async getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
-    const done = this.metrics.operation("getTuple");
-    try {
-      const result = await this.getTupleInner(config);
-      done("success");
-      return result;
-    } catch (e) {
-      done("error");
-      throw e;
-    }
-  }
-
-  private async getTupleInner(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
-    const thread = optionalThread(config);
-    if (thread === undefined) return undefined;
-    const ns = namespaceOf(config) ?? "";
-    const checkpointId = getCheckpointId(config);
-    if (checkpointId) {
-      assertCheckpointId(checkpointId);
-      // the record (often cached) and the listing of its writes go out together
-      const recordKey = this.layout.record(thread, ns, checkpointId);
-      const [record, writes] = await Promise.all([
-        this.readRecord(recordKey),
-        this.firstGroup(this.layout.checkpoint(thread, ns, checkpointId), undefined, 100).then((g) => this.readWrites(g?.writeKeys ?? [])),
-      ]);
-      if (!record) return undefined;
-      return this.assemble(record, writes);
-    }
-    const group = await this.firstGroup(this.layout.namespace(thread, ns), undefined, 100);
-    if (!group?.recordKey) return undefined;
-    const [record, writes] = await Promise.all([this.readRecord(group.recordKey), this.readWrites(group.writeKeys)]);
-    if (!record) return undefined;
-    return this.assemble(record, writes);
+  /**
+   * The checkpoint `config` names: by `checkpoint_id`, by `s3_version_id` (exactly that stored
+   * version, also after the thread was deleted), or the latest of the thread and namespace.
+   */
+  getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
+    return this.timed("getTuple", async () => {
+      const thread = optionalThread(config);
+      if (thread === undefined) return undefined;
+      const ns = namespaceOf(config) ?? "";
+      const place = { thread, ns };
+      const checkpointId = getCheckpointId(config);
+      if (checkpointId) assertCheckpointId(checkpointId);
+      const versionId = config.configurable?.s3_version_id as string | undefined;
+      if (versionId) return this.tupleAtVersion(thread, namespaceOf(config), checkpointId || undefined, versionId);
+      if (checkpointId) {
+        // the record (often cached) and the listing of its writes go out together
+        const [record, writes] = await Promise.all([
+          this.reader.readRecord(this.layout.record(thread, ns, checkpointId), place),
+          this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId)).then((g) => this.reader.readWrites(g?.writeKeys ?? [])),
+        ]);
+        return record ? this.reader.assemble(record, writes, this.versionIds) : undefined;
+      }
+      const group = await this.reader.firstGroup(this.layout.namespace(thread, ns));
+      if (!group?.recordKey) return undefined;
+      return this.loadGroup(group, place);
+    });
   }
 
   async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
@@ -212,16 +225,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     const nsKey = ns === undefined ? undefined : encodeComponent(ns);
     const keep = (g: Group) =>
       (nsKey === undefined || g.ns === nsKey) && (!onlyId || g.checkpointId === onlyId) && (!beforeId || g.checkpointId < beforeId);
-    for await (const groups of this.groups(prefix, startAfter)) {
+    for await (const groups of this.reader.groups(prefix, startAfter)) {
       const candidates = groups.filter((g) => g.recordKey && keep(g));
       // without a filter only as many as still wanted are read
       const batch = filter || remaining === undefined ? candidates : candidates.slice(0, remaining);
-      const tuples = await Promise.all(
-        batch.map(async (g) => {
-          const [record, writes] = await Promise.all([this.readRecord(g.recordKey!), this.readWrites(g.writeKeys)]);
-          return record ? this.assemble(record, writes) : undefined;
-        }),
-      );
+      const tuples = await Promise.all(batch.map((g) => this.loadGroup(g, { thread: thread ?? decodeComponent(g.thread), ns: ns ?? decodeComponent(g.ns) })));
       for (const tuple of tuples) {
         if (!tuple) continue;
         if (filter && !Object.entries(filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue;
@@ -231,10 +239,196 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
   }
 
-  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
-    const done = this.metrics.operation("put");
+  put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+    return this.timed("put", () => this.putCheckpoint(config, checkpoint, metadata, newVersions));
+  }
+
+  putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath = ""): Promise<void> {
+    return this.timed("putWrites", () => this.storeWrites(config, writes, taskId, taskPath));
+  }
+
+  /**
+   * Deletes a thread. With `deleteMode: "soft"` (the default) on a versioned bucket this leaves
+   * delete markers: the thread vanishes from `getTuple` / `list` and `restoreThread` brings it
+   * back. On an unversioned bucket, or with `deleteMode: "purge"`, it is gone for good.
+   */
+  deleteThread(threadId: string): Promise<void> {
+    return this.timed("deleteThread", async () => {
+      const thread = requireThreadId(threadId, "deleteThread");
+      if (this.options.deleteMode === "purge") {
+        await this.purgeThread(thread);
+        return;
+      }
+      const prefix = this.layout.thread(thread);
+      // one listing page, then its batch delete: ⌈V/1000⌉ listings and ⌈V/1000⌉ deletes. A
+      // thread of more than one page is listed once more from the start to confirm it is gone:
+      // some stores (Ceph RGW) end a listing early when its marker was deleted meanwhile.
+      for (;;) {
+        let pages = 0;
+        let deleted = 0;
+        for await (const page of this.store.list(prefix)) {
+          pages += 1;
+          if (page.length === 0) continue;
+          const failed = await this.store.deleteMany(page.map((o) => ({ Key: o.key })));
+          if (failed.length > 0) {
+            throw new S3RequestError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
+          }
+          deleted += page.length;
+        }
+        if (pages <= 1 || deleted === 0) break;
+      }
+      this.reader.forget(prefix);
+    });
+  }
+
+  /**
+   * Walks the parent chain of a checkpoint for the writes of `channels` and their seeds, as
+   * `BaseCheckpointSaver` defines it, in O(d/1000) listings plus parallel reads instead of d
+   * sequential `getTuple` calls.
+   */
+  getDeltaChannelHistory(options: { config: RunnableConfig; channels: string[] }): Promise<Record<string, DeltaChannelHistory>> {
+    return this.timed("getDeltaChannelHistory", () => this.deltaHistory(options.config, options.channels));
+  }
+
+  /**
+   * Fork-safe channel versions: two forks of one thread never mint the same (channel, version)
+   * key, because each version carries 64 random bits after a zero-padded counter (so versions
+   * still compare in order as strings). A thread that began with integer versions keeps them.
+   */
+  // Typed as `number` because `compile({ checkpointer })` accepts `BaseCheckpointSaver<number>`
+  // only; LangGraph itself handles string versions (Python's savers use this very format).
+  getNextVersion(current: number | undefined): number {
+    if (typeof current === "number") return current + 1;
+    let counter = 0;
+    if (typeof (current as unknown) === "string" && (current as unknown) !== "") {
+      const text = current as unknown as string;
+      const match = VERSION_PATTERN.exec(text);
+      counter = match ? Number(match[1]) : Number.parseInt(text, 10);
+      if (!Number.isFinite(counter)) throw new InvalidArgumentError(`getNextVersion(): cannot continue from version ${JSON.stringify(current)}`);
+    }
+    return `${String(counter + 1).padStart(32, "0")}.${randomBytes(8).toString("hex")}` as unknown as number;
+  }
+
+  // ---- versions, recovery, erasure ----------------------------------------------------------
+
+  /**
+   * Every stored version of the thread's checkpoints, newest first (`ListObjectVersions`,
+   * paginated). Needs a versioned bucket.
+   *
+   * @example
+   * ```ts
+   * for await (const v of checkpointer.listVersions("t-1", { includeDeleted: true })) console.log(v.checkpointId, v.versionId);
+   * ```
+   */
+  async *listVersions(threadId: string, options: ListVersionsOptions = {}): AsyncGenerator<CheckpointVersion> {
+    await this.requireVersioning("listVersions()");
+    yield* listCheckpointVersions(this.store, this.layout, requireThreadId(threadId, "listVersions"), options);
+  }
+
+  /**
+   * Undoes a soft delete: every object of the thread is current again, exactly as it was.
+   * Returns the number of delete markers removed.
+   *
+   * @example
+   * ```ts
+   * await checkpointer.deleteThread("t-1");
+   * await checkpointer.restoreThread("t-1");
+   * ```
+   */
+  restoreThread(threadId: string): Promise<number> {
+    return this.timed("restoreThread", async () => {
+      await this.requireVersioning("restoreThread()");
+      const thread = requireThreadId(threadId, "restoreThread");
+      this.reader.forget(this.layout.thread(thread));
+      return restoreThread(this.store, this.layout, thread);
+    });
+  }
+
+  /**
+   * Erases a thread for good: every version and delete marker of every key, confirmed by an
+   * empty `ListObjectVersions`. Idempotent; logs one structured line.
+   *
+   * @example
+   * ```ts
+   * const report = await checkpointer.purgeThread("t-1"); // { threadId, keys, versionsFound, versionsDeleted, failed }
+   * ```
+   */
+  purgeThread(threadId: string): Promise<PurgeReport> {
+    return this.timed("purgeThread", async () => {
+      const thread = requireThreadId(threadId, "purgeThread");
+      this.reader.forget(this.layout.thread(thread));
+      return purgeThread(this.store, this.layout, this.options.logger, thread);
+    });
+  }
+
+  /**
+   * Makes a stored version of a checkpoint (`config.configurable.s3_version_id`, from a tuple or
+   * `listVersions`) the newest checkpoint of its thread, or of `toThreadId`, as a fork
+   * (`metadata.source = "fork"`). Continue with `graph.invoke(null, returnedConfig)`.
+   *
+   * @example
+   * ```ts
+   * const config = await checkpointer.restoreCheckpoint({ configurable: { thread_id: "t-1", s3_version_id: v.versionId } });
+   * await graph.invoke(null, config);
+   * ```
+   */
+  restoreCheckpoint(config: RunnableConfig, options: RestoreCheckpointOptions = {}): Promise<RunnableConfig> {
+    return this.timed("restoreCheckpoint", async () => {
+      await this.requireVersioning("restoreCheckpoint()");
+      const versionId = config.configurable?.s3_version_id as string | undefined;
+      if (!versionId) throw new InvalidArgumentError("restoreCheckpoint(): config.configurable.s3_version_id is required");
+      const source = await this.getTuple(config);
+      if (!source) {
+        throw new CheckpointNotFoundError(`restoreCheckpoint(): no checkpoint version ${JSON.stringify(versionId)} in thread ${JSON.stringify(config.configurable?.thread_id)}`);
+      }
+      const from = source.config.configurable!;
+      const target = options.toThreadId === undefined ? (from.thread_id as string) : requireThreadId(options.toThreadId, "restoreCheckpoint");
+      const sameThread = target === from.thread_id;
+      const checkpoint: Checkpoint = { ...source.checkpoint, id: uuid6(-1), ts: new Date().toISOString() };
+      const metadata = { ...(source.metadata as CheckpointMetadata), source: "fork" as const };
+      // every channel is written again: the restored checkpoint stands on its own
+      return this.put(
+        { configurable: { thread_id: target, checkpoint_ns: from.checkpoint_ns, ...(sameThread ? { checkpoint_id: from.checkpoint_id } : {}) } },
+        checkpoint,
+        metadata,
+        { ...checkpoint.channel_versions },
+      );
+    });
+  }
+
+  /**
+   * Copies every current object of a thread into an empty thread with server-side copies (no
+   * download); the copy is a full, independent thread. Returns the number of objects copied.
+   */
+  copyThread(fromThreadId: string, toThreadId: string): Promise<number> {
+    return this.timed("copyThread", () =>
+      copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), this.options.readConcurrency),
+    );
+  }
+
+  // ---- internals ----------------------------------------------------------------------------
+
+  private get versionIds(): boolean {
+    return this.options.versioning !== "off";
+  }
+
+  private async requireVersioning(what: string): Promise<void> {
+    if (this.options.versioning === "off") {
+      throw new VersioningUnavailableError(`${what} needs versions, and option \`versioning\` is "off"`);
+    }
+    const caps = await this.capabilities();
+    if (caps.versioning !== "Enabled") {
+      throw new VersioningUnavailableError(
+        `${what} needs a versioned bucket; bucket "${this.options.bucket}" is not (call setup({ versioning: true }))`,
+      );
+    }
+  }
+
+  /** Runs an operation with its duration and outcome recorded. */
+  private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    const done = this.metrics.operation(operation);
     try {
-      const result = await this.putInner(config, checkpoint, metadata, newVersions);
+      const result = await fn();
       done("success");
       return result;
     } catch (e) {
@@ -243,23 +437,53 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
   }
 
-  private async putInner(
-    config: RunnableConfig,
-    checkpoint: Checkpoint,
-    metadata: CheckpointMetadata,
-    newVersions: ChannelVersions,
-  ): Promise<RunnableConfig> {
+  private async loadGroup(group: Group, place: { thread?: string; ns?: string }): Promise<CheckpointTuple | undefined> {
+    const [record, writes] = await Promise.all([
+      this.reader.readRecord(group.recordKey!, { thread: place.thread ?? "", ns: place.ns ?? "" }),
+      this.reader.readWrites(group.writeKeys),
+    ]);
+    if (!record) return undefined;
+    // a component too long to keep readable in the key: the record holds the original
+    record.place = { thread: place.thread ?? record.head.thread_id, ns: place.ns ?? record.head.checkpoint_ns };
+    return this.reader.assemble(record, writes, this.versionIds);
+  }
+
+  /** A tuple from history: the record version `versionId`, its parts as they were last stored. */
+  private async tupleAtVersion(thread: string, ns: string | undefined, checkpointId: string | undefined, versionId: string): Promise<CheckpointTuple | undefined> {
+    await this.requireVersioning("getTuple() by s3_version_id");
+    let key: string | undefined;
+    let place: Place | undefined;
+    if (checkpointId) {
+      place = { thread, ns: ns ?? "" };
+      key = this.layout.record(thread, place.ns, checkpointId);
+    } else {
+      const found = await findRecordVersion(this.store, this.layout, thread, ns, versionId);
+      if (found) {
+        place = { thread, ns: found.ns };
+        key = found.key;
+      }
+    }
+    if (!key || !place) return undefined;
+    const record = await this.reader.readRecord(key, place, { versionId, fromHistory: true });
+    if (!record) return undefined;
+    const writeKeys = await this.reader.historicWriteKeys(place, record.head.checkpoint_id);
+    return this.reader.assemble(record, await this.reader.readWrites(writeKeys, true), true);
+  }
+
+  private async putCheckpoint(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
     const thread = requireThread(config, "put");
     const ns = namespaceOf(config) ?? "";
     assertCheckpointId(checkpoint?.id, "checkpoint.id");
     const parentId = (config.configurable?.checkpoint_id as string | undefined) || undefined;
     if (parentId) assertCheckpointId(parentId, "config.configurable.checkpoint_id");
+    const place = { thread, ns };
 
     // Serialize everything before the first request: a value the serde cannot encode must fail
     // the call while nothing has been written.
     const sections: Uint8Array[] = [];
     const section = (s: Serialized) => sections.push(s.bytes) - 1;
     const { channel_values: values = {}, ...rest } = checkpoint;
+    const has = (channel: string) => Object.prototype.hasOwnProperty.call(values, channel);
     const cp = await this.dump({ ...rest, channel_values: {} });
     const md = await this.dump(metadata);
     const head: RecordHead = {
@@ -275,7 +499,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     };
     const blobs: { key: string; body: Buffer; sha256: string; what: string }[] = [];
     for (const [channel, version] of Object.entries(newVersions ?? {})) {
-      if (!Object.prototype.hasOwnProperty.call(values, channel)) continue; // an empty channel has no value
+      if (!has(channel)) continue; // an empty channel has no value
       const value = await this.dump((values as Record<string, unknown>)[channel]);
       if (value.bytes.byteLength <= this.options.inlineThresholdBytes) {
         head.channels[channel] = { v: version, at: "inline", type: value.type, s: section(value) };
@@ -288,18 +512,16 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     // Unchanged channels: the parent record says where their (channel, version) lives.
     const unchanged = Object.keys(checkpoint.channel_versions ?? {}).filter((c) => !(c in (newVersions ?? {})));
     if (unchanged.length > 0 && parentId) {
-      const parent = await this.readRecord(this.layout.record(thread, ns, parentId));
+      const parent = await this.reader.readRecord(this.layout.record(thread, ns, parentId), place);
       for (const channel of unchanged) {
         const ref = parent?.head.channels[channel];
         const version = checkpoint.channel_versions[channel]!;
         if (!ref || ref.v !== version) continue;
-        if (ref.at === "blob" || ref.at === "record") {
+        if (ref.at !== "inline") {
           head.channels[channel] = { ...ref };
           continue;
         }
-        const value = Object.prototype.hasOwnProperty.call(values, channel)
-          ? await this.dump((values as Record<string, unknown>)[channel])
-          : undefined;
+        const value = has(channel) ? await this.dump((values as Record<string, unknown>)[channel]) : undefined;
         head.channels[channel] =
           value && value.bytes.byteLength <= this.options.inlineThresholdBytes
             ? { v: version, at: "inline", type: value.type, s: section(value) }
@@ -314,22 +536,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     // so a reader never finds a record whose parts are missing.
     await Promise.all(blobs.map((b) => this.store.createOnce(b.key, b.body, b.sha256, b.what)));
     const created = await this.store.createOnce(recordKey, record.body, record.sha256, `checkpoint ${checkpoint.id}`);
-    this.cache?.set(recordKey, { plaintext, header: { c: "none", n: plaintext.length, h: record.sha256 }, versionId: created.versionId });
+    this.reader.remember(recordKey, plaintext, record.sha256, created.versionId);
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
-  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath = ""): Promise<void> {
-    const done = this.metrics.operation("putWrites");
-    try {
-      await this.putWritesInner(config, writes, taskId, taskPath);
-      done("success");
-    } catch (e) {
-      done("error");
-      throw e;
-    }
-  }
-
-  private async putWritesInner(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath: string): Promise<void> {
+  private async storeWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath: string): Promise<void> {
     const thread = requireThread(config, "putWrites");
     const ns = namespaceOf(config) ?? "";
     const checkpointId = config.configurable?.checkpoint_id as string | undefined;
@@ -345,11 +556,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     for (const [i, [channel, value]] of writes.entries()) {
       const idx = WRITES_IDX_MAP[channel] ?? i;
       const v = await this.dump(value);
-      if (idx >= 0) {
-        regular.push({ idx, channel, type: v.type, s: regularSections.push(v.bytes) - 1 });
-      } else {
-        special.push({ idx, body: pack({ ...base, writes: [{ idx, channel, type: v.type, s: 0 }] }, [v.bytes]) });
-      }
+      if (idx >= 0) regular.push({ idx, channel, type: v.type, s: regularSections.push(v.bytes) - 1 });
+      else special.push({ idx, body: pack({ ...base, writes: [{ idx, channel, type: v.type, s: 0 }] }, [v.bytes]) });
     }
     const jobs: Promise<unknown>[] = [];
     if (regular.length > 0) {
@@ -365,48 +573,22 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     await Promise.all(jobs);
   }
 
-  async deleteThread(threadId: string): Promise<void> {
-    const done = this.metrics.operation("deleteThread");
-    try {
-      if (typeof threadId !== "string" && typeof threadId !== "number") throw new InvalidArgumentError("deleteThread(): threadId must be a string");
-      const prefix = this.layout.thread(String(threadId));
-      // one listing page, then its batch delete: ⌈V/1000⌉ listings and ⌈V/1000⌉ deletes
-      for await (const page of this.store.list(prefix)) {
-        if (page.length === 0) continue;
-        const failed = await this.store.deleteMany(page.map((o) => ({ Key: o.key })));
-        if (failed.length > 0) {
-          throw new CheckpointCorruptedError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
-        }
-      }
-      this.forgetCached(prefix);
-      done("success");
-    } catch (e) {
-      done("error");
-      throw e;
-    }
-  }
-
-  /**
-   * Walks the parent chain of a checkpoint for the writes of `channels` and their seeds, as
-   * `BaseCheckpointSaver` defines it, in O(d/1000) listings plus parallel reads instead of d
-   * sequential `getTuple` calls.
-   */
-  async getDeltaChannelHistory(options: { config: RunnableConfig; channels: string[] }): Promise<Record<string, DeltaChannelHistory>> {
-    const { config, channels } = options;
+  private async deltaHistory(config: RunnableConfig, channels: string[]): Promise<Record<string, DeltaChannelHistory>> {
     if (channels.length === 0) return {};
     const empty = () => Object.fromEntries(channels.map((c) => [c, { writes: [] }]));
     const thread = optionalThread(config);
     if (thread === undefined) return empty();
     const ns = namespaceOf(config) ?? "";
+    const place = { thread, ns };
     const requested = getCheckpointId(config);
     if (requested) assertCheckpointId(requested);
-    const targetId = requested || (await this.firstGroup(this.layout.namespace(thread, ns), undefined, 100))?.checkpointId;
+    const targetId = requested || (await this.reader.firstGroup(this.layout.namespace(thread, ns)))?.checkpointId;
     if (!targetId) return empty();
 
     // Records of the target and everything older, read a growing batch at a time.
     const groups = new Map<string, Group>();
     const records = new Map<string, LoadedRecord | undefined>();
-    const pages = this.groups(this.layout.namespace(thread, ns), this.layout.fromCheckpoint(thread, ns, targetId));
+    const pages = this.reader.groups(this.layout.namespace(thread, ns), this.layout.fromCheckpoint(thread, ns, targetId));
     let exhausted = false;
     let pendingIds: string[] = [];
     let batch = this.options.readConcurrency * 2;
@@ -429,7 +611,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         const take = pendingIds.slice(0, batch);
         pendingIds = pendingIds.slice(batch);
         batch = Math.min(batch * 4, 1000);
-        const loaded = await Promise.all(take.map((i) => this.readRecord(groups.get(i)!.recordKey!)));
+        const loaded = await Promise.all(take.map((i) => this.reader.readRecord(groups.get(i)!.recordKey!, place)));
         take.forEach((i, n) => records.set(i, loaded[n]));
       }
       return records.get(id);
@@ -437,7 +619,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
 
     const target = await need(targetId);
     // on-path ancestors, newest first, with the channels still unresolved when each is reached
-    const steps: { id: string; record: LoadedRecord; open: string[]; seeds: string[] }[] = [];
+    const steps: { id: string; record: LoadedRecord; open: string[]; seeds: string[]; writes?: CheckpointPendingWrite[] }[] = [];
     const remaining = new Set(channels);
     let cursor = target?.head.parent_checkpoint_id;
     while (cursor !== undefined && remaining.size > 0) {
@@ -451,21 +633,22 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
     await pages.return(undefined);
 
-    const collected: Record<string, CheckpointPendingWrite[]> = Object.fromEntries(channels.map((c) => [c, []]));
     const seedValues: Record<string, unknown> = {};
     await Promise.all(
       steps.map(async (step) => {
         const [writes, values] = await Promise.all([
-          this.readWrites(groups.get(step.id)?.writeKeys ?? []),
-          this.channelValues(step.record, step.seeds),
+          this.reader.readWrites(groups.get(step.id)?.writeKeys ?? []),
+          this.reader.channelValues(step.record, step.seeds),
         ]);
         Object.assign(seedValues, values);
-        (step as { writes?: CheckpointPendingWrite[] }).writes = writes;
+        step.writes = writes;
       }),
     );
+    // replay exactly as the base class walks: newest ancestor first, each one's writes in reverse
+    const collected: Record<string, CheckpointPendingWrite[]> = Object.fromEntries(channels.map((c) => [c, []]));
     for (const step of steps) {
-      const writes = (step as { writes?: CheckpointPendingWrite[] }).writes ?? [];
       const open = new Set(step.open);
+      const writes = step.writes ?? [];
       for (let i = writes.length - 1; i >= 0; i -= 1) if (open.has(writes[i]![1])) collected[writes[i]![1]]!.push(writes[i]!);
     }
     const result: Record<string, DeltaChannelHistory> = {};
@@ -477,159 +660,6 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     return result;
   }
 
-  /**
-   * Fork-safe channel versions: two forks of one thread never mint the same (channel, version)
-   * key, because each version carries 64 random bits after a zero-padded counter (so versions
-   * still compare in order as strings). A thread that began with integer versions keeps them.
-   */
-  // Typed as `number` because `compile({ checkpointer })` accepts `BaseCheckpointSaver<number>`
-  // only; LangGraph itself handles string versions (Python's savers use this very format).
-  getNextVersion(current: number | undefined): number {
-    if (typeof current === "number") return current + 1;
-    let counter = 0;
-    if (typeof (current as unknown) === "string" && (current as unknown) !== "") {
-      const text = current as unknown as string;
-      const match = VERSION_PATTERN.exec(text);
-      counter = match ? Number(match[1]) : Number.parseInt(text, 10);
-      if (!Number.isFinite(counter)) throw new InvalidArgumentError(`getNextVersion(): cannot continue from version ${JSON.stringify(current)}`);
-    }
-    return `${String(counter + 1).padStart(32, "0")}.${randomBytes(8).toString("hex")}` as unknown as number;
-  }
-
-  // ---- reading ------------------------------------------------------------------------------
-
-  /** Listing pages turned into checkpoint groups, newest first; a group never spans two yields. */
-  private async *groups(prefix: string, startAfter?: string, pageSize?: number): AsyncGenerator<Group[]> {
-    let open: Group | undefined;
-    let openId = "";
-    for await (const page of this.store.list(prefix, { startAfter, pageSize })) {
-      const out: Group[] = [];
-      for (const { key } of page) {
-        const parsed = this.layout.parse(key);
-        if (!parsed || parsed.kind === "blob") continue;
-        const id = `${parsed.thread}/${parsed.ns}/${parsed.checkpointId}`;
-        if (!open || id !== openId) {
-          if (open) out.push(open);
-          open = { thread: parsed.thread, ns: parsed.ns, checkpointId: parsed.checkpointId, writeKeys: [] };
-          openId = id;
-        }
-        addKey(open, parsed, key);
-      }
-      if (out.length > 0) yield out;
-    }
-    if (open) yield [open];
-  }
-
-  /** The first (newest) group under a prefix, with all of its write keys. */
-  private async firstGroup(prefix: string, startAfter: string | undefined, pageSize: number): Promise<Group | undefined> {
-    const pages = this.groups(prefix, startAfter, pageSize);
-    try {
-      for await (const groups of pages) {
-        const found = groups.find((g) => g.recordKey) ?? groups[0];
-        if (found) return found;
-      }
-      return undefined;
-    } finally {
-      await pages.return(undefined);
-    }
-  }
-
-  private async readObject(key: string, versionId?: string, cacheable = true) {
-    const cacheKey = versionId ? `${key}?versionId=${versionId}` : key;
-    const cached = cacheable ? this.cache?.get(cacheKey) : undefined;
-    if (cached) return cached;
-    const object = await this.limit(() => this.store.get(key, versionId));
-    if (!object) return undefined;
-    const opened = await open(object.body, key);
-    const entry = { plaintext: opened.plaintext, header: opened.header, versionId: object.versionId };
-    if (cacheable) this.cache?.set(cacheKey, entry);
-    return entry;
-  }
-
-  private async readRecord(key: string, versionId?: string): Promise<LoadedRecord | undefined> {
-    const object = await this.readObject(key, versionId);
-    if (!object) return undefined;
-    const { head, sections } = unpack<RecordHead>(object.plaintext, "checkpoint", key);
-    return { head, sections, versionId: object.versionId };
-  }
-
-  /** Reads writes objects and returns them in `writesSortKey` order. */
-  private async readWrites(keys: string[]): Promise<CheckpointPendingWrite[]> {
-    const objects = await Promise.all(
-      keys.map(async (key) => {
-        // regular writes never change once written; special ones are replaced
-        const object = await this.readObject(key, undefined, key.endsWith("/r"));
-        return object ? { key, ...unpack<WritesHead>(object.plaintext, "writes", key) } : undefined;
-      }),
-    );
-    const entries: { sort: ReturnType<typeof writesSortKey>; write: Promise<CheckpointPendingWrite> }[] = [];
-    for (const o of objects) {
-      if (!o) continue;
-      for (const w of o.head.writes) {
-        entries.push({
-          sort: writesSortKey(o.head.task_path ?? "", o.head.task_id, w.idx),
-          write: this.serde.loadsTyped(w.type, o.sections[w.s]!).then((value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite),
-        });
-      }
-    }
-    entries.sort((a, b) => compareWritesSortKeys(a.sort, b.sort));
-    return Promise.all(entries.map((e) => e.write));
-  }
-
-  /** Values of `channels` (all when omitted) of a record: inline, own objects, or other records. */
-  private async channelValues(record: LoadedRecord, channels?: string[]): Promise<Record<string, unknown>> {
-    const { head } = record;
-    const names = channels ?? Object.keys(head.channels);
-    const values = await Promise.all(names.map((c) => this.channelValue(record, c, head.channels[c]!)));
-    return Object.fromEntries(names.map((c, i) => [c, values[i]]));
-  }
-
-  private async channelValue(record: LoadedRecord, channel: string, ref: ChannelRef): Promise<unknown> {
-    const { head } = record;
-    if (ref.at === "inline") return this.serde.loadsTyped(ref.type, record.sections[ref.s]!);
-    if (ref.at === "blob") {
-      const key = this.layout.blob(head.thread_id, head.checkpoint_ns, channel, ref.v);
-      const object = await this.readObject(key);
-      if (!object) throw new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, { key });
-      return this.serde.loadsTyped(object.header.t ?? "json", object.plaintext);
-    }
-    const key = this.layout.record(head.thread_id, head.checkpoint_ns, ref.id);
-    const holder = await this.readRecord(key);
-    const inner = holder?.head.channels[channel];
-    if (!holder || inner?.at !== "inline") {
-      throw new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, { key });
-    }
-    return this.serde.loadsTyped(inner.type, holder.sections[inner.s]!);
-  }
-
-  private async assemble(record: LoadedRecord, writes: CheckpointPendingWrite[]): Promise<CheckpointTuple> {
-    const { head, sections } = record;
-    const [checkpoint, metadata, values] = await Promise.all([
-      this.serde.loadsTyped(head.checkpoint.type, sections[head.checkpoint.s]!) as Promise<Checkpoint>,
-      this.serde.loadsTyped(head.metadata.type, sections[head.metadata.s]!) as Promise<CheckpointMetadata>,
-      this.channelValues(record),
-    ]);
-    checkpoint.channel_values = values;
-    const parentId = head.parent_checkpoint_id;
-    if (checkpoint.v < 4 && parentId) await this.migratePendingSends(checkpoint, head.thread_id, head.checkpoint_ns, parentId);
-    const configurable = { thread_id: head.thread_id, checkpoint_ns: head.checkpoint_ns, checkpoint_id: head.checkpoint_id };
-    const tuple: CheckpointTuple = { config: { configurable }, checkpoint, metadata, pendingWrites: writes };
-    if (parentId) tuple.parentConfig = { configurable: { thread_id: head.thread_id, checkpoint_ns: head.checkpoint_ns, checkpoint_id: parentId } };
-    return tuple;
-  }
-
-  /** Checkpoints of format < 4 kept pending sends as TASKS writes of their parent. */
-  private async migratePendingSends(checkpoint: Checkpoint, thread: string, ns: string, parentId: string): Promise<void> {
-    const group = await this.firstGroup(this.layout.checkpoint(thread, ns, parentId), undefined, 1000);
-    const writes = await this.readWrites(group?.writeKeys ?? []);
-    const values = checkpoint.channel_values as Record<string, unknown>;
-    values[TASKS] = writes.filter(([, channel]) => channel === TASKS).map(([, , value]) => value);
-    const versions = Object.values(checkpoint.channel_versions);
-    (checkpoint.channel_versions as Record<string, Version>)[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.getNextVersion(undefined);
-  }
-
-  // ---- helpers ------------------------------------------------------------------------------
-
   private async dump(value: unknown): Promise<Serialized> {
     const [type, bytes] = await this.serde.dumpsTyped(value);
     return { type, bytes: typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes };
@@ -640,23 +670,17 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     this.metrics.compression(sealed.plaintextBytes, sealed.body.length);
     return sealed;
   }
-
-  private forgetCached(prefix: string): void {
-    if (!this.cache) return;
-    for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
-  }
-}
-
-function addKey(group: Group, parsed: Exclude<ParsedKey, { kind: "blob" }>, key: string): void {
-  if (parsed.kind === "record") group.recordKey = key;
-  else group.writeKeys.push(key);
 }
 
 function optionalThread(config: RunnableConfig): string | undefined {
   const thread = config?.configurable?.thread_id as unknown;
   if (thread === undefined || thread === null) return undefined;
+  return requireThreadId(thread, "config.configurable");
+}
+
+function requireThreadId(thread: unknown, op: string): string {
   if (typeof thread === "number" && Number.isFinite(thread)) return String(thread);
-  if (typeof thread !== "string") throw new InvalidArgumentError(`config.configurable.thread_id must be a string; got ${typeof thread}`);
+  if (typeof thread !== "string") throw new InvalidArgumentError(`${op}: thread_id must be a string; got ${thread === null ? "null" : typeof thread}`);
   return thread;
 }
 

@@ -8,7 +8,8 @@
  * await checkpointer.setup();
  * ```
  */
-export { S3Checkpointer, type SetupOptions } from "./checkpointer.js";
+export { S3Checkpointer, type SetupOptions, type RestoreCheckpointOptions } from "./checkpointer.js";
+export type { CheckpointVersion, ListVersionsOptions, PurgeReport, LifecycleOptions } from "./versions.js";
 export {
   DEFAULTS,
   MIN_PART_SIZE_BYTES,

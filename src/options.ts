@@ -60,6 +60,19 @@ export interface S3CheckpointerTunables {
   metrics: MetricsOptions | false;
   /** Structured logger with pino's interface. @default silent */
   logger: Logger;
+  /**
+   * Use of S3 object versions. `"auto"`: version features work where the bucket is versioned
+   * and throw `VersioningUnavailableError` where it is not; `"required"`: `setup()` refuses an
+   * unversioned bucket; `"off"`: versions are never used (no `s3_version_id` on tuples).
+   * @default "auto"
+   */
+  versioning: "auto" | "required" | "off";
+  /**
+   * What `deleteThread` does: `"soft"` leaves delete markers on a versioned bucket (undo with
+   * `restoreThread`); `"purge"` removes every version (`purgeThread`).
+   * @default "soft"
+   */
+  deleteMode: "soft" | "purge";
 }
 
 /**
@@ -99,6 +112,8 @@ export interface ResolvedOptions {
   readonly cacheMaxBytes: number;
   readonly metrics: MetricsOptions | false | undefined;
   readonly logger: Logger;
+  readonly versioning: "auto" | "required" | "off";
+  readonly deleteMode: "soft" | "purge";
 }
 
 function wholeNumber(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -106,6 +121,12 @@ function wholeNumber(name: string, value: number | undefined, fallback: number, 
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
     throw new InvalidOptionError(`option \`${name}\` must be an integer of at least ${min}; got ${String(value)}`);
   }
+  return v;
+}
+
+function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
+  const v = value ?? fallback;
+  if (!allowed.includes(v)) throw new InvalidOptionError(`option \`${name}\` must be one of ${allowed.map((a) => `"${a}"`).join(", ")}; got ${JSON.stringify(value)}`);
   return v;
 }
 
@@ -159,6 +180,8 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
     cacheMaxBytes: wholeNumber("cacheMaxBytes", options.cacheMaxBytes, DEFAULTS.cacheMaxBytes, 0),
     metrics: options.metrics,
     logger: options.logger ?? silentLogger,
+    versioning: oneOf("versioning", options.versioning, ["auto", "required", "off"] as const, "auto"),
+    deleteMode: oneOf("deleteMode", options.deleteMode, ["soft", "purge"] as const, "soft"),
   };
   return Object.freeze(resolved);
 }

@@ -6,7 +6,11 @@
 
 import { randomUUID } from "node:crypto";
 import {
+  CopyObjectCommand,
   CreateBucketCommand,
+  GetBucketLifecycleConfigurationCommand,
+  PutBucketLifecycleConfigurationCommand,
+  type LifecycleRule,
   DeleteObjectCommand,
   DeleteObjectsCommand,
   GetBucketVersioningCommand,
@@ -459,7 +463,45 @@ export class S3Store {
     }
   }
 
+  /**
+   * Server-side copy (no download), of the current object or of one version.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
+   */
+  async copy(sourceKey: string, targetKey: string, versionId?: string): Promise<void> {
+    // the copy source is "bucket/key", URL-encoded; a version is named with ?versionId=
+    const source = `${this.bucket}/${encodeURIComponent(sourceKey).replace(/%2F/g, "/")}${versionId ? `?versionId=${encodeURIComponent(versionId)}` : ""}`;
+    try {
+      await this.send(new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: source, MetadataDirective: "COPY" }));
+    } catch (e) {
+      throw toTypedError(e, "CopyObject", this.bucket, sourceKey);
+    }
+  }
+
   // ---- bucket -------------------------------------------------------------------------------
+
+  /**
+   * The bucket's lifecycle rules; `[]` when it has none.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLifecycleConfiguration.html
+   */
+  async getLifecycleRules(): Promise<LifecycleRule[]> {
+    try {
+      const res = await this.send<{ Rules?: LifecycleRule[] }>(new GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }));
+      return res.Rules ?? [];
+    } catch (e) {
+      const name = (e as SdkError).name;
+      if (name === "NoSuchLifecycleConfiguration" || statusOf(e) === 404) return [];
+      throw toTypedError(e, "GetBucketLifecycleConfiguration", this.bucket);
+    }
+  }
+
+  /** Replaces the bucket's lifecycle configuration with `rules` (callers merge first). */
+  async putLifecycleRules(rules: LifecycleRule[]): Promise<void> {
+    try {
+      await this.send(new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: rules } }));
+    } catch (e) {
+      throw toTypedError(e, "PutBucketLifecycleConfiguration", this.bucket);
+    }
+  }
 
   /** HeadBucket, creating the bucket when asked. Typed errors for missing bucket, 403, network. */
   async ensureBucket(create: boolean): Promise<void> {

@@ -1,0 +1,267 @@
+/**
+ * Reading checkpoints back: listings turned into checkpoint groups, records, writes and channel
+ * values read in parallel (bounded), immutable objects cached, tuples assembled as LangGraph
+ * expects them. Also reads from history (by S3 version id) for the version features.
+ */
+
+import {
+  TASKS,
+  compareWritesSortKeys,
+  maxChannelVersion,
+  writesSortKey,
+  type Checkpoint,
+  type CheckpointMetadata,
+  type CheckpointPendingWrite,
+  type CheckpointTuple,
+  type SerializerProtocol,
+} from "@langchain/langgraph-checkpoint";
+import { LRUCache } from "lru-cache";
+import pLimit, { type LimitFunction } from "p-limit";
+import { open, type EnvelopeHeader } from "./codec.js";
+import { CheckpointCorruptedError } from "./errors.js";
+import type { KeyLayout } from "./layout.js";
+import { unpack, type ChannelRef, type RecordHead, type WritesHead } from "./payload.js";
+import type { S3Store } from "./store.js";
+
+/** One checkpoint found in a listing: its record key and the keys of its writes. */
+export interface Group {
+  /** encoded thread component */
+  thread: string;
+  /** encoded namespace component */
+  ns: string;
+  checkpointId: string;
+  recordKey?: string;
+  writeKeys: string[];
+}
+
+/** Where a record is read: the thread and namespace its keys are built with. */
+export interface Place {
+  thread: string;
+  ns: string;
+}
+
+export interface LoadedRecord {
+  head: RecordHead;
+  sections: Buffer[];
+  versionId?: string;
+  /** the thread and namespace this record was read under (a copied thread differs from `head`) */
+  place: Place;
+  /** read from history: parts whose current version is gone are looked up among versions */
+  fromHistory: boolean;
+}
+
+interface CachedObject {
+  plaintext: Buffer;
+  header: EnvelopeHeader;
+  versionId?: string;
+}
+
+export interface ReaderConfig {
+  store: S3Store;
+  layout: KeyLayout;
+  serde: () => SerializerProtocol;
+  cacheMaxBytes: number;
+  readConcurrency: number;
+  nextVersion: () => number | string;
+}
+
+export class TupleReader {
+  private readonly store: S3Store;
+  private readonly layout: KeyLayout;
+  private readonly serde: () => SerializerProtocol;
+  private readonly cache: LRUCache<string, CachedObject> | undefined;
+  private readonly limit: LimitFunction;
+  private readonly nextVersion: () => number | string;
+
+  constructor(config: ReaderConfig) {
+    this.store = config.store;
+    this.layout = config.layout;
+    this.serde = config.serde;
+    this.nextVersion = config.nextVersion;
+    this.cache =
+      config.cacheMaxBytes > 0
+        ? new LRUCache({ maxSize: config.cacheMaxBytes, sizeCalculation: (v) => Math.max(1, v.plaintext.length) })
+        : undefined;
+    this.limit = pLimit(config.readConcurrency);
+  }
+
+  /** Listing pages turned into checkpoint groups, newest first; a group never spans two yields. */
+  async *groups(prefix: string, startAfter?: string, pageSize?: number): AsyncGenerator<Group[]> {
+    let open: Group | undefined;
+    let openId = "";
+    for await (const page of this.store.list(prefix, { startAfter, pageSize })) {
+      const out: Group[] = [];
+      for (const { key } of page) {
+        const parsed = this.layout.parse(key);
+        if (!parsed || parsed.kind === "blob") continue;
+        const id = `${parsed.thread}/${parsed.ns}/${parsed.checkpointId}`;
+        if (!open || id !== openId) {
+          if (open) out.push(open);
+          open = { thread: parsed.thread, ns: parsed.ns, checkpointId: parsed.checkpointId, writeKeys: [] };
+          openId = id;
+        }
+        if (parsed.kind === "record") open.recordKey = key;
+        else open.writeKeys.push(key);
+      }
+      if (out.length > 0) yield out;
+    }
+    if (open) yield [open];
+  }
+
+  /** The first (newest) group under a prefix, with all of its write keys. */
+  async firstGroup(prefix: string, startAfter?: string, pageSize = 100): Promise<Group | undefined> {
+    const pages = this.groups(prefix, startAfter, pageSize);
+    try {
+      for await (const groups of pages) {
+        const found = groups.find((g) => g.recordKey) ?? groups[0];
+        if (found) return found;
+      }
+      return undefined;
+    } finally {
+      await pages.return(undefined);
+    }
+  }
+
+  /**
+   * Reads and opens an object. Immutable objects (`cacheable`) come from the cache when they
+   * can. `fromHistory`: when the current version is gone (a soft-deleted thread), the newest
+   * stored version is read instead.
+   */
+  async readObject(key: string, options: { versionId?: string; cacheable?: boolean; fromHistory?: boolean } = {}): Promise<CachedObject | undefined> {
+    const { versionId, cacheable = true, fromHistory = false } = options;
+    const cacheKey = versionId ? `${key}?versionId=${versionId}` : key;
+    const cached = cacheable ? this.cache?.get(cacheKey) : undefined;
+    if (cached) return cached;
+    let object = await this.limit(() => this.store.get(key, versionId));
+    if (!object && fromHistory && !versionId) {
+      const newest = await this.newestVersion(key);
+      if (newest) object = await this.limit(() => this.store.get(key, newest));
+    }
+    if (!object) return undefined;
+    const opened = await open(object.body, key);
+    const entry = { plaintext: opened.plaintext, header: opened.header, versionId: object.versionId };
+    if (cacheable) this.cache?.set(cacheKey, entry);
+    return entry;
+  }
+
+  /** The newest version (not delete marker) of a key, `undefined` when it has none. */
+  async newestVersion(key: string): Promise<string | undefined> {
+    for await (const page of this.store.listVersions(key)) {
+      const found = page.find((v) => v.key === key && !v.isDeleteMarker);
+      if (found) return found.versionId;
+    }
+    return undefined;
+  }
+
+  remember(key: string, plaintext: Buffer, sha256: string, versionId?: string): void {
+    this.cache?.set(key, { plaintext, header: { c: "none", n: plaintext.length, h: sha256 }, versionId });
+  }
+
+  forget(prefix: string): void {
+    if (!this.cache) return;
+    for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
+  }
+
+  async readRecord(key: string, place: Place, options: { versionId?: string; fromHistory?: boolean } = {}): Promise<LoadedRecord | undefined> {
+    const object = await this.readObject(key, options);
+    if (!object) return undefined;
+    const { head, sections } = unpack<RecordHead>(object.plaintext, "checkpoint", key);
+    return { head, sections, versionId: object.versionId, place, fromHistory: options.fromHistory ?? false };
+  }
+
+  /** Reads writes objects and returns them in `writesSortKey` order. */
+  async readWrites(keys: string[], fromHistory = false): Promise<CheckpointPendingWrite[]> {
+    const serde = this.serde();
+    const objects = await Promise.all(
+      keys.map(async (key) => {
+        // regular writes never change once written; special ones are replaced
+        const object = await this.readObject(key, { cacheable: key.endsWith("/r"), fromHistory });
+        return object ? { key, ...unpack<WritesHead>(object.plaintext, "writes", key) } : undefined;
+      }),
+    );
+    const entries: { sort: ReturnType<typeof writesSortKey>; write: Promise<CheckpointPendingWrite> }[] = [];
+    for (const o of objects) {
+      if (!o) continue;
+      for (const w of o.head.writes) {
+        entries.push({
+          sort: writesSortKey(o.head.task_path ?? "", o.head.task_id, w.idx),
+          write: serde.loadsTyped(w.type, o.sections[w.s]!).then((value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite),
+        });
+      }
+    }
+    entries.sort((a, b) => compareWritesSortKeys(a.sort, b.sort));
+    return Promise.all(entries.map((e) => e.write));
+  }
+
+  /** The write keys of a checkpoint as they were last stored (for a soft-deleted thread). */
+  async historicWriteKeys(place: Place, checkpointId: string): Promise<string[]> {
+    const keys = new Set<string>();
+    for await (const page of this.store.listVersions(this.layout.checkpoint(place.thread, place.ns, checkpointId))) {
+      for (const v of page) if (!v.isDeleteMarker && this.layout.parse(v.key)?.kind === "writes") keys.add(v.key);
+    }
+    return [...keys];
+  }
+
+  /** Values of `channels` (all when omitted) of a record: inline, own objects, or other records. */
+  async channelValues(record: LoadedRecord, channels?: string[]): Promise<Record<string, unknown>> {
+    const names = channels ?? Object.keys(record.head.channels);
+    const values = await Promise.all(names.map((c) => this.channelValue(record, c, record.head.channels[c]!)));
+    return Object.fromEntries(names.map((c, i) => [c, values[i]]));
+  }
+
+  private async channelValue(record: LoadedRecord, channel: string, ref: ChannelRef): Promise<unknown> {
+    const { head, place, fromHistory } = record;
+    const serde = this.serde();
+    if (ref.at === "inline") return serde.loadsTyped(ref.type, record.sections[ref.s]!);
+    const missing = (key: string) =>
+      new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, { key });
+    if (ref.at === "blob") {
+      const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
+      const object = await this.readObject(key, { fromHistory });
+      if (!object) throw missing(key);
+      return serde.loadsTyped(object.header.t ?? "json", object.plaintext);
+    }
+    const key = this.layout.record(place.thread, place.ns, ref.id);
+    const holder = await this.readRecord(key, place, { fromHistory });
+    const inner = holder?.head.channels[channel];
+    if (!holder || inner?.at !== "inline") throw missing(key);
+    return serde.loadsTyped(inner.type, holder.sections[inner.s]!);
+  }
+
+  /**
+   * A tuple as LangGraph expects it. `versionIdInConfig`: the S3 version id of the record is put
+   * on `config.configurable.s3_version_id`, as a non-enumerable property, so configs still
+   * compare equal to the ones LangGraph builds (its conformance suite compares them whole).
+   */
+  async assemble(record: LoadedRecord, writes: CheckpointPendingWrite[], versionIdInConfig: boolean): Promise<CheckpointTuple> {
+    const { head, sections, place } = record;
+    const serde = this.serde();
+    const [checkpoint, metadata, values] = await Promise.all([
+      serde.loadsTyped(head.checkpoint.type, sections[head.checkpoint.s]!) as Promise<Checkpoint>,
+      serde.loadsTyped(head.metadata.type, sections[head.metadata.s]!) as Promise<CheckpointMetadata>,
+      this.channelValues(record),
+    ]);
+    checkpoint.channel_values = values;
+    const parentId = head.parent_checkpoint_id;
+    if (checkpoint.v < 4 && parentId) await this.migratePendingSends(checkpoint, place, parentId, record.fromHistory);
+    const configurable: Record<string, unknown> = { thread_id: place.thread, checkpoint_ns: place.ns, checkpoint_id: head.checkpoint_id };
+    if (versionIdInConfig && record.versionId && record.versionId !== "null") {
+      Object.defineProperty(configurable, "s3_version_id", { value: record.versionId, enumerable: false, writable: true, configurable: true });
+    }
+    const tuple: CheckpointTuple = { config: { configurable }, checkpoint, metadata, pendingWrites: writes };
+    if (parentId) tuple.parentConfig = { configurable: { thread_id: place.thread, checkpoint_ns: place.ns, checkpoint_id: parentId } };
+    return tuple;
+  }
+
+  /** Checkpoints of format < 4 kept pending sends as TASKS writes of their parent. */
+  private async migratePendingSends(checkpoint: Checkpoint, place: Place, parentId: string, fromHistory: boolean): Promise<void> {
+    const keys = fromHistory
+      ? await this.historicWriteKeys(place, parentId)
+      : ((await this.firstGroup(this.layout.checkpoint(place.thread, place.ns, parentId), undefined, 1000))?.writeKeys ?? []);
+    const writes = await this.readWrites(keys, fromHistory);
+    const values = checkpoint.channel_values as Record<string, unknown>;
+    values[TASKS] = writes.filter(([, channel]) => channel === TASKS).map(([, , value]) => value);
+    const versions = Object.values(checkpoint.channel_versions);
+    (checkpoint.channel_versions as Record<string, number | string>)[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.nextVersion();
+  }
+}
