@@ -100,6 +100,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         partSizeBytes: resolved.multipartPartSizeBytes,
         queueSize: resolved.multipartQueueSize,
       },
+      resilience: resolved.resilience,
     });
     this.reader = new TupleReader({
       store: this.store,
@@ -146,6 +147,13 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
     this.store.forgetCapabilities();
     const caps = await this.capabilities();
+    const clientAttempts = await Promise.resolve(this.options.client.config.maxAttempts?.()).catch(() => undefined);
+    if (typeof clientAttempts === "number" && clientAttempts > 1 && this.options.resilience.maxAttempts > 1) {
+      this.options.logger.warn(
+        { clientMaxAttempts: clientAttempts, policyMaxAttempts: this.options.resilience.maxAttempts },
+        "the S3 client retries by itself too, so attempts multiply; create it with maxAttempts: 1",
+      );
+    }
     if (this.options.versioning === "required" && caps.versioning !== "Enabled") {
       throw new VersioningUnavailableError(
         `bucket "${this.options.bucket}" has no versioning and option \`versioning\` is "required"; call setup({ versioning: true }) or enable it on the bucket`,
@@ -160,10 +168,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     return this.store.probe((token) => this.layout.probe(token));
   }
 
-  /** Releases the S3 client when this checkpointer created it. */
+  /** Disposes the policy's listeners and releases the S3 client when this checkpointer created it. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
+    this.store.policy.dispose();
     if (this.options.ownsClient) this.options.client.destroy();
   }
 
@@ -424,16 +433,21 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
   }
 
-  /** Runs an operation with its duration and outcome recorded. */
+  /** Runs an operation with its duration and outcome recorded, and a warning when it is slow. */
   private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     const done = this.metrics.operation(operation);
+    const started = performance.now();
+    let outcome: "success" | "error" = "error";
     try {
       const result = await fn();
-      done("success");
+      outcome = "success";
       return result;
-    } catch (e) {
-      done("error");
-      throw e;
+    } finally {
+      done(outcome);
+      const ms = Math.round(performance.now() - started);
+      if (this.options.slowOperationMs > 0 && ms > this.options.slowOperationMs) {
+        this.options.logger.warn({ operation, durationMs: ms, outcome }, "slow checkpointer operation");
+      }
     }
   }
 

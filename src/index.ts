@@ -20,6 +20,7 @@ export {
 export type { CompressionCodec, CompressionOptions } from "./codec.js";
 export { zstdImplementation } from "./codec.js";
 export type { BucketCapabilities } from "./store.js";
+export { isRetryable, type ResilienceOptions, type BreakerOptions } from "./resilience.js";
 export { METRIC, type MetricsOptions, type CheckpointerMetrics } from "./metrics.js";
 export { silentLogger, type Logger } from "./logger.js";
 export { KeyLayout, encodeComponent, decodeComponent } from "./layout.js";

@@ -5,7 +5,7 @@
  * throwing on duplicate registration.
  */
 
-import { Counter, Histogram, Registry, type Metric } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, type Metric } from "prom-client";
 
 export interface MetricsOptions {
   /** Registry to register into. @default a new private `Registry` per checkpointer */
@@ -23,6 +23,9 @@ export const METRIC = {
   bytesWritten: "s3_written_bytes_total",
   bytesRead: "s3_read_bytes_total",
   compressionRatio: "compression_ratio",
+  retries: "s3_retries_total",
+  circuitState: "circuit_state",
+  circuitBreaks: "circuit_breaks_total",
 } as const;
 
 /** The metrics the library records. All methods are no-ops when metrics are off. */
@@ -34,6 +37,9 @@ export interface CheckpointerMetrics {
   bytesWritten(bytes: number): void;
   bytesRead(bytes: number): void;
   compression(plaintextBytes: number, storedBytes: number): void;
+  retry(command: string): void;
+  /** Circuit breaker state: gauge 0 closed, 1 open, 2 half-open; a change to open counts a break. */
+  circuit(state: "closed" | "open" | "half-open"): void;
   /** Starts timing an operation; call the result with its outcome. */
   operation(name: string): (outcome: "success" | "error") => void;
 }
@@ -52,6 +58,8 @@ export function createMetrics(options: MetricsOptions | false | undefined): Chec
       bytesWritten() {},
       bytesRead() {},
       compression() {},
+      retry() {},
+      circuit() {},
       operation: () => () => {},
     };
   }
@@ -91,9 +99,25 @@ export function createMetrics(options: MetricsOptions | false | undefined): Chec
     }),
   );
 
+  const retries = reuse(registry, n(METRIC.retries), () =>
+    new Counter({ name: n(METRIC.retries), help: "S3 requests sent again after a retryable failure, by command", labelNames: ["command"], registers }),
+  );
+  const circuit = reuse(registry, n(METRIC.circuitState), () =>
+    new Gauge({ name: n(METRIC.circuitState), help: "Circuit breaker state: 0 closed, 1 open, 2 half-open", registers }),
+  );
+  const breaks = reuse(registry, n(METRIC.circuitBreaks), () =>
+    new Counter({ name: n(METRIC.circuitBreaks), help: "Times the circuit breaker opened", registers }),
+  );
+  circuit.set(0);
+
   return {
     registry,
     prefix,
+    retry: (command) => retries.inc({ command }),
+    circuit: (state) => {
+      circuit.set(state === "closed" ? 0 : state === "open" ? 1 : 2);
+      if (state === "open") breaks.inc();
+    },
     s3Request: (command, status) => requests.inc({ command, status: String(status) }),
     roundTrip: () => roundTrips.inc(),
     bytesWritten: (bytes) => written.inc(bytes),

@@ -10,6 +10,7 @@ import { InvalidOptionError } from "./errors.js";
 import { normalizePrefix } from "./layout.js";
 import { silentLogger, type Logger } from "./logger.js";
 import type { MetricsOptions } from "./metrics.js";
+import { resolveResilience, type ResilienceOptions, type ResolvedResilience } from "./resilience.js";
 
 /** lib-storage's smallest part (S3 rejects smaller parts except the last). */
 export const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
@@ -22,6 +23,7 @@ export const DEFAULTS = Object.freeze({
   multipartQueueSize: 4,
   readConcurrency: 16,
   cacheMaxBytes: 64 * 1024 * 1024,
+  slowOperationMs: 5000,
 });
 
 /** Tunables: every one has a default. */
@@ -73,6 +75,13 @@ export interface S3CheckpointerTunables {
    * @default "soft"
    */
   deleteMode: "soft" | "purge";
+  /**
+   * Retry, timeout and circuit-breaker settings of the policy every S3 request runs under.
+   * @default { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 5000, attemptTimeoutMs: 15000, operationTimeoutMs: 60000, breaker: { consecutiveFailures: 5, halfOpenAfterMs: 10000 } }
+   */
+  resilience: ResilienceOptions;
+  /** Operations slower than this are logged as a warning. @default 5000 */
+  slowOperationMs: number;
 }
 
 /**
@@ -88,9 +97,10 @@ export type S3CheckpointerOptions = {
    */
   client?: S3Client;
   /**
-   * Configuration for a client this checkpointer creates (and destroys in `close()`). With a
+   * Configuration for a client this checkpointer creates (and destroys in `close()`). Its own
+   * retries are off (`maxAttempts: 1`): the checkpointer's resilience policy retries. With a
    * custom `endpoint`, path-style addressing is on and checksums are sent only where S3
-   * requires them, which S3-compatible stores need; both can be overridden here.
+   * requires them, which S3-compatible stores need; all can be overridden here.
    * @default the AWS SDK's defaults (region, credentials chain, `AWS_ENDPOINT_URL_S3`)
    */
   clientConfig?: S3ClientConfig;
@@ -114,6 +124,8 @@ export interface ResolvedOptions {
   readonly logger: Logger;
   readonly versioning: "auto" | "required" | "off";
   readonly deleteMode: "soft" | "purge";
+  readonly resilience: ResolvedResilience;
+  readonly slowOperationMs: number;
 }
 
 function wholeNumber(name: string, value: number | undefined, fallback: number, min: number): number {
@@ -139,6 +151,8 @@ function hasCustomEndpoint(config: S3ClientConfig): boolean {
 export function createClient(config: S3ClientConfig = {}): S3Client {
   const custom = hasCustomEndpoint(config);
   return new S3Client({
+    // the checkpointer's own policy retries; SDK retries on top would multiply the attempts
+    maxAttempts: 1,
     ...(custom
       ? {
           forcePathStyle: true,
@@ -182,6 +196,8 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
     logger: options.logger ?? silentLogger,
     versioning: oneOf("versioning", options.versioning, ["auto", "required", "off"] as const, "auto"),
     deleteMode: oneOf("deleteMode", options.deleteMode, ["soft", "purge"] as const, "soft"),
+    resilience: resolveResilience(options.resilience),
+    slowOperationMs: wholeNumber("slowOperationMs", options.slowOperationMs, DEFAULTS.slowOperationMs, 0),
   };
   return Object.freeze(resolved);
 }

@@ -29,12 +29,15 @@ import {
   AccessDeniedError,
   BucketNotFoundError,
   CheckpointConflictError,
+  CircuitOpenError,
   EndpointUnreachableError,
   S3CheckpointerError,
   S3RequestError,
 } from "./errors.js";
 import type { CheckpointerMetrics } from "./metrics.js";
 import type { Logger } from "./logger.js";
+import { isBrokenCircuitError, isTaskCancelledError } from "cockatiel";
+import { createResiliencePolicy, isRetryable, type ResiliencePolicy, type ResolvedResilience } from "./resilience.js";
 
 /** S3 deletes at most 1,000 keys per DeleteObjects request. */
 export const MAX_BULK_DELETE = 1000;
@@ -55,6 +58,7 @@ export interface StoreConfig {
   metrics: CheckpointerMetrics;
   logger: Logger;
   multipart: MultipartSettings;
+  resilience: ResolvedResilience;
 }
 
 /** What `setup()` found out about the bucket. */
@@ -98,6 +102,7 @@ export type CreateOutcome =
  * at; the middleware it adds is typed loosely for the same reason.
  */
 interface AnyCommand {
+  readonly constructor: { name: string };
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- every command's stack differs in types only
   middlewareStack: { add(middleware: (next: any) => (args: any) => Promise<any>, options: object): void };
 }
@@ -127,6 +132,24 @@ function isPreconditionFailed(e: unknown): boolean {
 }
 
 const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
+
+function commandName(command: AnyCommand): string {
+  return command.constructor.name.replace(/Command$/, "");
+}
+
+/** Log fields of an error: never its body, never credentials. */
+export function describeError(e: unknown): Record<string, unknown> {
+  if (!e || typeof e !== "object") return { error: String(e) };
+  const err = e as SdkError & { requestId?: string };
+  const out: Record<string, unknown> = { error: err.name ?? "Error" };
+  const status = statusOf(e);
+  if (status !== undefined) out.status = status;
+  const requestId = err.$metadata?.requestId ?? err.requestId;
+  if (requestId) out.requestId = requestId;
+  const code = err.code ?? (err as { cause?: { code?: string } }).cause?.code;
+  if (code) out.code = code;
+  return out;
+}
 
 /** Maps an SDK error to a typed error; keeps typed errors as they are. */
 export function toTypedError(e: unknown, what: string, bucket: string, key?: string): S3CheckpointerError {
@@ -160,8 +183,10 @@ export class S3Store {
   private readonly multipart: MultipartSettings;
   private inFlight = 0;
   private capabilities: Promise<BucketCapabilities> | undefined;
-  /** The client handed to lib-storage: the caller's client, with our `send` (counting) in front. */
+  /** The client handed to lib-storage: the caller's client, with our `send` (policy, counting) in front. */
   private readonly uploadClient: S3Client;
+  /** Every request runs under this one policy: retries, timeouts, circuit breaker. */
+  readonly policy: ResiliencePolicy;
 
   constructor(config: StoreConfig) {
     this.client = config.client;
@@ -169,27 +194,75 @@ export class S3Store {
     this.metrics = config.metrics;
     this.logger = config.logger;
     this.multipart = config.multipart;
+    this.policy = createResiliencePolicy(config.resilience, {
+      onCircuitChange: (state, cause) => {
+        this.metrics.circuit(state);
+        const fields = { bucket: this.bucket, state, ...(cause ? describeError(cause) : {}) };
+        if (state === "open") this.logger.error(fields, "S3 circuit breaker opened: calls fail fast");
+        else this.logger.warn(fields, `S3 circuit breaker ${state}`);
+      },
+    });
     this.uploadClient = Object.create(this.client, {
       send: { value: (command: AnyCommand, options?: { abortSignal?: AbortSignal }) => this.send(command, options) },
     }) as S3Client;
   }
 
   /**
-   * Sends one command. The counting middleware is added to the command, not to the client:
-   * a caller's client is used as given, and its own middleware sees every request.
+   * Runs one S3 request under the policy: `fn` is one attempt and gets the attempt's abort
+   * signal. Retries, breaker changes and final failures are logged (with the request id) and
+   * counted; an open circuit is a {@link CircuitOpenError}.
    */
-  async send<Output>(command: AnyCommand, options?: { abortSignal?: AbortSignal }): Promise<Output> {
-    const commandName = command.constructor.name.replace(/Command$/, "");
+  async request<T>(command: string, fn: (signal: AbortSignal) => Promise<T>): Promise<T> {
+    let attempt = 0;
+    let last: unknown;
+    try {
+      return await this.policy.execute(async (signal) => {
+        attempt += 1;
+        if (attempt > 1) {
+          this.metrics.retry(command);
+          this.logger.warn({ command, attempt, ...describeError(last) }, "retrying S3 request");
+        }
+        try {
+          return await fn(signal);
+        } catch (e) {
+          last = e;
+          throw e;
+        }
+      });
+    } catch (e) {
+      if (isBrokenCircuitError(e)) {
+        throw new CircuitOpenError(`S3 failed repeatedly and the circuit breaker is open; ${command} was not sent, retry later`, { cause: last ?? e });
+      }
+      const error = isTaskCancelledError(e)
+        ? new S3RequestError(`${command} timed out after ${attempt} attempt(s)`, { cause: last ?? e, s3Code: "Timeout" })
+        : e;
+      // a 404 or 412 is an answer, not a failure of S3
+      if (isRetryable(last ?? e) || isTaskCancelledError(e)) this.logger.error({ command, attempts: attempt, ...describeError(last ?? e) }, "S3 request failed");
+      throw error;
+    }
+  }
+
+  /** Sends a command under the policy (each attempt sends it again). */
+  async send<Output>(command: AnyCommand, _options?: { abortSignal?: AbortSignal }): Promise<Output> {
+    return this.request(commandName(command), (signal) => this.sendOnce<Output>(command, { abortSignal: signal }));
+  }
+
+  /**
+   * One HTTP attempt. The counting middleware is added to the command, not to the client: a
+   * caller's client is used as given, and its own middleware sees every request.
+   */
+  private async sendOnce<Output>(command: AnyCommand, options: { abortSignal?: AbortSignal }): Promise<Output> {
+    const name = commandName(command);
     command.middlewareStack.add(
       (next) => async (args) => {
-        // one HTTP attempt: the deserialize step runs once per attempt, inside the SDK's retries
+        // the deserialize step runs once per HTTP attempt (also inside a client's own retries)
         if (this.inFlight++ === 0) this.metrics.roundTrip();
         try {
           const result = await next(args);
-          this.metrics.s3Request(commandName, (result.response as { statusCode?: number }).statusCode ?? "unknown");
+          this.metrics.s3Request(name, (result.response as { statusCode?: number }).statusCode ?? "unknown");
           return result;
         } catch (e) {
-          this.metrics.s3Request(commandName, statusOf(e) ?? "network_error");
+          this.metrics.s3Request(name, statusOf(e) ?? "network_error");
           throw e;
         } finally {
           this.inFlight -= 1;
@@ -208,22 +281,25 @@ export class S3Store {
    */
   async get(key: string, versionId?: string): Promise<StoredObject | undefined> {
     try {
-      const res = await this.send<{
-        Body?: { transformToByteArray(): Promise<Uint8Array> };
-        VersionId?: string;
-        ETag?: string;
-        LastModified?: Date;
-        $metadata: { requestId?: string };
-      }>(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }));
-      const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
-      this.metrics.bytesRead(bytes.byteLength);
-      return {
-        body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-        versionId: res.VersionId,
-        etag: res.ETag,
-        lastModified: res.LastModified,
-        requestId: res.$metadata.requestId,
-      };
+      // the body is read inside the attempt: a connection reset mid-response is retried too
+      return await this.request("GetObject", async (signal) => {
+        const res = await this.sendOnce<{
+          Body?: { transformToByteArray(): Promise<Uint8Array> };
+          VersionId?: string;
+          ETag?: string;
+          LastModified?: Date;
+          $metadata: { requestId?: string };
+        }>(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
+        const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+        this.metrics.bytesRead(bytes.byteLength);
+        return {
+          body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+          versionId: res.VersionId,
+          etag: res.ETag,
+          lastModified: res.LastModified,
+          requestId: res.$metadata.requestId,
+        };
+      });
     } catch (e) {
       // a version id that names a delete marker answers 405; a malformed one 400 on some stores
       if (isNotFound(e) || (versionId !== undefined && (statusOf(e) === 405 || statusOf(e) === 400))) return undefined;
