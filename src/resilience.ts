@@ -12,8 +12,6 @@ import {
   TimeoutStrategy,
   circuitBreaker,
   handleWhen,
-  isBrokenCircuitError,
-  isTaskCancelledError,
   retry,
   timeout,
   wrap,
@@ -78,6 +76,19 @@ export function resolveResilience(options: ResilienceOptions | undefined): Resol
             halfOpenAfterMs: n("breaker.halfOpenAfterMs", breaker?.halfOpenAfterMs, 10_000, 1),
           }),
   });
+}
+
+/**
+ * cockatiel's errors carry a brand property, checked here. cockatiel 3.2's own
+ * `isTaskCancelledError` tests for the bulkhead's brand (`isBulkheadRejectedError`) and so never
+ * recognises a timeout; both guards also avoid `instanceof`, which fails across copies.
+ */
+export function isTaskCancelledError(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { isTaskCancelledError?: unknown }).isTaskCancelledError === true;
+}
+
+export function isBrokenCircuitError(e: unknown): boolean {
+  return typeof e === "object" && e !== null && (e as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true;
 }
 
 interface SdkLikeError {

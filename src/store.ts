@@ -36,8 +36,14 @@ import {
 } from "./errors.js";
 import type { CheckpointerMetrics } from "./metrics.js";
 import type { Logger } from "./logger.js";
-import { isBrokenCircuitError, isTaskCancelledError } from "cockatiel";
-import { createResiliencePolicy, isRetryable, type ResiliencePolicy, type ResolvedResilience } from "./resilience.js";
+import {
+  createResiliencePolicy,
+  isBrokenCircuitError,
+  isRetryable,
+  isTaskCancelledError,
+  type ResiliencePolicy,
+  type ResolvedResilience,
+} from "./resilience.js";
 
 /** S3 deletes at most 1,000 keys per DeleteObjects request. */
 export const MAX_BULK_DELETE = 1000;
