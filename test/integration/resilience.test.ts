@@ -294,4 +294,13 @@ describe("metrics", () => {
     }
     expect(new S3Checkpointer({ bucket, client: direct, metrics: false }).metrics.registry).toBeUndefined();
   });
+
+  it("warns about slow operations, with no state in the log line", async () => {
+    const { logger, lines } = captureLogger();
+    const saver = new S3Checkpointer({ bucket, client: direct, logger, slowOperationMs: 1, prefix: `slow/${randomUUID()}/` });
+    await saver.put({ configurable: { thread_id: "s" } }, cp({ secret: "do-not-log-me" }), meta, { secret: "1" });
+    const slow = lines.find((l) => l.msg === "slow checkpointer operation");
+    expect(slow?.obj).toMatchObject({ operation: "put", outcome: "success" });
+    expect(JSON.stringify(lines)).not.toContain("do-not-log-me");
+  });
 });
