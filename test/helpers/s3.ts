@@ -8,8 +8,8 @@ import {
   PutBucketVersioningCommand,
   S3Client,
 } from "@aws-sdk/client-s3";
-import { inject } from "vitest";
-import { S3Checkpointer, createClient, type S3CheckpointerOptions } from "../../src/index.js";
+import { afterAll, beforeAll, inject } from "vitest";
+import { createClient } from "../../src/index.js";
 
 export function s3Config() {
   const s3 = inject("s3");
@@ -71,24 +71,19 @@ export async function dropBucket(client: S3Client, bucket: string): Promise<void
   await client.send(new DeleteBucketCommand({ Bucket: bucket }));
 }
 
-/** A checkpointer on a fresh bucket, and a function that removes both. */
-export async function freshCheckpointer(
-  tag: string,
-  options: Partial<S3CheckpointerOptions> & { versioned?: boolean } = {},
-): Promise<{ saver: S3Checkpointer; client: S3Client; bucket: string; cleanup: () => Promise<void> }> {
-  const { versioned = true, ...rest } = options;
-  const client = testClient();
-  const bucket = uniqueBucket(tag);
-  await createBucket(client, bucket, versioned);
-  const saver = new S3Checkpointer({ bucket, client, ...rest });
-  await saver.setup();
-  return {
-    saver,
-    client,
-    bucket,
-    cleanup: async () => {
-      await saver.close();
-      await dropBucket(client, bucket);
-    },
-  };
+/**
+ * A versioned and an unversioned bucket for the tests of one file: created before them,
+ * dropped with everything in them after them.
+ */
+export function bucketsForFile(tag: string, client: S3Client): { versioned: string; unversioned: string } {
+  const buckets = { versioned: uniqueBucket(`${tag}-v`), unversioned: uniqueBucket(`${tag}-u`) };
+  beforeAll(async () => {
+    await createBucket(client, buckets.versioned, true);
+    await createBucket(client, buckets.unversioned, false);
+  });
+  afterAll(async () => {
+    await dropBucket(client, buckets.versioned);
+    await dropBucket(client, buckets.unversioned);
+  });
+  return buckets;
 }

@@ -1,7 +1,7 @@
 /** Behaviour of S3Checkpointer beyond the conformance suite, against the real S3 server. */
 import { randomBytes, randomUUID } from "node:crypto";
 import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import {
   AccessDeniedError,
   BucketNotFoundError,
@@ -12,19 +12,10 @@ import {
   S3Checkpointer,
   isS3CheckpointerError,
 } from "../../src/index.js";
-import { allVersions, createBucket, dropBucket, s3Config, testClient, uniqueBucket } from "../helpers/s3.js";
+import { allVersions, bucketsForFile, dropBucket, s3Config, testClient, uniqueBucket } from "../helpers/s3.js";
 
 const client = testClient();
-const versioned = uniqueBucket("cp-v");
-const unversioned = uniqueBucket("cp-u");
-beforeAll(async () => {
-  await createBucket(client, versioned, true);
-  await createBucket(client, unversioned, false);
-});
-afterAll(async () => {
-  await dropBucket(client, versioned);
-  await dropBucket(client, unversioned);
-});
+const { versioned, unversioned } = bucketsForFile("cp", client);
 
 const meta = { source: "loop" as const, step: 0, parents: {} };
 function checkpoint(values: Record<string, unknown>, versions: Record<string, string | number>): Checkpoint {

@@ -3,21 +3,12 @@ import { randomUUID } from "node:crypto";
 import { GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfigurationCommand } from "@aws-sdk/client-s3";
 import { Annotation, Command, END, START, StateGraph, interrupt } from "@langchain/langgraph";
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { CheckpointNotFoundError, S3Checkpointer, VersioningUnavailableError } from "../../src/index.js";
-import { allVersions, createBucket, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
+import { allVersions, bucketsForFile, createBucket, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
 
 const client = testClient();
-const bucket = uniqueBucket("ver");
-const plain = uniqueBucket("ver-u");
-beforeAll(async () => {
-  await createBucket(client, bucket, true);
-  await createBucket(client, plain, false);
-});
-afterAll(async () => {
-  await dropBucket(client, bucket);
-  await dropBucket(client, plain);
-});
+const { versioned: bucket, unversioned: plain } = bucketsForFile("ver", client);
 
 async function saverOn(b = bucket, options: Record<string, unknown> = {}) {
   const saver = new S3Checkpointer({ bucket: b, client, prefix: `v/${randomUUID()}/`, inlineThresholdBytes: 256, ...options });
