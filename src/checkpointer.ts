@@ -193,12 +193,16 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       const versionId = config.configurable?.s3_version_id as string | undefined;
       if (versionId) return this.tupleAtVersion(thread, namespaceOf(config), checkpointId || undefined, versionId);
       if (checkpointId) {
-        // the record (often cached) and the listing of its writes go out together
-        const [record, writes] = await Promise.all([
+        // the record (often cached) and the listing of its writes go out together; the listing
+        // also says whether the record is still there (another process may have deleted it)
+        const [record, listed] = await Promise.all([
           this.reader.readRecord(this.layout.record(thread, ns, checkpointId), place),
-          this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId)).then((g) => this.reader.readWrites(g?.writeKeys ?? [])),
+          this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId)).then(async (g) => ({
+            exists: g?.recordKey !== undefined,
+            writes: await this.reader.readWrites(g?.writeKeys ?? []),
+          })),
         ]);
-        return record ? this.reader.assemble(record, writes, this.versionIds) : undefined;
+        return record && listed.exists ? this.reader.assemble(record, listed.writes, this.versionIds) : undefined;
       }
       const group = await this.reader.firstGroup(this.layout.namespace(thread, ns));
       if (!group?.recordKey) return undefined;
