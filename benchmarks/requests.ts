@@ -183,6 +183,22 @@ async function run(versioned: boolean): Promise<Row[]> {
     budgetRoundTrips: undefined,
     measured: await measure(saver, () => saver.deleteThread(delThread)),
   });
+
+  // purgeThread of a thread of V objects (on a versioned bucket soft-deleted first: V versions
+  // and V delete markers)
+  const purgeThread = "bench-purge";
+  for (let i = 0; i < V; i += 100) {
+    await Promise.all(Array.from({ length: Math.min(100, V - i) }, () => saver.put({ configurable: { thread_id: purgeThread } }, cp({}, {}), meta, {})));
+  }
+  if (versioned) await saver.deleteThread(purgeThread);
+  const purgeV = versioned ? 2 * V : V;
+  rows.push({
+    call: `purgeThread (${purgeV} ${versioned ? "versions and delete markers" : "objects"})`,
+    // ⌈V/1000⌉ listings and deletes, and one listing that confirms nothing is left
+    budgetRequests: 2 * Math.ceil(purgeV / 1000) + 1,
+    budgetRoundTrips: undefined,
+    measured: await measure(saver, () => saver.purgeThread(purgeThread)),
+  });
   return rows;
 }
 

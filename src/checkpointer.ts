@@ -274,21 +274,14 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       }
       const prefix = this.layout.thread(thread);
       // one listing page, then its batch delete: ⌈V/1000⌉ listings and ⌈V/1000⌉ deletes. A
-      // thread of more than one page is listed once more from the start to confirm it is gone:
-      // some stores (Ceph RGW) end a listing early when its marker was deleted meanwhile.
-      for (;;) {
-        let pages = 0;
-        let deleted = 0;
-        for await (const page of this.store.list(prefix)) {
-          pages += 1;
-          if (page.length === 0) continue;
-          const failed = await this.store.deleteMany(page.map((o) => ({ Key: o.key })));
-          if (failed.length > 0) {
-            throw new S3RequestError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
-          }
-          deleted += page.length;
+      // continuation token goes on after its last key, deleted or not (measured on Ceph RGW too,
+      // whose version listings, unlike this one, end early when their marker is deleted).
+      for await (const page of this.store.list(prefix)) {
+        if (page.length === 0) continue;
+        const failed = await this.store.deleteMany(page.map((o) => ({ Key: o.key })));
+        if (failed.length > 0) {
+          throw new S3RequestError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
         }
-        if (pages <= 1 || deleted === 0) break;
       }
       this.reader.forget(prefix);
     });

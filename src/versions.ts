@@ -12,7 +12,7 @@ import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import { unpack, type RecordHead } from "./payload.js";
 import { open } from "./codec.js";
-import type { ListedVersion, S3Store } from "./store.js";
+import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
 
 /** One stored version of a checkpoint record. */
 export interface CheckpointVersion {
@@ -137,10 +137,10 @@ export async function restoreThread(store: S3Store, layout: KeyLayout, threadId:
  * the entries S3 refuses, and confirms with a listing that finds nothing. Idempotent: a second
  * run finds nothing and reports zeros.
  *
- * Passes repeat until a listing from the start finds nothing: S3 lists a page, we delete it and
- * list the next. Ceph RGW ends such a listing early (a page of a few hundred entries, then an
- * empty last page once the marker's version is gone), so there a purge of V versions takes
- * about V/300 passes; on AWS S3 one pass and the confirming listing.
+ * Each pass lists everything first and deletes after: deleting while listing would pull the
+ * ground from under the listing's marker, and Ceph RGW ends a version listing early when the
+ * version its marker names is gone. A pass costs ⌈V/1000⌉ listings (more on RGW, whose pages
+ * are shorter) and ⌈V/1000⌉ deletes; the next pass's listing is the confirmation.
  */
 export async function purgeThread(store: S3Store, layout: KeyLayout, logger: Logger, threadId: string): Promise<PurgeReport> {
   const prefix = layout.thread(threadId);
@@ -149,36 +149,34 @@ export async function purgeThread(store: S3Store, layout: KeyLayout, logger: Log
   const report: PurgeReport = { threadId, keys: 0, versionsFound: 0, versionsDeleted: 0, failed: 0 };
   let stalled = 0;
   for (let pass = 1; ; pass += 1) {
-    let found = 0;
-    let deleted = 0;
-    let failed = 0;
+    const entries: ObjectIdentifier[] = [];
     for await (const page of store.listVersions(prefix)) {
-      if (page.length === 0) continue;
-      found += page.length;
       for (const v of page) {
         keys.add(v.key);
+        entries.push({ Key: v.key, VersionId: v.versionId });
         const id = `${v.key}\u0000${v.versionId}`;
         if (!seen.has(id)) {
           seen.add(id);
           report.versionsFound += 1;
         }
       }
-      const batch = page.map((v) => ({ Key: v.key, VersionId: v.versionId }));
+    }
+    report.keys = keys.size;
+    report.failed = entries.length;
+    // confirmed: a listing from the start found nothing, not even a delete marker
+    if (entries.length === 0) break;
+    let deleted = 0;
+    for (let i = 0; i < entries.length; i += MAX_BULK_DELETE) {
+      const batch = entries.slice(i, i + MAX_BULK_DELETE);
       try {
         const refused = await store.deleteMany(batch);
-        failed += refused.length;
         deleted += batch.length - refused.length;
         if (refused.length > 0) logger.warn({ threadId, pass, refused: refused.length, code: refused[0]!.code }, "purge: S3 refused some deletes; retrying");
       } catch (e) {
-        failed += batch.length;
         logger.warn({ threadId, pass, entries: batch.length, error: (e as Error).message }, "purge: a batch failed; retrying");
       }
     }
     report.versionsDeleted += deleted;
-    report.keys = keys.size;
-    report.failed = failed;
-    // confirmed: a listing from the start found nothing, not even a delete marker
-    if (found === 0) break;
     stalled = deleted === 0 ? stalled + 1 : 0;
     if (stalled >= PURGE_STALLED_PASSES) break;
   }

@@ -5,6 +5,7 @@
  */
 import http from "node:http";
 import { randomUUID } from "node:crypto";
+import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
 import { NodeHttpHandler } from "@smithy/node-http-handler";
 import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import { Registry } from "prom-client";
@@ -264,6 +265,33 @@ describe("circuit breaker", () => {
     const changes = lines.filter((l) => /circuit breaker/.test(l.msg ?? "")).map((l) => l.obj.state);
     expect(changes).toEqual(["open", "half-open", "closed"]);
     expect(lines.some((l) => l.level === "error" && l.msg === "S3 request failed")).toBe(true);
+  });
+});
+
+describe("multipart uploads", () => {
+  it("a failed multipart upload is aborted: no parts are left behind", async () => {
+    const client = testClient();
+    client.middlewareStack.add(
+      (next, context) => async (args) => {
+        if (context.commandName === "UploadPartCommand") throw Object.assign(new Error("part refused"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
+        return next(args);
+      },
+      { step: "initialize", name: "failParts" },
+    );
+    const saver = new S3Checkpointer({
+      bucket,
+      client,
+      prefix: `mpu/${randomUUID()}/`,
+      multipartThresholdBytes: 5 * 1024 * 1024,
+      multipartPartSizeBytes: 5 * 1024 * 1024,
+      compression: { codec: "none" },
+    });
+    await saver.setup();
+    const big = "y".repeat(12 * 1024 * 1024);
+    await expect(saver.put({ configurable: { thread_id: "mpu" } }, cp({ big }), meta, { big: "1" })).rejects.toThrow();
+    const uploads = await direct.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: saver.options.prefix }));
+    expect(uploads.Uploads ?? []).toEqual([]);
+    expect(await saver.getTuple({ configurable: { thread_id: "mpu" } })).toBeUndefined();
   });
 });
 

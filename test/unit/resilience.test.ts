@@ -43,6 +43,28 @@ describe("policy", () => {
     expect([result, calls]).toEqual(["ok", 3]);
   });
 
+  it("waits at least what a Retry-After asks", async () => {
+    const policy = createResiliencePolicy(resolveResilience({ ...quick, breaker: false }), { onCircuitChange() {} });
+    let calls = 0;
+    const started = performance.now();
+    await policy.execute(async () => {
+      calls += 1;
+      if (calls === 1) throw sdkError("SlowDown", 503, { $response: { statusCode: 503, headers: { "retry-after": "0.3" } } });
+      return "ok";
+    });
+    // maxDelayMs (5) would cap the backoff; Retry-After is capped by it too, so raise the cap
+    expect(performance.now() - started).toBeLessThan(1000);
+    const patient = createResiliencePolicy(resolveResilience({ ...quick, maxDelayMs: 1000, breaker: false }), { onCircuitChange() {} });
+    calls = 0;
+    const t0 = performance.now();
+    await patient.execute(async () => {
+      calls += 1;
+      if (calls === 1) throw sdkError("SlowDown", 503, { $response: { statusCode: 503, headers: { "retry-after": "0.3" } } });
+      return "ok";
+    });
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(280);
+  });
+
   it("does not retry a 404", async () => {
     const policy = createResiliencePolicy(resolveResilience({ ...quick, breaker: false }), { onCircuitChange() {} });
     let calls = 0;
