@@ -15,7 +15,6 @@ import {
   type Checkpoint,
   type CheckpointListOptions,
   type CheckpointMetadata,
-  type CheckpointPendingWrite,
   type CheckpointTuple,
   type DeltaChannelHistory,
   type PendingWrite,
@@ -26,8 +25,10 @@ import { KeyLayout, assertCheckpointId, decodeComponent, encodeComponent } from 
 import { createMetrics, type CheckpointerMetrics } from "./metrics.js";
 import { optionsFromEnv, resolveOptions, type ResolvedOptions, type S3CheckpointerOptions } from "./options.js";
 import { RECORD_FORMAT, pack, type RecordHead, type Serialized, type WritesHead } from "./payload.js";
-import { TupleReader, type Group, type LoadedRecord, type Place } from "./reader.js";
-import { S3Store, type BucketCapabilities } from "./store.js";
+import { deltaChannelHistory } from "./delta.js";
+import { TupleReader, type Group, type Place } from "./reader.js";
+import { ImmutableWriter, type BucketCapabilities } from "./immutability.js";
+import { S3Store } from "./store.js";
 import {
   copyThread,
   findRecordVersion,
@@ -81,6 +82,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   readonly metrics: CheckpointerMetrics;
   /** @internal the S3 layer, for the operator tools and tests */
   readonly store: S3Store;
+  private readonly writer: ImmutableWriter;
   private readonly reader: TupleReader;
   private closed = false;
 
@@ -102,6 +104,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       },
       resilience: resolved.resilience,
     });
+    this.writer = new ImmutableWriter(this.store, (token) => this.layout.probe(token));
     this.reader = new TupleReader({
       store: this.store,
       layout: this.layout,
@@ -145,7 +148,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       const { rules, changed } = mergeLifecycleRules(await this.store.getLifecycleRules(), this.options.prefix, options.lifecycle);
       if (changed) await this.store.putLifecycleRules(rules);
     }
-    this.store.forgetCapabilities();
+    this.writer.forgetCapabilities();
     const caps = await this.capabilities();
     const clientAttempts = await Promise.resolve(this.options.client.config.maxAttempts?.()).catch(() => undefined);
     if (typeof clientAttempts === "number" && clientAttempts > 1 && this.options.resilience.maxAttempts > 1) {
@@ -165,7 +168,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
 
   /** What the bucket supports (probed once, on `setup()` or on the first write). */
   capabilities(): Promise<BucketCapabilities> {
-    return this.store.probe((token) => this.layout.probe(token));
+    return this.writer.probe();
   }
 
   /** Disposes the policy's listeners and releases the S3 client when this checkpointer created it. */
@@ -293,7 +296,13 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    * sequential `getTuple` calls.
    */
   getDeltaChannelHistory(options: { config: RunnableConfig; channels: string[] }): Promise<Record<string, DeltaChannelHistory>> {
-    return this.timed("getDeltaChannelHistory", () => this.deltaHistory(options.config, options.channels));
+    return this.timed("getDeltaChannelHistory", async () => {
+      const thread = optionalThread(options.config);
+      const ns = namespaceOf(options.config) ?? "";
+      const requested = getCheckpointId(options.config);
+      if (requested) assertCheckpointId(requested);
+      return deltaChannelHistory(this.reader, this.layout, this.options.readConcurrency, { thread, ns, checkpointId: requested || undefined }, options.channels);
+    });
   }
 
   /**
@@ -545,8 +554,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
 
     // Write order is the atomicity: channel values first, the record that refers to them last,
     // so a reader never finds a record whose parts are missing.
-    await Promise.all(blobs.map((b) => this.store.createOnce(b.key, b.body, b.sha256, b.what)));
-    const created = await this.store.createOnce(recordKey, record.body, record.sha256, `checkpoint ${checkpoint.id}`);
+    await Promise.all(blobs.map((b) => this.writer.createOnce(b.key, b.body, b.sha256, b.what)));
+    const created = await this.writer.createOnce(recordKey, record.body, record.sha256, `checkpoint ${checkpoint.id}`);
     this.reader.remember(recordKey, plaintext, record.sha256, created.versionId);
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
@@ -574,101 +583,14 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     if (regular.length > 0) {
       // regular writes are insert-if-absent: the first write of a task's writes wins
       const sealed = await this.seal(pack({ ...base, writes: regular }, regularSections));
-      jobs.push(this.store.createIfAbsent(this.layout.writes(thread, ns, checkpointId, taskId, "r"), sealed.body, sealed.sha256));
+      jobs.push(this.writer.createIfAbsent(this.layout.writes(thread, ns, checkpointId, taskId, "r"), sealed.body, sealed.sha256));
     }
     for (const s of special) {
       // special writes (errors, interrupts, resumes, scheduled) replace the earlier one
       const sealed = await this.seal(s.body);
-      jobs.push(this.store.replace(this.layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`), sealed.body, sealed.sha256));
+      jobs.push(this.writer.replace(this.layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`), sealed.body, sealed.sha256));
     }
     await Promise.all(jobs);
-  }
-
-  private async deltaHistory(config: RunnableConfig, channels: string[]): Promise<Record<string, DeltaChannelHistory>> {
-    if (channels.length === 0) return {};
-    const empty = () => Object.fromEntries(channels.map((c) => [c, { writes: [] }]));
-    const thread = optionalThread(config);
-    if (thread === undefined) return empty();
-    const ns = namespaceOf(config) ?? "";
-    const place = { thread, ns };
-    const requested = getCheckpointId(config);
-    if (requested) assertCheckpointId(requested);
-    const targetId = requested || (await this.reader.firstGroup(this.layout.namespace(thread, ns)))?.checkpointId;
-    if (!targetId) return empty();
-
-    // Records of the target and everything older, read a growing batch at a time.
-    const groups = new Map<string, Group>();
-    const records = new Map<string, LoadedRecord | undefined>();
-    const pages = this.reader.groups(this.layout.namespace(thread, ns), this.layout.fromCheckpoint(thread, ns, targetId));
-    let exhausted = false;
-    let pendingIds: string[] = [];
-    let batch = this.options.readConcurrency * 2;
-    const need = async (id: string): Promise<LoadedRecord | undefined> => {
-      while (!records.has(id)) {
-        if (pendingIds.length === 0) {
-          if (exhausted) return undefined;
-          const next = await pages.next();
-          if (next.done) {
-            exhausted = true;
-            continue;
-          }
-          for (const g of next.value) {
-            if (groups.has(g.checkpointId) || !g.recordKey) continue;
-            groups.set(g.checkpointId, g);
-            pendingIds.push(g.checkpointId);
-          }
-          continue;
-        }
-        const take = pendingIds.slice(0, batch);
-        pendingIds = pendingIds.slice(batch);
-        batch = Math.min(batch * 4, 1000);
-        const loaded = await Promise.all(take.map((i) => this.reader.readRecord(groups.get(i)!.recordKey!, place)));
-        take.forEach((i, n) => records.set(i, loaded[n]));
-      }
-      return records.get(id);
-    };
-
-    const target = await need(targetId);
-    // on-path ancestors, newest first, with the channels still unresolved when each is reached
-    const steps: { id: string; record: LoadedRecord; open: string[]; seeds: string[]; writes?: CheckpointPendingWrite[] }[] = [];
-    const remaining = new Set(channels);
-    let cursor = target?.head.parent_checkpoint_id;
-    while (cursor !== undefined && remaining.size > 0) {
-      const record = await need(cursor);
-      if (!record) break;
-      const open = [...remaining];
-      const seeds = open.filter((c) => record.head.channels[c] !== undefined);
-      steps.push({ id: cursor, record, open, seeds });
-      for (const c of seeds) remaining.delete(c);
-      cursor = record.head.parent_checkpoint_id;
-    }
-    await pages.return(undefined);
-
-    const seedValues: Record<string, unknown> = {};
-    await Promise.all(
-      steps.map(async (step) => {
-        const [writes, values] = await Promise.all([
-          this.reader.readWrites(groups.get(step.id)?.writeKeys ?? []),
-          this.reader.channelValues(step.record, step.seeds),
-        ]);
-        Object.assign(seedValues, values);
-        step.writes = writes;
-      }),
-    );
-    // replay exactly as the base class walks: newest ancestor first, each one's writes in reverse
-    const collected: Record<string, CheckpointPendingWrite[]> = Object.fromEntries(channels.map((c) => [c, []]));
-    for (const step of steps) {
-      const open = new Set(step.open);
-      const writes = step.writes ?? [];
-      for (let i = writes.length - 1; i >= 0; i -= 1) if (open.has(writes[i]![1])) collected[writes[i]![1]]!.push(writes[i]!);
-    }
-    const result: Record<string, DeltaChannelHistory> = {};
-    for (const c of channels) {
-      const entry: DeltaChannelHistory = { writes: collected[c]!.slice().reverse() };
-      if (Object.prototype.hasOwnProperty.call(seedValues, c) && seedValues[c] !== undefined) entry.seed = seedValues[c];
-      result[c] = entry;
-    }
-    return result;
   }
 
   private async dump(value: unknown): Promise<Serialized> {

@@ -19,7 +19,7 @@ export {
 } from "./options.js";
 export type { CompressionCodec, CompressionOptions } from "./codec.js";
 export { zstdImplementation } from "./codec.js";
-export type { BucketCapabilities } from "./store.js";
+export type { BucketCapabilities } from "./immutability.js";
 export { isRetryable, type ResilienceOptions, type BreakerOptions } from "./resilience.js";
 export { METRIC, type MetricsOptions, type CheckpointerMetrics } from "./metrics.js";
 export { silentLogger, type Logger } from "./logger.js";

@@ -9,7 +9,14 @@ import net from "node:net";
 export type Fate = "pass" | "reset" | "reset-mid-response" | "stall";
 
 export class FaultProxy {
-  readonly counts: Record<Fate | "refused", number> = { pass: 0, reset: 0, "reset-mid-response": 0, stall: 0, refused: 0 };
+  readonly counts: Record<Fate | "refused" | "stallAbortedByClient", number> = {
+    pass: 0,
+    reset: 0,
+    "reset-mid-response": 0,
+    stall: 0,
+    refused: 0,
+    stallAbortedByClient: 0,
+  };
   private server: net.Server | undefined;
   private readonly sockets = new Set<net.Socket>();
   port = 0;
@@ -48,6 +55,8 @@ export class FaultProxy {
     }
     if (fate === "stall") {
       client.on("data", () => undefined); // swallow the request, answer nothing
+      // the client gives up on its own (its attempt timeout aborts the request): proof it did
+      client.on("close", () => (this.counts.stallAbortedByClient += 1));
       return;
     }
     const upstream = net.connect(this.target.port, this.target.host);

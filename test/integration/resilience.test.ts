@@ -94,6 +94,8 @@ describe("faults at the connection", () => {
       const fresh = new S3Checkpointer({ bucket, client: proxiedClient(proxy), prefix: saver.options.prefix, resilience: { attemptTimeoutMs: 800, initialDelayMs: 10 } });
       expect((await fresh.getTuple(config))?.checkpoint.channel_values).toEqual({ fate });
     }
+    // the stalled request was really aborted: the client closed the connection, not the proxy
+    expect(proxy.counts.stallAbortedByClient).toBeGreaterThanOrEqual(1);
     // refused: the proxy is down for a moment
     await proxy.stop();
     setTimeout(() => void proxy.start(), 100);
