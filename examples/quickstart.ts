@@ -52,9 +52,10 @@ const config = { configurable: { thread_id: threadId } };
 const step = process.argv[2] ?? "start";
 
 if (step === "start") {
-  const caps = await checkpointer.setup({ createBucket: true });
+  // idempotent: safe at every start
+  const caps = await checkpointer.setup({ createBucket: true, versioning: true, lifecycle: { noncurrentVersionDays: 30 } });
   console.log(`bucket "${bucket}": versioning ${caps.versioning}, immutability by ${caps.immutability}`);
-  await checkpointer.deleteThread(threadId); // start the example from a clean thread
+  await checkpointer.purgeThread(threadId); // start the example from a clean thread
   await graph.invoke({ messages: [new HumanMessage("Get me to Lyon tomorrow morning, dinner for two.")] }, config);
   const state = await graph.getState(config);
   console.log(`[process ${process.pid}] paused before: ${state.next.join(", ")}`);
@@ -70,6 +71,11 @@ if (step === "start") {
   let checkpoints = 0;
   for await (const _s of graph.getStateHistory(config)) checkpoints += 1;
   console.log(`[process ${process.pid}] finished; ${checkpoints} checkpoints in the thread's history.`);
+  // soft delete, and undo it: S3 versions keep every checkpoint recoverable
+  await checkpointer.deleteThread(threadId);
+  console.log(`[process ${process.pid}] deleted: ${(await graph.getState(config)).values.messages === undefined ? "gone" : "still there"}`);
+  await checkpointer.restoreThread(threadId);
+  console.log(`[process ${process.pid}] restored: ${(await graph.getState(config)).values.messages.length} messages back`);
 } else {
   console.error("usage: quickstart.ts start|resume");
   process.exitCode = 2;

@@ -60,10 +60,11 @@ stop_daemons() {
     local p="$DIR/run/$name.pid"
     [ -f "$p" ] || continue
     local pid; pid=$(cat "$p")
-    if tr '\0' ' ' < "/proc/$pid/cmdline" 2>/dev/null | grep -q -- "$CONF"; then
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.2; done
+    if tr '\0' ' ' 2>/dev/null < "/proc/$pid/cmdline" | grep -q -- "$CONF"; then
+      # a throwaway test cluster whose data is wiped next: no graceful shutdown (radosgw takes
+      # 6 s for one), just stop it
       kill -9 "$pid" 2>/dev/null || true
+      for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
     fi
     rm -f "$p"
   done
@@ -175,6 +176,7 @@ start() {
   # foreground mode, detached: in daemon mode radosgw blocks until it reaches the monitor
   setsid radosgw -c "$CONF" -n client.rgw -f </dev/null >>"$DIR/log/radosgw.stdout" 2>&1 &
   echo $! > "$DIR/run/client.rgw.pid"
+  disown $! 2>/dev/null || true
   for _ in $(seq 1 240); do answers && break; sleep 0.5; done
   answers || { say "the gateway did not answer; see $DIR/log/client.rgw.log"; exit 1; }
 
