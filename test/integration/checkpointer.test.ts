@@ -192,6 +192,22 @@ describe.each([
   }, 240_000);
 });
 
+describe("cache of immutable objects", () => {
+  it("serves repeated reads of a record from memory, and never when turned off", async () => {
+    const writer = await saverOn(versioned);
+    const config = await writer.put({ configurable: { thread_id: "c" } }, checkpoint({ a: 1 }, { a: 1 }), meta, { a: 1 });
+    const gets = async (cacheMaxBytes: number) => {
+      const reader = new S3Checkpointer({ bucket: versioned, client, prefix: writer.options.prefix, cacheMaxBytes });
+      await reader.getTuple(config);
+      const first = await requests(reader, "GetObject");
+      await reader.getTuple(config);
+      return (await requests(reader, "GetObject")) - first;
+    };
+    expect(await gets(1024 * 1024)).toBe(0); // the second read only lists the writes
+    expect(await gets(0)).toBe(1);
+  });
+});
+
 describe("thread ids and namespaces are arbitrary strings", () => {
   const nasty = ["../", "../../other-thread", "/", "a/b", "%2F", "%", "", "ü🙂日本", " ", "~", "~h00", "x".repeat(1000), "é".repeat(600)];
 
