@@ -484,10 +484,15 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       }
     }
     if (!key || !place) return undefined;
-    const record = await this.reader.readRecord(key, place, { versionId, fromHistory: true });
+    const where = place;
+    // the record version and the listing of its writes' versions go out together
+    const [record, writeKeys] = await Promise.all([
+      this.reader.readRecord(key, where, { versionId, fromHistory: true }),
+      checkpointId ? this.reader.historicWriteKeys(where, checkpointId) : undefined,
+    ]);
     if (!record) return undefined;
-    const writeKeys = await this.reader.historicWriteKeys(place, record.head.checkpoint_id);
-    return this.reader.assemble(record, await this.reader.readWrites(writeKeys, true), true);
+    const keys = writeKeys ?? (await this.reader.historicWriteKeys(where, record.head.checkpoint_id));
+    return this.reader.assemble(record, await this.reader.readWrites(keys, true), true);
   }
 
   private async putCheckpoint(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {

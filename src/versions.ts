@@ -195,15 +195,20 @@ export async function purgeThread(store: S3Store, layout: KeyLayout, logger: Log
 export async function copyThread(store: S3Store, layout: KeyLayout, from: string, to: string, concurrency: number): Promise<number> {
   if (from === to) throw new InvalidArgumentError("copyThread(): the source and target threads are the same");
   const target = layout.thread(to);
-  const existing = await store.list(target, { pageSize: 1 }).next();
-  if (!existing.done && existing.value.length > 0) {
-    throw new InvalidArgumentError(`copyThread(): thread ${JSON.stringify(to)} already has checkpoints; delete or purge it first`);
-  }
   const source = layout.thread(from);
   const records: string[] = [];
   const others: string[] = [];
-  for await (const page of store.list(source)) {
-    for (const { key } of page) (layout.parse(key)?.kind === "record" ? records : others).push(key);
+  // is the target empty? asked while the source is listed
+  const [existing] = await Promise.all([
+    store.list(target, { pageSize: 1 }).next(),
+    (async () => {
+      for await (const page of store.list(source)) {
+        for (const { key } of page) (layout.parse(key)?.kind === "record" ? records : others).push(key);
+      }
+    })(),
+  ]);
+  if (!existing.done && existing.value.length > 0) {
+    throw new InvalidArgumentError(`copyThread(): thread ${JSON.stringify(to)} already has checkpoints; delete or purge it first`);
   }
   const limit = pLimit(concurrency);
   const copy = (keys: string[]) => Promise.all(keys.map((key) => limit(() => store.copy(key, target + key.slice(source.length)))));
