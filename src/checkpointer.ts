@@ -279,9 +279,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       // one listing page, then its batch delete: ⌈V/1000⌉ listings and ⌈V/1000⌉ deletes. A
       // continuation token goes on after its last key, deleted or not (measured on Ceph RGW too,
       // whose version listings, unlike this one, end early when their marker is deleted).
-      for await (const page of this.store.list(prefix)) {
-        if (page.length === 0) continue;
-        const failed = await this.store.deleteMany(page.map((o) => ({ Key: o.key })));
+      for await (const { objects } of this.store.list(prefix)) {
+        if (objects.length === 0) continue;
+        const failed = await this.store.deleteMany(objects.map((o) => ({ Key: o.key })));
         if (failed.length > 0) {
           throw new S3RequestError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
         }
@@ -458,14 +458,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   private async loadGroup(group: Group, place: { thread?: string; ns?: string }): Promise<CheckpointTuple | undefined> {
-    const [record, writes] = await Promise.all([
-      this.reader.readRecord(group.recordKey!, { thread: place.thread ?? "", ns: place.ns ?? "" }),
-      this.reader.readWrites(group.writeKeys),
-    ]);
-    if (!record) return undefined;
-    // a component too long to keep readable in the key: the record holds the original
-    record.place = { thread: place.thread ?? record.head.thread_id, ns: place.ns ?? record.head.checkpoint_ns };
-    return this.reader.assemble(record, writes, this.versionIds);
+    const [record, writes] = await Promise.all([this.reader.readRecord(group.recordKey!, place), this.reader.readWrites(group.writeKeys)]);
+    return record ? this.reader.assemble(record, writes, this.versionIds) : undefined;
   }
 
   /** A tuple from history: the record version `versionId`, its parts as they were last stored. */

@@ -130,17 +130,6 @@ export async function open(body: Uint8Array, key?: string): Promise<Opened> {
   return { plaintext, header };
 }
 
-/** Reads only the header, without touching the payload. */
-export function peekHeader(body: Uint8Array): EnvelopeHeader | undefined {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  if (buf.length < 9 || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC)) return undefined;
-  try {
-    return JSON.parse(buf.subarray(9, 9 + buf.readUInt32BE(5)).toString("utf8")) as EnvelopeHeader;
-  } catch {
-    return undefined;
-  }
-}
-
 // ---- zstd ---------------------------------------------------------------------------------
 
 type ZlibZstd = {

@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
 import { CheckpointConflictError, S3RequestError } from "./errors.js";
-import type { ListedVersion, S3Store } from "./store.js";
+import type { S3Store } from "./store.js";
 
 /** What `setup()` found out about the bucket. */
 export interface BucketCapabilities {
@@ -74,7 +74,7 @@ export class ImmutableWriter {
     if (caps.immutability === "conditional-create") return { outcome: "created", versionId: res.versionId };
 
     // version-check: ListObjectVersions returns a key's versions newest first
-    const versions = (await this.listVersionsOnce(key)).filter((v) => v.key === key);
+    const versions = await this.store.versionsOf(key);
     const oldest = versions[versions.length - 1];
     if (!oldest || versions.length === 1 || oldest.versionId === res.versionId) return { outcome: "created", versionId: res.versionId };
     const outcome = await existingWins(() => this.store.headSha256(key, oldest.versionId)).catch(async (e: unknown) => {
@@ -90,12 +90,6 @@ export class ImmutableWriter {
   /** Unconditional write (special writes, which replace). */
   async replace(key: string, body: Buffer, sha256: string): Promise<void> {
     await this.store.put(key, body, { sha256 });
-  }
-
-  private async listVersionsOnce(key: string): Promise<ListedVersion[]> {
-    const all: ListedVersion[] = [];
-    for await (const page of this.store.listVersions(key)) all.push(...page.filter((v) => !v.isDeleteMarker));
-    return all;
   }
 
   /**

@@ -85,13 +85,17 @@ export class TupleReader {
     this.limit = pLimit(config.readConcurrency);
   }
 
-  /** Listing pages turned into checkpoint groups, newest first; a group never spans two yields. */
+  /**
+   * Listing pages turned into checkpoint groups, newest first. A group never spans two yields:
+   * the last group of a page is held back until the next page shows where it ends, and goes
+   * out with the final page.
+   */
   async *groups(prefix: string, startAfter?: string, pageSize?: number): AsyncGenerator<Group[]> {
     let open: Group | undefined;
     let openId = "";
-    for await (const page of this.store.list(prefix, { startAfter, pageSize })) {
+    for await (const { objects, last } of this.store.list(prefix, { startAfter, pageSize })) {
       const out: Group[] = [];
-      for (const { key } of page) {
+      for (const { key } of objects) {
         const parsed = this.layout.parse(key);
         if (!parsed || parsed.kind === "blob") continue;
         const id = `${parsed.thread}/${parsed.ns}/${parsed.checkpointId}`;
@@ -103,9 +107,12 @@ export class TupleReader {
         if (parsed.kind === "record") open.recordKey = key;
         else open.writeKeys.push(key);
       }
+      if (last && open) {
+        out.push(open);
+        open = undefined;
+      }
       if (out.length > 0) yield out;
     }
-    if (open) yield [open];
   }
 
   /** The first (newest) group under a prefix, with all of its write keys. */
@@ -146,11 +153,7 @@ export class TupleReader {
 
   /** The newest version (not delete marker) of a key, `undefined` when it has none. */
   async newestVersion(key: string): Promise<string | undefined> {
-    for await (const page of this.store.listVersions(key)) {
-      const found = page.find((v) => v.key === key && !v.isDeleteMarker);
-      if (found) return found.versionId;
-    }
-    return undefined;
+    return (await this.store.versionsOf(key))[0]?.versionId;
   }
 
   remember(key: string, plaintext: Buffer, sha256: string, versionId?: string): void {
@@ -162,11 +165,16 @@ export class TupleReader {
     for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
   }
 
-  async readRecord(key: string, place: Place, options: { versionId?: string; fromHistory?: boolean } = {}): Promise<LoadedRecord | undefined> {
+  /**
+   * Reads a record. A part of `place` left out (a component too long to keep readable in the
+   * key, so the key cannot tell it) is taken from the record, which holds the original.
+   */
+  async readRecord(key: string, place: Partial<Place>, options: { versionId?: string; fromHistory?: boolean } = {}): Promise<LoadedRecord | undefined> {
     const object = await this.readObject(key, options);
     if (!object) return undefined;
     const { head, sections } = unpack<RecordHead>(object.plaintext, "checkpoint", key);
-    return { head, sections, versionId: object.versionId, place, fromHistory: options.fromHistory ?? false };
+    const where = { thread: place.thread ?? head.thread_id, ns: place.ns ?? head.checkpoint_ns };
+    return { head, sections, versionId: object.versionId, place: where, fromHistory: options.fromHistory ?? false };
   }
 
   /** Reads writes objects and returns them in `writesSortKey` order. */

@@ -68,14 +68,17 @@ export interface StoreConfig {
 export interface StoredObject {
   body: Buffer;
   versionId?: string;
-  etag?: string;
-  lastModified?: Date;
-  requestId?: string;
 }
 
 export interface ListedObject {
   key: string;
   size: number;
+}
+
+export interface ListedPage {
+  objects: ListedObject[];
+  /** no page follows */
+  last: boolean;
 }
 
 export interface ListedVersion {
@@ -231,9 +234,14 @@ export class S3Store {
     }
   }
 
-  /** Sends a command under the policy (each attempt sends it again). */
-  async send<Output>(command: AnyCommand, _options?: { abortSignal?: AbortSignal }): Promise<Output> {
-    return this.request(commandName(command), (signal) => this.sendOnce<Output>(command, { abortSignal: signal }));
+  /**
+   * Sends a command under the policy (each attempt sends it again). A caller's own signal
+   * (lib-storage's, when it aborts an upload) aborts the attempt too.
+   */
+  async send<Output>(command: AnyCommand, options?: { abortSignal?: AbortSignal }): Promise<Output> {
+    return this.request(commandName(command), (signal) =>
+      this.sendOnce<Output>(command, { abortSignal: options?.abortSignal ? AbortSignal.any([signal, options.abortSignal]) : signal }),
+    );
   }
 
   /**
@@ -276,18 +284,10 @@ export class S3Store {
           Body?: { transformToByteArray(): Promise<Uint8Array> };
           VersionId?: string;
           ETag?: string;
-          LastModified?: Date;
-          $metadata: { requestId?: string };
         }>(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
         const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
         this.metrics.bytesRead(bytes.byteLength);
-        return {
-          body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength),
-          versionId: res.VersionId,
-          etag: res.ETag,
-          lastModified: res.LastModified,
-          requestId: res.$metadata.requestId,
-        };
+        return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), versionId: res.VersionId };
       });
     } catch (e) {
       // a version id that names a delete marker answers 405; a malformed one 400 on some stores
@@ -355,10 +355,11 @@ export class S3Store {
   // ---- listings -----------------------------------------------------------------------------
 
   /**
-   * ListObjectsV2, page by page.
+   * ListObjectsV2, page by page; `last` marks the final page, so a caller need not ask for one
+   * more to find out.
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
    */
-  async *list(prefix: string, options: { startAfter?: string; pageSize?: number } = {}): AsyncGenerator<ListedObject[]> {
+  async *list(prefix: string, options: { startAfter?: string; pageSize?: number } = {}): AsyncGenerator<ListedPage> {
     let token: string | undefined;
     let pageSize = options.pageSize ?? MAX_LIST_KEYS;
     for (;;) {
@@ -376,10 +377,10 @@ export class S3Store {
       } catch (e) {
         throw toTypedError(e, "ListObjectsV2", this.bucket, prefix);
       }
-      yield (res.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0 }));
-      if (!res.IsTruncated) return;
       // guard against a store that says "truncated" with a token that does not advance
-      if (!res.NextContinuationToken || res.NextContinuationToken === token) return;
+      const last = !res.IsTruncated || !res.NextContinuationToken || res.NextContinuationToken === token;
+      yield { objects: (res.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0 })), last };
+      if (last) return;
       token = res.NextContinuationToken;
       pageSize = MAX_LIST_KEYS;
     }
@@ -433,6 +434,14 @@ export class S3Store {
     }
   }
 
+  /** The versions (not delete markers) of exactly one key, newest first. */
+  async versionsOf(key: string): Promise<ListedVersion[]> {
+    const all: ListedVersion[] = [];
+    // the listing is by prefix: keys that merely start with `key` are left out
+    for await (const page of this.listVersions(key)) all.push(...page.filter((v) => v.key === key && !v.isDeleteMarker));
+    return all;
+  }
+
   // ---- deletes ------------------------------------------------------------------------------
 
   /**
@@ -463,12 +472,12 @@ export class S3Store {
   }
 
   /**
-   * Server-side copy (no download), of the current object or of one version.
+   * Server-side copy (no download) of the current object.
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
    */
-  async copy(sourceKey: string, targetKey: string, versionId?: string): Promise<void> {
-    // the copy source is "bucket/key", URL-encoded; a version is named with ?versionId=
-    const source = `${this.bucket}/${encodeURIComponent(sourceKey).replace(/%2F/g, "/")}${versionId ? `?versionId=${encodeURIComponent(versionId)}` : ""}`;
+  async copy(sourceKey: string, targetKey: string): Promise<void> {
+    // the copy source is "bucket/key", URL-encoded except for its slashes
+    const source = `${this.bucket}/${encodeURIComponent(sourceKey).replace(/%2F/g, "/")}`;
     try {
       await this.send(new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: source, MetadataDirective: "COPY" }));
     } catch (e) {

@@ -202,12 +202,12 @@ export async function copyThread(store: S3Store, layout: KeyLayout, from: string
   const [existing] = await Promise.all([
     store.list(target, { pageSize: 1 }).next(),
     (async () => {
-      for await (const page of store.list(source)) {
-        for (const { key } of page) (layout.parse(key)?.kind === "record" ? records : others).push(key);
+      for await (const { objects } of store.list(source)) {
+        for (const { key } of objects) (layout.parse(key)?.kind === "record" ? records : others).push(key);
       }
     })(),
   ]);
-  if (!existing.done && existing.value.length > 0) {
+  if (!existing.done && existing.value.objects.length > 0) {
     throw new InvalidArgumentError(`copyThread(): thread ${JSON.stringify(to)} already has checkpoints; delete or purge it first`);
   }
   const limit = pLimit(concurrency);

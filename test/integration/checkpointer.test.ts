@@ -1,6 +1,6 @@
 /** Behaviour of S3Checkpointer beyond the conformance suite, against the real S3 server. */
 import { randomBytes, randomUUID } from "node:crypto";
-import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import { JsonPlusSerializer, emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import {
   AccessDeniedError,
@@ -190,6 +190,41 @@ describe.each([
     expect(page).toEqual(newestFirst.slice(1001, 1006));
     expect((await saver.getTuple(config))?.checkpoint.id).toBe(newestFirst[0]);
   }, 240_000);
+});
+
+describe("readConcurrency and serde", () => {
+  it("readConcurrency bounds the reads in flight: 1 makes them sequential", async () => {
+    const writer = await saverOn(unversioned);
+    let config = { configurable: { thread_id: "rc", checkpoint_ns: "" } } as { configurable: Record<string, unknown> };
+    for (let i = 0; i < 3; i += 1) config = (await writer.put(config, checkpoint({ i }, { i: i + 1 }), meta, { i: i + 1 })) as typeof config;
+    const roundTrips = async (readConcurrency: number) => {
+      const reader = new S3Checkpointer({ bucket: unversioned, client, prefix: writer.options.prefix, readConcurrency });
+      for await (const _t of reader.list({ configurable: { thread_id: "rc", checkpoint_ns: "" } })) void _t;
+      const text = await reader.metrics.registry!.getSingleMetricAsString("langgraph_s3_s3_round_trips_total");
+      return Number(text.trim().split("\n").pop()!.split(" ").pop());
+    };
+    expect(await roundTrips(16)).toBe(2); // one listing, then three GETs at once
+    expect(await roundTrips(1)).toBe(4); // one listing, then one GET after another
+    expect(() => new S3Checkpointer({ bucket: "b", client, readConcurrency: 0 })).toThrow(/readConcurrency/);
+  });
+
+  it("uses the serde it is given for checkpoints, metadata and values", async () => {
+    const inner = new JsonPlusSerializer();
+    const types: string[] = [];
+    const serde = {
+      dumpsTyped: async (value: unknown) => {
+        const [type, bytes] = await inner.dumpsTyped(value);
+        types.push(type);
+        return [`counted-${type}`, bytes] as [string, Uint8Array];
+      },
+      loadsTyped: (type: string, bytes: Uint8Array | string) => inner.loadsTyped(type.replace(/^counted-/, ""), bytes),
+    };
+    const saver = new S3Checkpointer({ bucket: unversioned, client, serde, prefix: `serde/${randomUUID()}/` });
+    const config = await saver.put({ configurable: { thread_id: "s" } }, checkpoint({ a: [1, 2] }, { a: 1 }), meta, { a: 1 });
+    expect(types.length).toBe(3); // checkpoint, metadata, one channel value
+    const fresh = new S3Checkpointer({ bucket: unversioned, client, serde, prefix: saver.options.prefix });
+    expect((await fresh.getTuple(config))?.checkpoint.channel_values).toEqual({ a: [1, 2] });
+  });
 });
 
 describe("cache of immutable objects", () => {
