@@ -11,7 +11,8 @@
 #   scripts/local-s3.sh run -- CMD…   start, run CMD with the S3_* variables set, stop again
 #
 # Settings (environment): LOCAL_S3_DIR (/tmp/langgraph-checkpoint-s3/rgw), LOCAL_S3_PORT (7480),
-# LOCAL_S3_MON_PORT (43300), LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, LOCAL_S3_STORE
+# LOCAL_S3_MON_PORT (43300; the OSD's ports follow it: LOCAL_S3_OSD_PORT_MIN, MON_PORT + 3500, a range of 100),
+# LOCAL_S3_ACCESS_KEY, LOCAL_S3_SECRET_KEY, LOCAL_S3_STORE
 # (memstore | bluestore), LOCAL_S3_LC_INTERVAL (seconds per lifecycle "day", 10).
 set -euo pipefail
 
@@ -19,6 +20,10 @@ DIR=${LOCAL_S3_DIR:-/tmp/langgraph-checkpoint-s3/rgw}
 PORT=${LOCAL_S3_PORT:-7480}
 MON_PORT=${LOCAL_S3_MON_PORT:-43300}
 MON_PORT_V1=$((MON_PORT + 1))
+# the OSD binds ports in a range of 100 that follows the monitor port (46800 for the default 43300),
+# so two servers with different LOCAL_S3_MON_PORT never collide
+OSD_PORT_MIN=${LOCAL_S3_OSD_PORT_MIN:-$((MON_PORT + 3500))}
+OSD_PORT_MAX=$((OSD_PORT_MIN + 99))
 ACCESS_KEY=${LOCAL_S3_ACCESS_KEY:-local-access-key}
 SECRET_KEY=${LOCAL_S3_SECRET_KEY:-local-secret-key}
 STORE=${LOCAL_S3_STORE:-memstore}
@@ -78,8 +83,8 @@ mon host = [v2:127.0.0.1:$MON_PORT,v1:127.0.0.1:$MON_PORT_V1]
 public addr = 127.0.0.1
 cluster addr = 127.0.0.1
 ms bind ipv6 = false
-ms bind port min = 46800
-ms bind port max = 46899
+ms bind port min = $OSD_PORT_MIN
+ms bind port max = $OSD_PORT_MAX
 auth cluster required = none
 auth service required = none
 auth client required = none
@@ -129,7 +134,8 @@ bluestore cache autotune = false
 bluestore cache size = 268435456
 
 [client.rgw]
-rgw frontends = beast endpoint=127.0.0.1:$PORT
+# tcp_nodelay: without it every GET and LIST answers ~40 ms late (delayed ACK on loopback)
+rgw frontends = beast endpoint=127.0.0.1:$PORT tcp_nodelay=1
 rgw data = $DIR/rgw
 rgw dns name = localhost
 rgw crypt require ssl = false
