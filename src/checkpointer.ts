@@ -523,8 +523,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       if (value.bytes.byteLength <= this.options.inlineThresholdBytes) {
         head.channels[channel] = { v: version, at: "inline", type: value.type, s: section(value) };
       } else {
-        const sealed = await this.seal(value.bytes, value.type);
-        blobs.push({ key: this.layout.blob(thread, ns, channel, version), ...sealed, what: `channel "${channel}" version ${version}` });
+        const key = this.layout.blob(thread, ns, channel, version);
+        const sealed = await this.seal(value.bytes, key, value.type);
+        blobs.push({ key, ...sealed, what: `channel "${channel}" version ${version}` });
         head.channels[channel] = { v: version, at: "blob" };
       }
     }
@@ -549,7 +550,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
     const recordKey = this.layout.record(thread, ns, checkpoint.id);
     const plaintext = pack(head, sections);
-    const record = await this.seal(plaintext);
+    const record = await this.seal(plaintext, recordKey);
 
     // Write order is the atomicity: channel values first, the record that refers to them last,
     // so a reader never finds a record whose parts are missing.
@@ -581,13 +582,15 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     const jobs: Promise<unknown>[] = [];
     if (regular.length > 0) {
       // regular writes are insert-if-absent: the first write of a task's writes wins
-      const sealed = await this.seal(pack({ ...base, writes: regular }, regularSections));
-      jobs.push(this.writer.createIfAbsent(this.layout.writes(thread, ns, checkpointId, taskId, "r"), sealed.body, sealed.sha256));
+      const key = this.layout.writes(thread, ns, checkpointId, taskId, "r");
+      const sealed = await this.seal(pack({ ...base, writes: regular }, regularSections), key);
+      jobs.push(this.writer.createIfAbsent(key, sealed.body, sealed.sha256));
     }
     for (const s of special) {
       // special writes (errors, interrupts, resumes, scheduled) replace the earlier one
-      const sealed = await this.seal(s.body);
-      jobs.push(this.writer.replace(this.layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`), sealed.body, sealed.sha256));
+      const key = this.layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`);
+      const sealed = await this.seal(s.body, key);
+      jobs.push(this.writer.replace(key, sealed.body, sealed.sha256));
     }
     await Promise.all(jobs);
   }
@@ -597,8 +600,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     return { type, bytes: typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes };
   }
 
-  private async seal(plaintext: Uint8Array, type?: string) {
-    const sealed = await seal(plaintext, this.options.compression, type);
+  private async seal(plaintext: Uint8Array, key: string, type?: string) {
+    const sealed = await seal(plaintext, { compression: this.options.compression, key, type });
     this.metrics.compression(sealed.plaintextBytes, sealed.body.length);
     return sealed;
   }

@@ -145,7 +145,7 @@ export class TupleReader {
       if (newest) object = await this.limit(() => this.store.get(key, newest));
     }
     if (!object) return undefined;
-    const opened = await open(object.body, key);
+    const opened = await open(object.body, { key });
     const entry = { plaintext: opened.plaintext, header: opened.header, versionId: object.versionId };
     if (cacheable) this.cache?.set(cacheKey, entry);
     return entry;

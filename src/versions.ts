@@ -11,7 +11,7 @@ import { InvalidArgumentError, InvalidOptionError, S3RequestError } from "./erro
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import { unpack, type RecordHead } from "./payload.js";
-import { open } from "./codec.js";
+import { open, rebind } from "./codec.js";
 import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
 
 /** One stored version of a checkpoint record. */
@@ -86,7 +86,7 @@ export async function* listCheckpointVersions(
       if (ns === undefined) {
         // a namespace too long to keep readable in the key: the record holds it
         const object = await store.get(v.key, v.versionId);
-        ns = object ? unpack<RecordHead>((await open(object.body, v.key)).plaintext, "checkpoint", v.key).head.checkpoint_ns : "";
+        ns = object ? unpack<RecordHead>((await open(object.body, { key: v.key })).plaintext, "checkpoint", v.key).head.checkpoint_ns : "";
       }
       yield { checkpointId: parsed.checkpointId, checkpointNs: ns, versionId: v.versionId, lastModified: v.lastModified, size: v.size, deleted: isDeleted };
     }
@@ -188,9 +188,9 @@ export async function purgeThread(store: S3Store, layout: KeyLayout, logger: Log
 }
 
 /**
- * Copies every current object of a thread to another thread with server-side copies (no
- * download): side objects first, records last, so the copy never shows a record whose parts are
- * missing. The target thread must be empty.
+ * Copies every current object of a thread to another thread, each body re-bound to its new
+ * key (codec.ts `rebind`): side objects first, records last, so the copy never shows a record
+ * whose parts are missing. The target thread must be empty.
  */
 export async function copyThread(store: S3Store, layout: KeyLayout, from: string, to: string, concurrency: number): Promise<number> {
   if (from === to) throw new InvalidArgumentError("copyThread(): the source and target threads are the same");
@@ -211,7 +211,15 @@ export async function copyThread(store: S3Store, layout: KeyLayout, from: string
     throw new InvalidArgumentError(`copyThread(): thread ${JSON.stringify(to)} already has checkpoints; delete or purge it first`);
   }
   const limit = pLimit(concurrency);
-  const copy = (keys: string[]) => Promise.all(keys.map((key) => limit(() => store.copy(key, target + key.slice(source.length)))));
+  // not a server-side CopyObject: every body is bound to its key, so it is re-bound to the new one
+  const copyOne = async (key: string) => {
+    const targetKey = target + key.slice(source.length);
+    const object = await store.get(key);
+    if (!object) return; // deleted meanwhile
+    const moved = await rebind(object.body, { from: key, to: targetKey });
+    await store.put(targetKey, moved.body, { sha256: moved.sha256 });
+  };
+  const copy = (keys: string[]) => Promise.all(keys.map((key) => limit(() => copyOne(key))));
   await copy(others);
   await copy(records);
   return records.length + others.length;
