@@ -36,7 +36,13 @@
  */
 
 import { createHash } from "node:crypto";
-import { CheckpointCorruptedError, DecryptionFailedError, InvalidArgumentError, InvalidOptionError, isS3CheckpointerError } from "./errors.js";
+import {
+  CheckpointCorruptedError,
+  DecryptionFailedError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  isS3CheckpointerError,
+} from "./errors.js";
 import { MAX_ZSTD_LEVEL, Pacer, zstdCompress, zstdDecompress } from "./zstd.js";
 
 export {
@@ -94,7 +100,9 @@ export function resolveCompression(options: CompressionOptions | undefined): Res
     throw new InvalidOptionError(`option \`compression.codec\` must be "zstd" or "none"; got ${JSON.stringify(codec)}`);
   }
   if (!Number.isInteger(level) || level < 1 || level > MAX_ZSTD_LEVEL) {
-    throw new InvalidOptionError(`option \`compression.level\` must be an integer from 1 to ${MAX_ZSTD_LEVEL}; got ${level}`);
+    throw new InvalidOptionError(
+      `option \`compression.level\` must be an integer from 1 to ${MAX_ZSTD_LEVEL}; got ${level}`,
+    );
   }
   return Object.freeze({ codec, level });
 }
@@ -205,7 +213,8 @@ export async function seal(plaintext: Uint8Array | readonly Uint8Array[], option
   const plaintextBytes = parts.reduce((sum, part) => sum + part.byteLength, 0);
   if (maxBytes !== undefined && plaintextBytes > maxBytes) {
     throw new InvalidArgumentError(
-      `object ${key} would hold ${plaintextBytes} bytes, more than maxObjectBytes (${maxBytes}), and readers would refuse it; ` +
+      `object ${key} would hold ${plaintextBytes} bytes, more than maxObjectBytes (${maxBytes}), ` +
+        "and readers would refuse it; " +
         "store less in one value, or raise `maxObjectBytes` on every reader and writer",
       { key },
     );
@@ -241,14 +250,22 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
   const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const corrupted = corruption(key);
   if (buf.length > maxEnvelopeBytes(maxBytes)) {
-    throw corrupted(`its ${buf.length} bytes are more than an object within maxObjectBytes (${maxBytes}) can take; raise the option if such objects are expected`);
+    throw corrupted(
+      `its ${buf.length} bytes are more than an object within maxObjectBytes (${maxBytes}) can take; ` +
+        "raise the option if such objects are expected",
+    );
   }
   const { header, version, stored, payload } = parseEnvelope(buf, key);
   if (version >= 2 && header.k !== keyDigest(key)) {
-    throw corrupted("it was sealed for another key (copied or moved here from elsewhere), so it is not this key's content");
+    throw corrupted(
+      "it was sealed for another key (copied or moved here from elsewhere), so it is not this key's content",
+    );
   }
   if (header.n > maxBytes) {
-    throw corrupted(`it declares ${header.n} bytes, more than maxObjectBytes (${maxBytes}); raise the option if such objects are expected`);
+    throw corrupted(
+      `it declares ${header.n} bytes, more than maxObjectBytes (${maxBytes}); ` +
+        "raise the option if such objects are expected",
+    );
   }
   if (payload.length > maxPayloadBytes(header.n, header.e !== undefined)) {
     throw corrupted(`its payload of ${payload.length} bytes is longer than ${header.n} bytes of content can be`);
@@ -257,7 +274,8 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
   if (header.e) compressed = await decrypt(header.e, payload, additionalData(stored, key), key, cipher);
   let plaintext: Buffer;
   if (header.c === "none") {
-    if (compressed.byteLength !== header.n) throw corrupted(`it holds ${compressed.byteLength} bytes, not the ${header.n} it declares`);
+    if (compressed.byteLength !== header.n)
+      throw corrupted(`it holds ${compressed.byteLength} bytes, not the ${header.n} it declares`);
     plaintext = Buffer.from(compressed.buffer, compressed.byteOffset, compressed.byteLength);
   } else {
     try {
@@ -290,9 +308,11 @@ export async function rebind(
   const maxBytes = options.maxBytes ?? DEFAULT_MAX_OBJECT_BYTES;
   const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   const corrupted = corruption(from);
-  if (buf.length > maxEnvelopeBytes(maxBytes)) throw corrupted(`its ${buf.length} bytes are more than maxObjectBytes (${maxBytes}) allows`);
+  if (buf.length > maxEnvelopeBytes(maxBytes))
+    throw corrupted(`its ${buf.length} bytes are more than maxObjectBytes (${maxBytes}) allows`);
   const { header, version, stored, payload } = parseEnvelope(buf, from);
-  if (version >= 2 && header.k !== keyDigest(from)) throw corrupted("it was sealed for another key, so it is not this key's content");
+  if (version >= 2 && header.k !== keyDigest(from))
+    throw corrupted("it was sealed for another key, so it is not this key's content");
   const next: EnvelopeHeader = { ...header, k: keyDigest(to) };
   let payloadOut: Uint8Array = payload;
   let started: ReturnType<EnvelopeCipher["begin"]> | undefined;
@@ -304,7 +324,10 @@ export async function rebind(
   }
   const nextStored = storedHeader(next, to);
   if (started) payloadOut = await started.encrypt(payloadOut, additionalData(nextStored, to));
-  return { body: Buffer.concat([nextStored, createHash("sha256").update(nextStored).digest(), payloadOut]), sha256: header.h };
+  return {
+    body: Buffer.concat([nextStored, createHash("sha256").update(nextStored).digest(), payloadOut]),
+    sha256: header.h,
+  };
 }
 
 // ---- internals ----------------------------------------------------------------------------
@@ -322,7 +345,11 @@ function keyDigest(key: string): string {
 function storedHeader(header: EnvelopeHeader, key: string): Buffer {
   const json = Buffer.from(JSON.stringify(header), "utf8");
   if (json.length > MAX_HEADER_BYTES) {
-    throw new InvalidArgumentError(`object ${key}: its envelope header would be ${json.length} bytes (at most ${MAX_HEADER_BYTES}); the serde type is too long`, { key });
+    throw new InvalidArgumentError(
+      `object ${key}: its envelope header would be ${json.length} bytes (at most ${MAX_HEADER_BYTES}); ` +
+        "the serde type is too long",
+      { key },
+    );
   }
   const prelude = Buffer.alloc(PRELUDE_BYTES);
   ENVELOPE_MAGIC.copy(prelude, 0);
@@ -346,10 +373,17 @@ async function digestOf(parts: readonly Uint8Array[], pacer: Pacer): Promise<str
   return hash.digest("hex");
 }
 
-async function decrypt(meta: EncryptionMeta, payload: Uint8Array, aad: Uint8Array, key: string, cipher: EnvelopeCipher | undefined) {
+async function decrypt(
+  meta: EncryptionMeta,
+  payload: Uint8Array,
+  aad: Uint8Array,
+  key: string,
+  cipher: EnvelopeCipher | undefined,
+) {
   if (!cipher) {
     throw new DecryptionFailedError(
-      `object ${key} is encrypted (${meta.alg}, key id ${JSON.stringify(meta.kid)}); configure encryption with that key to read it`,
+      `object ${key} is encrypted (${meta.alg}, key id ${JSON.stringify(meta.kid)}); ` +
+        "configure encryption with that key to read it",
       { key },
     );
   }
@@ -357,10 +391,13 @@ async function decrypt(meta: EncryptionMeta, payload: Uint8Array, aad: Uint8Arra
     return await cipher.open(meta, payload, aad);
   } catch (e) {
     if (isS3CheckpointerError(e)) throw e;
-    throw new DecryptionFailedError(`object ${key} could not be decrypted (key id ${JSON.stringify(meta.kid)}): wrong key, or the body was altered`, {
-      key,
-      cause: e,
-    });
+    throw new DecryptionFailedError(
+      `object ${key} could not be decrypted (key id ${JSON.stringify(meta.kid)}): wrong key, or the body was altered`,
+      {
+        key,
+        cause: e,
+      },
+    );
   }
 }
 
@@ -375,12 +412,16 @@ interface ParsedEnvelope {
 /** Checks the prelude (and the header digest of version 2) and validates every header field. */
 function parseEnvelope(buf: Buffer, key: string): ParsedEnvelope {
   const corrupted = corruption(key);
-  if (buf.length < PRELUDE_BYTES || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC)) throw corrupted("missing envelope magic");
+  if (buf.length < PRELUDE_BYTES || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC))
+    throw corrupted("missing envelope magic");
   const version = buf.readUInt8(4);
   if (version > ENVELOPE_VERSION) {
     throw corrupted(`envelope format ${version} is newer than this library reads; upgrade langgraph-checkpoint-s3`);
   }
-  if (version < 1) throw corrupted(`envelope format ${version} was never written by langgraph-checkpoint-s3; the object is damaged or foreign`);
+  if (version < 1)
+    throw corrupted(
+      `envelope format ${version} was never written by langgraph-checkpoint-s3; the object is damaged or foreign`,
+    );
   const headerLength = buf.readUInt32BE(5);
   if (headerLength > MAX_HEADER_BYTES) throw corrupted(`header of ${headerLength} bytes (at most ${MAX_HEADER_BYTES})`);
   const headerEnd = PRELUDE_BYTES + headerLength;
@@ -403,7 +444,8 @@ function validateHeader(raw: unknown, version: number, corrupted: (why: string) 
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw corrupted("header is not an object");
   const { c, n, h, k, t, e } = raw as Record<string, unknown>;
   if (typeof c !== "string" || !CODECS.includes(c)) throw corrupted(`unknown codec ${JSON.stringify(c) ?? "(none)"}`);
-  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0) throw corrupted("header lacks a valid plaintext length");
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0)
+    throw corrupted("header lacks a valid plaintext length");
   if (typeof h !== "string" || !SHA256_HEX.test(h)) throw corrupted("header lacks a valid checksum");
   const header: EnvelopeHeader = { c: c as CompressionCodec, n, h };
   if (version >= 2) {
@@ -416,7 +458,8 @@ function validateHeader(raw: unknown, version: number, corrupted: (why: string) 
   }
   if (e !== undefined) {
     // version 1 never had encryption
-    if (version < 2 || typeof e !== "object" || e === null || Array.isArray(e)) throw corrupted("header has malformed encryption metadata");
+    if (version < 2 || typeof e !== "object" || e === null || Array.isArray(e))
+      throw corrupted("header has malformed encryption metadata");
     const fields = e as Record<string, unknown>;
     if (!Object.values(fields).every((v) => typeof v === "string") || !fields.alg || !fields.kid) {
       throw corrupted("header has malformed encryption metadata");

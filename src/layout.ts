@@ -146,7 +146,8 @@ export function isEncodedComponent(component: string): boolean {
 export function assertCheckpointId(id: unknown, field = "checkpoint_id"): asserts id is string {
   if (typeof id !== "string" || id.length === 0 || id.length > MAX_CHECKPOINT_ID_LENGTH || !ID_PATTERN.test(id)) {
     throw new InvalidArgumentError(
-      `${field} must be 1 to ${MAX_CHECKPOINT_ID_LENGTH} characters of [A-Za-z0-9_-] (LangGraph's uuid6 ids are); got ${describe(id)}`,
+      `${field} must be 1 to ${MAX_CHECKPOINT_ID_LENGTH} characters of [A-Za-z0-9_-] (LangGraph's uuid6 ids are); ` +
+        `got ${describe(id)}`,
     );
   }
 }
@@ -235,7 +236,8 @@ export class KeyLayout {
   }
 
   blob(threadId: string, ns: string, channel: string, version: string | number): string {
-    return `${this.thread(threadId)}b/${encodeComponent(ns)}/${encodeComponent(channel)}/${encodeComponent(String(version))}`;
+    const parts = [ns, channel, String(version)].map(encodeComponent);
+    return `${this.thread(threadId)}b/${parts.join("/")}`;
   }
 
   /**
@@ -268,7 +270,8 @@ export class KeyLayout {
     if (!key.startsWith(this.threadsRoot)) return undefined;
     const parts = key.slice(this.threadsRoot.length).split("/");
     const [thread, area, ns] = parts;
-    if (thread === undefined || ns === undefined || !isEncodedComponent(thread) || !isEncodedComponent(ns)) return undefined;
+    if (thread === undefined || ns === undefined || !isEncodedComponent(thread) || !isEncodedComponent(ns))
+      return undefined;
     if (area === "n") {
       const checkpointId = parts[3] === undefined ? undefined : revertCheckpointId(parts[3]);
       if (checkpointId === undefined) return undefined;

@@ -86,8 +86,11 @@ function wasmZstd(): Promise<ZstdStreaming> {
   streaming ??= import("zstd-codec").then(
     (mod) =>
       new Promise<ZstdStreaming>((resolve) => {
-        const { ZstdCodec } = (mod as { default?: { ZstdCodec: unknown }; ZstdCodec?: unknown }).default ?? (mod as { ZstdCodec: unknown });
-        (ZstdCodec as { run(cb: (z: { Streaming: new () => ZstdStreaming }) => void): void }).run((z) => resolve(new z.Streaming()));
+        const { ZstdCodec } =
+          (mod as { default?: { ZstdCodec: unknown }; ZstdCodec?: unknown }).default ?? (mod as { ZstdCodec: unknown });
+        (ZstdCodec as { run(cb: (z: { Streaming: new () => ZstdStreaming }) => void): void }).run((z) =>
+          resolve(new z.Streaming()),
+        );
       }),
   );
   return streaming;
@@ -97,7 +100,10 @@ function wasmZstd(): Promise<ZstdStreaming> {
 export async function zstdCompress(input: Uint8Array | readonly Uint8Array[], level: number): Promise<Buffer> {
   if (nativeZstd) {
     const whole = Array.isArray(input) ? Buffer.concat(input as readonly Uint8Array[]) : (input as Uint8Array);
-    const params = { [nativeZstd.constants.ZSTD_c_compressionLevel!]: level, [nativeZstd.constants.ZSTD_c_checksumFlag!]: 1 };
+    const params = {
+      [nativeZstd.constants.ZSTD_c_compressionLevel!]: level,
+      [nativeZstd.constants.ZSTD_c_checksumFlag!]: 1,
+    };
     return promisify(nativeZstd.zstdCompress)(whole, { params, pledgedSrcSize: whole.byteLength });
   }
   return wasmZstdCompress(input, level);
@@ -187,9 +193,10 @@ export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): Zst
       if (contentSize > expectedBytes - minTotal) fail(`declares ${contentSize} bytes of content, more than expected`);
     }
     if (singleSegment) window = contentSize!;
-    if (window > MAX_ZSTD_WINDOW_BYTES) fail(`asks for a ${window}-byte window (at most ${MAX_ZSTD_WINDOW_BYTES} are accepted)`);
+    if (window > MAX_ZSTD_WINDOW_BYTES)
+      fail(`asks for a ${window}-byte window (at most ${MAX_ZSTD_WINDOW_BYTES} are accepted)`);
     const maxBlock = Math.min(window, MAX_BLOCK_BYTES);
-    for (let last = 0; !last; ) {
+    for (let last = 0; !last;) {
       need(p, 3);
       const header = input[p]! | (input[p + 1]! << 8) | (input[p + 2]! << 16);
       p += 3;
@@ -240,7 +247,8 @@ export async function zstdDecompress(input: Uint8Array, expectedBytes: number): 
   try {
     out = await promisify(nativeZstd.zstdDecompress)(input, { maxOutputLength: Math.max(expectedBytes, 1), chunkSize });
   } catch (e) {
-    if ((e as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") throw new Error("zstd input decodes to more bytes than expected");
+    if ((e as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE")
+      throw new Error("zstd input decodes to more bytes than expected");
     throw e;
   }
   if (out.length !== expectedBytes) throw new Error(`zstd input decodes to ${out.length} bytes, not ${expectedBytes}`);

@@ -67,7 +67,10 @@ describe(`decompression bombs (zstd via ${zstdImplementation})`, () => {
   beforeAll(async () => {
     // 1 GiB of zeros, really compressed (the same 1 MiB of zeros 1,024 times: no 1 GiB buffer)
     const zeros = Buffer.alloc(MiB);
-    realBomb = await wasmZstdCompress(Array.from({ length: 1024 }, () => zeros), 3);
+    realBomb = await wasmZstdCompress(
+      Array.from({ length: 1024 }, () => zeros),
+      3,
+    );
   }, 120_000);
 
   it("a real 1 GiB bomb (about 100 KB) stops at the declared length", async () => {

@@ -18,7 +18,13 @@ import {
   type EncryptionMeta,
   type EnvelopeCipher,
 } from "../../src/codec.js";
-import { CheckpointCorruptedError, DecryptionFailedError, InvalidArgumentError, InvalidOptionError, isS3CheckpointerError } from "../../src/errors.js";
+import {
+  CheckpointCorruptedError,
+  DecryptionFailedError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  isS3CheckpointerError,
+} from "../../src/errors.js";
 import { pack, unpack } from "../../src/payload.js";
 import { envelopeV1, envelopeV2, sha256Hex } from "../helpers/zstd-frames.js";
 
@@ -58,19 +64,28 @@ const sizes: [string, number][] = [
 
 describe.each(["zstd", "none"] as const)("envelope with codec %s", (codec) => {
   const compression = resolveCompression({ codec });
-  it.each(sizes)("round-trips %s", async (_label, bytes) => {
-    const plaintext = stateLike(bytes);
-    const sealed = await seal(plaintext, { compression, key: KEY, type: "json" });
-    const opened = await open(sealed.body, { key: KEY });
-    expect(opened.header).toMatchObject({ c: codec, n: bytes, t: "json", k: sha256Hex(KEY) });
-    expect(opened).toMatchObject({ version: ENVELOPE_VERSION, keyBound: true });
-    expect(opened.plaintext.equals(plaintext)).toBe(true);
-    if (codec === "zstd" && bytes >= 1024 * 1024) expect(sealed.body.length).toBeLessThan(bytes / 2);
-  }, 120_000);
+  it.each(sizes)(
+    "round-trips %s",
+    async (_label, bytes) => {
+      const plaintext = stateLike(bytes);
+      const sealed = await seal(plaintext, { compression, key: KEY, type: "json" });
+      const opened = await open(sealed.body, { key: KEY });
+      expect(opened.header).toMatchObject({ c: codec, n: bytes, t: "json", k: sha256Hex(KEY) });
+      expect(opened).toMatchObject({ version: ENVELOPE_VERSION, keyBound: true });
+      expect(opened.plaintext.equals(plaintext)).toBe(true);
+      if (codec === "zstd" && bytes >= 1024 * 1024) expect(sealed.body.length).toBeLessThan(bytes / 2);
+    },
+    120_000,
+  );
 
   it("seals a plaintext given in parts exactly as the whole", async () => {
     const whole = stateLike(3 * 1024 * 1024 + 17);
-    const parts = [whole.subarray(0, 5), whole.subarray(5, 2 * 1024 * 1024), Buffer.alloc(0), whole.subarray(2 * 1024 * 1024)];
+    const parts = [
+      whole.subarray(0, 5),
+      whole.subarray(5, 2 * 1024 * 1024),
+      Buffer.alloc(0),
+      whole.subarray(2 * 1024 * 1024),
+    ];
     const sealed = await seal(parts, { compression, key: KEY });
     expect(sealed.sha256).toBe(createHash("sha256").update(whole).digest("hex"));
     expect(sealed.plaintextBytes).toBe(whole.length);
@@ -84,7 +99,9 @@ describe("envelope integrity", () => {
     const flipped = Buffer.from(sealed.body);
     flipped[flipped.length - 10]! ^= 0xff;
     await expect(open(flipped, { key: KEY })).rejects.toThrow(CheckpointCorruptedError);
-    await expect(open(sealed.body.subarray(0, sealed.body.length - 1), { key: KEY })).rejects.toThrow(CheckpointCorruptedError);
+    await expect(open(sealed.body.subarray(0, sealed.body.length - 1), { key: KEY })).rejects.toThrow(
+      CheckpointCorruptedError,
+    );
     await expect(open(Buffer.from("not an envelope"), { key: KEY })).rejects.toThrow(CheckpointCorruptedError);
     const zs = await seal(stateLike(10_000), { compression: zstd, key: KEY });
     const bad = Buffer.from(zs.body);
@@ -108,13 +125,19 @@ describe("envelope integrity", () => {
   it("turns any damage into a typed error, never a TypeError, SyntaxError or RangeError", async () => {
     const sealed = await seal(stateLike(2000), { compression: zstd, key: KEY, type: "json" });
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }), fc.nat(), async (flips, cut) => {
-        const body = Buffer.from(sealed.body.subarray(0, sealed.body.length - (cut % 3 === 0 ? cut % sealed.body.length : 0)));
-        for (const [at, mask] of flips) body[at % body.length]! ^= mask;
-        const error = await rejection(open(body, { key: KEY })).catch(() => undefined);
-        // a flip that restores itself (two equal flips) leaves a valid body
-        if (error) expect(isS3CheckpointerError(error)).toBe(true);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.tuple(fc.nat(), fc.integer({ min: 1, max: 255 })), { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        async (flips, cut) => {
+          const body = Buffer.from(
+            sealed.body.subarray(0, sealed.body.length - (cut % 3 === 0 ? cut % sealed.body.length : 0)),
+          );
+          for (const [at, mask] of flips) body[at % body.length]! ^= mask;
+          const error = await rejection(open(body, { key: KEY })).catch(() => undefined);
+          // a flip that restores itself (two equal flips) leaves a valid body
+          if (error) expect(isS3CheckpointerError(error)).toBe(true);
+        },
+      ),
       { numRuns: 300 },
     );
   });
@@ -170,7 +193,9 @@ describe("envelope integrity", () => {
     const stored = Buffer.concat([prelude(3), Buffer.from([0x7b, 0xff, 0x7d])]);
     const body = Buffer.concat([stored, createHash("sha256").update(stored).digest()]);
     await expect(open(body, { key: KEY })).rejects.toThrow(/not JSON/);
-    await expect(open(Buffer.concat([prelude(MAX_HEADER_BYTES + 1), Buffer.alloc(100)]), { key: KEY })).rejects.toThrow(/header of/);
+    await expect(open(Buffer.concat([prelude(MAX_HEADER_BYTES + 1), Buffer.alloc(100)]), { key: KEY })).rejects.toThrow(
+      /header of/,
+    );
     await expect(open(Buffer.concat([prelude(0xffffffff)]), { key: KEY })).rejects.toThrow(CheckpointCorruptedError);
   });
 });
@@ -178,12 +203,14 @@ describe("envelope integrity", () => {
 describe("envelope versions", () => {
   // written by version 0.1.0 of this library (envelope format 1): they must stay readable
   const v1Zstd = Buffer.from(
-    "TEdTMwEAAABleyJjIjoienN0ZCIsIm4iOjM0LCJoIjoiZDFkNGRkODhhOTY4ZWE4Yzk5NjM4NzUxYjAxNTU0MmMyNDNiNjgzOWJjMjUzMGM2Nzg2MTk1ZWZkMmM1MGYzOC" +
+    "TEdTMwEAAABleyJjIjoienN0ZCIsIm4iOjM0LCJoIjoiZDFkNGRkODhhOTY4ZWE4Yzk5NjM4NzUxYjAxNTU0MmMy" +
+      "NDNiNjgzOWJjMjUzMGM2Nzg2MTk1ZWZkMmM1MGYzOC" +
       "IsInQiOiJqc29uIn0otS/9AFARAQB7InYiOiJzdGF0ZSB3cml0dGVuIGJ5IHZlcnNpb24gMSJ9",
     "base64",
   );
   const v1None = Buffer.from(
-    "TEdTMwEAAABZeyJjIjoibm9uZSIsIm4iOjUsImgiOiJhMTE2YzllZDQ2ZDYyMDc3MzRhNDMzMTdkMzBmZDg4ZjUyYWM4NjM0YzM3ZDkwNGJiZjRlNDFkODY1ZjkwNDc1In1wbGFpbg==",
+    "TEdTMwEAAABZeyJjIjoibm9uZSIsIm4iOjUsImgiOiJhMTE2YzllZDQ2ZDYyMDc3MzRhNDMzMTdkMzBmZDg4ZjUy" +
+      "YWM4NjM0YzM3ZDkwNGJiZjRlNDFkODY1ZjkwNDc1In1wbGFpbg==",
     "base64",
   );
 
@@ -215,7 +242,12 @@ describe("envelope versions", () => {
   });
 
   it("refuses encryption metadata in a version-1 header", async () => {
-    const body = envelopeV1(Buffer.from("hello"), { c: "none", n: 5, h: sha256Hex("hello"), e: { alg: "x", kid: "y" } });
+    const body = envelopeV1(Buffer.from("hello"), {
+      c: "none",
+      n: 5,
+      h: sha256Hex("hello"),
+      e: { alg: "x", kid: "y" },
+    });
     await expect(open(body, { key: KEY })).rejects.toThrow(CheckpointCorruptedError);
   });
 });
@@ -257,7 +289,11 @@ describe("key binding", () => {
 function testCipher(secret: string): EnvelopeCipher & { opened: number } {
   const stream = (n: number, nonce: string) => {
     const out = Buffer.alloc(n);
-    for (let block = 0; block * 32 < n; block += 1) createHmac("sha256", secret).update(`${nonce}:${block}`).digest().copy(out, block * 32);
+    for (let block = 0; block * 32 < n; block += 1)
+      createHmac("sha256", secret)
+        .update(`${nonce}:${block}`)
+        .digest()
+        .copy(out, block * 32);
     return out;
   };
   const xor = (data: Uint8Array, nonce: string) => {
@@ -270,7 +306,11 @@ function testCipher(secret: string): EnvelopeCipher & { opened: number } {
     begin() {
       const nonce = randomBytes(12).toString("base64");
       const meta: EncryptionMeta = { alg: "test-xor-hmac", kid: "k1", iv: nonce };
-      return { meta, encrypt: (payload: Uint8Array, aad: Uint8Array) => Buffer.concat([xor(payload, nonce), tag(aad, xor(payload, nonce))]) };
+      return {
+        meta,
+        encrypt: (payload: Uint8Array, aad: Uint8Array) =>
+          Buffer.concat([xor(payload, nonce), tag(aad, xor(payload, nonce))]),
+      };
     },
     open(meta: EncryptionMeta, ciphertext: Uint8Array, aad: Uint8Array) {
       cipher.opened += 1;
@@ -312,7 +352,9 @@ describe("limits", () => {
 
   it("refuses to seal more than maxBytes, and to open a body declaring more", async () => {
     const plaintext = Buffer.alloc(2000, 1);
-    await expect(seal(plaintext, { compression: zstd, key: KEY, maxBytes: 1999 })).rejects.toThrow(InvalidArgumentError);
+    await expect(seal(plaintext, { compression: zstd, key: KEY, maxBytes: 1999 })).rejects.toThrow(
+      InvalidArgumentError,
+    );
     await expect(seal(plaintext, { compression: zstd, key: KEY, maxBytes: 1999 })).rejects.toThrow(/maxObjectBytes/);
     const sealed = await seal(plaintext, { compression: zstd, key: KEY, maxBytes: 2000 });
     expect((await open(sealed.body, { key: KEY, maxBytes: 2000 })).plaintext.equals(plaintext)).toBe(true);
@@ -322,7 +364,10 @@ describe("limits", () => {
   });
 
   it("refuses a body longer than any object within the bound, before reading its header", async () => {
-    const body = Buffer.concat([envelopeV2(Buffer.alloc(0), { c: "none", n: 0, h: sha256Hex(""), k: sha256Hex(KEY) }), Buffer.alloc(70_000)]);
+    const body = Buffer.concat([
+      envelopeV2(Buffer.alloc(0), { c: "none", n: 0, h: sha256Hex(""), k: sha256Hex(KEY) }),
+      Buffer.alloc(70_000),
+    ]);
     await expect(open(body, { key: KEY, maxBytes: 1000 })).rejects.toThrow(/more than an object within maxObjectBytes/);
   });
 
@@ -336,7 +381,9 @@ describe("limits", () => {
 
   it("refuses an uncompressed payload whose length is not the declared one", async () => {
     const header = { c: "none", n: 4, h: sha256Hex("hell"), k: sha256Hex(KEY) };
-    await expect(open(envelopeV2(Buffer.from("hello"), header), { key: KEY })).rejects.toThrow(/holds 5 bytes, not the 4/);
+    await expect(open(envelopeV2(Buffer.from("hello"), header), { key: KEY })).rejects.toThrow(
+      /holds 5 bytes, not the 4/,
+    );
   });
 });
 

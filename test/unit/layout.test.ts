@@ -14,22 +14,70 @@ import {
 
 /** Lone surrogates, pairs, and the characters the encoding treats specially, densely mixed. */
 const tricky = fc
-  .array(fc.constantFrom("\uD83D", "\uDE00", "\uD800", "\uDFFF", "🙂", ".", "/", "%", "~", "u", "D", "a", "é", "\uFFFD"), { maxLength: 12 })
+  .array(
+    fc.constantFrom("\uD83D", "\uDE00", "\uD800", "\uDFFF", "🙂", ".", "/", "%", "~", "u", "D", "a", "é", "\uFFFD"),
+    { maxLength: 12 },
+  )
   .map((parts) => parts.join(""));
 const anyString = fc.oneof(
   fc.string({ unit: "grapheme", maxLength: 60 }),
   fc.string({ unit: "binary", maxLength: 60 }),
   tricky,
-  fc.constantFrom("", ".", "..", "../", "../../etc", "/", "//", "%", "%2F", "~", "~h", "~2F", "~uD83D", "a/b", " ", "\u0000", "ümlaut", "日本語", "🙂"),
+  fc.constantFrom(
+    "",
+    ".",
+    "..",
+    "../",
+    "../../etc",
+    "/",
+    "//",
+    "%",
+    "%2F",
+    "~",
+    "~h",
+    "~2F",
+    "~uD83D",
+    "a/b",
+    " ",
+    "\u0000",
+    "ümlaut",
+    "日本語",
+    "🙂",
+  ),
   fc.string({ minLength: 900, maxLength: 1100 }),
   fc.string({ unit: "binary", minLength: 50, maxLength: 200 }),
   fc.string({ unit: "binary", minLength: 900, maxLength: 1100 }),
 );
 /** Strings of the component alphabet (and `u`-escapes), to throw at the decoder. */
 const componentLike = fc
-  .array(fc.constantFrom("~", "u", "D", "8", "3", "F", "E", "B", "C", "A", "0", "9", "h", "a", ".", "-", "_", "~uD83D", "~uDE00", "~F0", "~9F"), {
-    maxLength: 16,
-  })
+  .array(
+    fc.constantFrom(
+      "~",
+      "u",
+      "D",
+      "8",
+      "3",
+      "F",
+      "E",
+      "B",
+      "C",
+      "A",
+      "0",
+      "9",
+      "h",
+      "a",
+      ".",
+      "-",
+      "_",
+      "~uD83D",
+      "~uDE00",
+      "~F0",
+      "~9F",
+    ),
+    {
+      maxLength: 16,
+    },
+  )
   .map((parts) => parts.join(""));
 const checkpointId = fc.stringMatching(/^[-0-9A-Za-z_]{1,64}$/);
 
@@ -44,7 +92,10 @@ function legacyEncode(value: string): string {
   for (let i = 0; i < bytes.length; i += 1) {
     const b = bytes[i]!;
     const ch = String.fromCharCode(b);
-    out += b < 0x80 && /^[A-Za-z0-9_.-]$/.test(ch) && !(i === 0 && ch === ".") ? ch : `~${b.toString(16).toUpperCase().padStart(2, "0")}`;
+    out +=
+      b < 0x80 && /^[A-Za-z0-9_.-]$/.test(ch) && !(i === 0 && ch === ".")
+        ? ch
+        : `~${b.toString(16).toUpperCase().padStart(2, "0")}`;
   }
   if (out.length > MAX_READABLE_COMPONENT) return `~h${createHash("sha256").update(bytes).digest("hex")}`;
   return out;
@@ -128,7 +179,9 @@ describe("encodeComponent", () => {
     expect(encodeComponent("a.b")).toBe("a.b");
     expect(encodeComponent("sub:1|task")).toBe("sub~3A1~7Ctask");
     expect(encodeComponent("x".repeat(160))).toBe("x".repeat(160));
-    expect(encodeComponent("ü".repeat(1000))).toBe("~hdabd53845cfba11cd585ac2a4e9196ba1e7f225507e5f85dd84d0389629e7927");
+    expect(encodeComponent("ü".repeat(1000))).toBe(
+      "~hdabd53845cfba11cd585ac2a4e9196ba1e7f225507e5f85dd84d0389629e7927",
+    );
   });
 
   it("rejects non-canonical components on decode", () => {
@@ -232,7 +285,12 @@ describe("KeyLayout", () => {
     fc.assert(
       fc.property(anyString, anyString, checkpointId, anyString, (thread, ns, id, task) => {
         const rec = layout.parse(layout.record(thread, ns, id));
-        expect(rec).toEqual({ kind: "record", thread: encodeComponent(thread), ns: encodeComponent(ns), checkpointId: id });
+        expect(rec).toEqual({
+          kind: "record",
+          thread: encodeComponent(thread),
+          ns: encodeComponent(ns),
+          checkpointId: id,
+        });
         const w = layout.parse(layout.writes(thread, ns, id, task, "s2"));
         expect(w).toMatchObject({ kind: "writes", checkpointId: id, task: encodeComponent(task), group: "s2" });
         // every key of a thread stays under the thread's prefix
@@ -272,19 +330,26 @@ describe("KeyLayout", () => {
       expect(layout.parse(bad)).toBeUndefined();
     }
     fc.assert(
-      fc.property(fc.array(fc.oneof(anyString, componentLike, fc.constantFrom("n", "b", "w", "c", "r", "s1", inv)), { maxLength: 8 }), (parts) => {
-        const key = `prod/threads/${parts.join("/")}`;
-        const parsed = layout.parse(key);
-        if (parsed === undefined) return;
-        // whatever parses is a key the builders make
-        const thread = decodeComponent(parsed.thread);
-        const ns = decodeComponent(parsed.ns);
-        if (thread === undefined || ns === undefined) return; // digest components: originals live in the bodies
-        if (parsed.kind === "record") expect(layout.record(thread, ns, parsed.checkpointId)).toBe(key);
-        if (parsed.kind === "writes" && decodeComponent(parsed.task) !== undefined) {
-          expect(layout.writes(thread, ns, parsed.checkpointId, decodeComponent(parsed.task)!, parsed.group)).toBe(key);
-        }
-      }),
+      fc.property(
+        fc.array(fc.oneof(anyString, componentLike, fc.constantFrom("n", "b", "w", "c", "r", "s1", inv)), {
+          maxLength: 8,
+        }),
+        (parts) => {
+          const key = `prod/threads/${parts.join("/")}`;
+          const parsed = layout.parse(key);
+          if (parsed === undefined) return;
+          // whatever parses is a key the builders make
+          const thread = decodeComponent(parsed.thread);
+          const ns = decodeComponent(parsed.ns);
+          if (thread === undefined || ns === undefined) return; // digest components: originals live in the bodies
+          if (parsed.kind === "record") expect(layout.record(thread, ns, parsed.checkpointId)).toBe(key);
+          if (parsed.kind === "writes" && decodeComponent(parsed.task) !== undefined) {
+            expect(layout.writes(thread, ns, parsed.checkpointId, decodeComponent(parsed.task)!, parsed.group)).toBe(
+              key,
+            );
+          }
+        },
+      ),
       { numRuns: 3000 },
     );
   });
@@ -310,9 +375,13 @@ describe("KeyLayout", () => {
         const keys = ids.flatMap((id) => [layout.record("t", "", id), layout.writes("t", "", id, "x", "r")]).sort();
         const pivot = ids[0]!;
         const older = keys.filter((k) => k > layout.olderThan("t", "", pivot)).map((k) => layout.parse(k)!);
-        expect(new Set(older.map((p) => (p as { checkpointId: string }).checkpointId))).toEqual(new Set(ids.filter((i) => i < pivot)));
+        expect(new Set(older.map((p) => (p as { checkpointId: string }).checkpointId))).toEqual(
+          new Set(ids.filter((i) => i < pivot)),
+        );
         const from = keys.filter((k) => k > layout.fromCheckpoint("t", "", pivot)).map((k) => layout.parse(k)!);
-        expect(new Set(from.map((p) => (p as { checkpointId: string }).checkpointId))).toEqual(new Set(ids.filter((i) => i <= pivot)));
+        expect(new Set(from.map((p) => (p as { checkpointId: string }).checkpointId))).toEqual(
+          new Set(ids.filter((i) => i <= pivot)),
+        );
       }),
       { numRuns: 500 },
     );
