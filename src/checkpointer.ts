@@ -24,7 +24,7 @@ import { CheckpointNotFoundError, InvalidArgumentError, S3RequestError, Versioni
 import { KeyLayout, assertCheckpointId, decodeComponent, encodeComponent } from "./layout.js";
 import { createMetrics, type CheckpointerMetrics } from "./metrics.js";
 import { optionsFromEnv, resolveOptions, type ResolvedOptions, type S3CheckpointerOptions } from "./options.js";
-import { RECORD_FORMAT, pack, type RecordHead, type Serialized, type WritesHead } from "./payload.js";
+import { RECORD_FORMAT, channelRef, emptyChannels, isValueless, pack, type RecordHead, type Serialized, type WritesHead } from "./payload.js";
 import { deltaChannelHistory } from "./delta.js";
 import { TupleReader, type Group, type Place } from "./reader.js";
 import { ImmutableWriter, type BucketCapabilities } from "./immutability.js";
@@ -207,7 +207,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         ]);
         return record && listed.exists ? this.reader.assemble(record, listed.writes, this.versionIds) : undefined;
       }
-      const group = await this.reader.firstGroup(this.layout.namespace(thread, ns));
+      const group = await this.reader.latestGroup(this.layout.namespace(thread, ns));
       if (!group?.recordKey) return undefined;
       return this.loadGroup(group, place);
     });
@@ -514,12 +514,13 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       ...(parentId ? { parent_checkpoint_id: parentId } : {}),
       checkpoint: { type: cp.type, s: section(cp) },
       metadata: { type: md.type, s: section(md) },
-      channels: {},
+      channels: emptyChannels(),
     };
     const blobs: { key: string; body: Buffer; sha256: string; what: string }[] = [];
     for (const [channel, version] of Object.entries(newVersions ?? {})) {
       if (!has(channel)) continue; // an empty channel has no value
       const value = await this.dump((values as Record<string, unknown>)[channel]);
+      if (isValueless(value.type, value.bytes)) continue; // a function or Symbol: left out, as MemorySaver does
       if (value.bytes.byteLength <= this.options.inlineThresholdBytes) {
         head.channels[channel] = { v: version, at: "inline", type: value.type, s: section(value) };
       } else {
@@ -530,11 +531,12 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       }
     }
     // Unchanged channels: the parent record says where their (channel, version) lives.
-    const unchanged = Object.keys(checkpoint.channel_versions ?? {}).filter((c) => !(c in (newVersions ?? {})));
+    const changed = newVersions ?? {};
+    const unchanged = Object.keys(checkpoint.channel_versions ?? {}).filter((c) => !Object.hasOwn(changed, c));
     if (unchanged.length > 0 && parentId) {
       const parent = await this.reader.readRecord(this.layout.record(thread, ns, parentId), place);
       for (const channel of unchanged) {
-        const ref = parent?.head.channels[channel];
+        const ref = parent ? channelRef(parent.head.channels, channel) : undefined;
         const version = checkpoint.channel_versions[channel]!;
         if (!ref || ref.v !== version) continue;
         if (ref.at !== "inline") {
@@ -542,6 +544,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
           continue;
         }
         const value = has(channel) ? await this.dump((values as Record<string, unknown>)[channel]) : undefined;
+        if (value && isValueless(value.type, value.bytes)) continue;
         head.channels[channel] =
           value && value.bytes.byteLength <= this.options.inlineThresholdBytes
             ? { v: version, at: "inline", type: value.type, s: section(value) }
@@ -574,7 +577,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     const special: { idx: number; body: Buffer }[] = [];
     const base = { kind: "writes" as const, fmt: RECORD_FORMAT, thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpointId, task_id: taskId, task_path: taskPath ?? "" };
     for (const [i, [channel, value]] of writes.entries()) {
-      const idx = WRITES_IDX_MAP[channel] ?? i;
+      // own properties only: a channel named `constructor` is a regular write
+      const idx = Object.hasOwn(WRITES_IDX_MAP, channel) ? WRITES_IDX_MAP[channel]! : i;
       const v = await this.dump(value);
       if (idx >= 0) regular.push({ idx, channel, type: v.type, s: regularSections.push(v.bytes) - 1 });
       else special.push({ idx, body: pack({ ...base, writes: [{ idx, channel, type: v.type, s: 0 }] }, [v.bytes]) });

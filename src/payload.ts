@@ -52,6 +52,29 @@ export interface WritesHead {
   writes: { idx: number; channel: string; type: string; s: number }[];
 }
 
+/**
+ * The ref of `channel` in a record's channel map, or `undefined`. Own properties only: channel
+ * names are user strings, and `constructor` or `toString` must not find Object.prototype's.
+ */
+export function channelRef(channels: Record<string, ChannelRef>, channel: string): ChannelRef | undefined {
+  return Object.hasOwn(channels, channel) ? channels[channel] : undefined;
+}
+
+/** An empty channel map that has no prototype, so `__proto__` is a channel name like any other. */
+export function emptyChannels(): Record<string, ChannelRef> {
+  return Object.create(null) as Record<string, ChannelRef>;
+}
+
+/**
+ * True for what LangGraph's serde makes of a value JSON has no form for (a function, a Symbol):
+ * type `json` and zero bytes, which its own `loadsTyped` then refuses. `MemorySaver` stores a
+ * checkpoint's values as one JSON document, where such a value simply drops out; this library
+ * does the same (the channel is left out), and reads such a write back as `undefined`.
+ */
+export function isValueless(type: string, bytes: Uint8Array): boolean {
+  return type === "json" && bytes.byteLength === 0;
+}
+
 export interface Unpacked<H> {
   head: H;
   sections: Buffer[];

@@ -20,7 +20,7 @@ import pLimit, { type LimitFunction } from "p-limit";
 import { open, type EnvelopeHeader } from "./codec.js";
 import { CheckpointCorruptedError } from "./errors.js";
 import type { KeyLayout } from "./layout.js";
-import { unpack, type ChannelRef, type RecordHead, type WritesHead } from "./payload.js";
+import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./payload.js";
 import type { S3Store } from "./store.js";
 
 /** One checkpoint found in a listing: its record key and the keys of its writes. */
@@ -63,6 +63,17 @@ export interface ReaderConfig {
   cacheMaxBytes: number;
   readConcurrency: number;
   nextVersion: () => number | string;
+}
+
+/**
+ * Keys asked for in the first page of a latest / by-id read: a record and its writes fit in it
+ * in the common case, so the read costs one listing; later pages ask for the most S3 allows.
+ */
+export const FIRST_PAGE_KEYS = 100;
+
+/** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
+function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
+  return isValueless(type, bytes) ? Promise.resolve(undefined) : serde.loadsTyped(type, bytes);
 }
 
 export class TupleReader {
@@ -115,8 +126,26 @@ export class TupleReader {
     }
   }
 
-  /** The first (newest) group under a prefix, with all of its write keys. */
-  async firstGroup(prefix: string, startAfter?: string, pageSize = 100): Promise<Group | undefined> {
+  /**
+   * The newest checkpoint under a namespace prefix that has a record. Groups of writes without
+   * a record (left by a crashed or late writer) are passed over, however many sort first: they
+   * must never hide the thread's latest checkpoint.
+   */
+  async latestGroup(prefix: string): Promise<Group | undefined> {
+    const pages = this.groups(prefix, undefined, FIRST_PAGE_KEYS);
+    try {
+      for await (const groups of pages) {
+        const found = groups.find((g) => g.recordKey !== undefined);
+        if (found) return found;
+      }
+      return undefined;
+    } finally {
+      await pages.return(undefined);
+    }
+  }
+
+  /** The group of one checkpoint (`prefix` names it), with all of its write keys. */
+  async firstGroup(prefix: string, startAfter?: string, pageSize = FIRST_PAGE_KEYS): Promise<Group | undefined> {
     const pages = this.groups(prefix, startAfter, pageSize);
     try {
       for await (const groups of pages) {
@@ -193,7 +222,7 @@ export class TupleReader {
       for (const w of o.head.writes) {
         entries.push({
           sort: writesSortKey(o.head.task_path ?? "", o.head.task_id, w.idx),
-          write: serde.loadsTyped(w.type, o.sections[w.s]!).then((value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite),
+          write: load(serde, w.type, o.sections[w.s]!).then((value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite),
         });
       }
     }
@@ -212,28 +241,34 @@ export class TupleReader {
 
   /** Values of `channels` (all when omitted) of a record: inline, own objects, or other records. */
   async channelValues(record: LoadedRecord, channels?: string[]): Promise<Record<string, unknown>> {
-    const names = channels ?? Object.keys(record.head.channels);
-    const values = await Promise.all(names.map((c) => this.channelValue(record, c, record.head.channels[c]!)));
+    const all = record.head.channels;
+    // a value JSON has no form for was stored as nothing by older versions: left out, as
+    // MemorySaver leaves it out
+    const names = (channels ?? Object.keys(all)).filter((c) => {
+      const ref = channelRef(all, c);
+      return ref !== undefined && !(ref.at === "inline" && isValueless(ref.type, record.sections[ref.s] ?? Buffer.alloc(0)));
+    });
+    const values = await Promise.all(names.map((c) => this.channelValue(record, c, channelRef(all, c)!)));
     return Object.fromEntries(names.map((c, i) => [c, values[i]]));
   }
 
   private async channelValue(record: LoadedRecord, channel: string, ref: ChannelRef): Promise<unknown> {
     const { head, place, fromHistory } = record;
     const serde = this.serde();
-    if (ref.at === "inline") return serde.loadsTyped(ref.type, record.sections[ref.s]!);
+    if (ref.at === "inline") return load(serde, ref.type, record.sections[ref.s]!);
     const missing = (key: string) =>
       new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, { key });
     if (ref.at === "blob") {
       const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
       const object = await this.readObject(key, { fromHistory });
       if (!object) throw missing(key);
-      return serde.loadsTyped(object.header.t ?? "json", object.plaintext);
+      return load(serde, object.header.t ?? "json", object.plaintext);
     }
     const key = this.layout.record(place.thread, place.ns, ref.id);
     const holder = await this.readRecord(key, place, { fromHistory });
-    const inner = holder?.head.channels[channel];
+    const inner = holder ? channelRef(holder.head.channels, channel) : undefined;
     if (!holder || inner?.at !== "inline") throw missing(key);
-    return serde.loadsTyped(inner.type, holder.sections[inner.s]!);
+    return load(serde, inner.type, holder.sections[inner.s]!);
   }
 
   /**
