@@ -104,13 +104,14 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       },
       resilience: resolved.resilience,
     });
-    this.writer = new ImmutableWriter(this.store, (token) => this.layout.probe(token));
+    this.writer = new ImmutableWriter(this.store, (token) => this.layout.probe(token), resolved.versioning === "required");
     this.reader = new TupleReader({
       store: this.store,
       layout: this.layout,
       serde: () => this.serde,
       cacheMaxBytes: resolved.cacheMaxBytes,
       readConcurrency: resolved.readConcurrency,
+      maxObjectBytes: resolved.maxObjectBytes,
       nextVersion: () => this.getNextVersion(undefined),
     });
   }
@@ -214,6 +215,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
+    this.assertOpen("list");
+    if (config === null || typeof config !== "object") {
+      throw new InvalidArgumentError("list(): config must be a RunnableConfig, e.g. { configurable: { thread_id } } (or {} for every thread)");
+    }
+    if (options === null || typeof options !== "object") throw new InvalidArgumentError("list(): options must be an object");
     const { filter, before } = options;
     let remaining = options.limit;
     if (remaining !== undefined && (!Number.isInteger(remaining) || remaining < 0)) {
@@ -417,7 +423,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    */
   copyThread(fromThreadId: string, toThreadId: string): Promise<number> {
     return this.timed("copyThread", () =>
-      copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), this.options.readConcurrency),
+      copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), {
+        concurrency: this.options.readConcurrency,
+        maxObjectBytes: this.options.maxObjectBytes,
+        reseal: (plaintext, key) => this.seal(plaintext, key),
+      }),
     );
   }
 
@@ -440,7 +450,15 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   /** Runs an operation with its duration and outcome recorded, and a warning when it is slow. */
+  /** A closed checkpointer has destroyed its client: using it must say so, not half-work. */
+  private assertOpen(operation: string): void {
+    if (this.closed) {
+      throw new InvalidArgumentError(`${operation}(): this checkpointer was closed; create a new S3Checkpointer`);
+    }
+  }
+
   private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    this.assertOpen(operation);
     const done = this.metrics.operation(operation);
     const started = performance.now();
     let outcome: "success" | "error" = "error";
@@ -570,7 +588,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     if (!checkpointId) throw new InvalidArgumentError("putWrites(): config.configurable.checkpoint_id is required");
     assertCheckpointId(checkpointId);
     if (typeof taskId !== "string") throw new InvalidArgumentError("putWrites(): taskId must be a string");
-    if (!Array.isArray(writes)) throw new InvalidArgumentError("putWrites(): writes must be an array of [channel, value]");
+    if (!Array.isArray(writes) || !writes.every((w) => Array.isArray(w) && w.length === 2 && typeof w[0] === "string")) {
+      throw new InvalidArgumentError("putWrites(): writes must be an array of [channel, value] pairs with string channels");
+    }
 
     const regular: WritesHead["writes"] = [];
     const regularSections: Uint8Array[] = [];
@@ -605,7 +625,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   private async seal(plaintext: Uint8Array, key: string, type?: string) {
-    const sealed = await seal(plaintext, { compression: this.options.compression, key, type });
+    const sealed = await seal(plaintext, { compression: this.options.compression, key, type, maxBytes: this.options.maxObjectBytes });
     this.metrics.compression(sealed.plaintextBytes, sealed.body.length);
     return sealed;
   }

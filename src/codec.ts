@@ -94,6 +94,9 @@ export interface ResolvedCompression {
 }
 
 export function resolveCompression(options: CompressionOptions | undefined): ResolvedCompression {
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new InvalidOptionError('option `compression` must be `{ codec, level }`, "zstd" or "none"');
+  }
   const codec = options?.codec ?? "zstd";
   const level = options?.level ?? 3;
   if (codec !== "zstd" && codec !== "none") {

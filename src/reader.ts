@@ -19,7 +19,7 @@ import { LRUCache } from "lru-cache";
 import pLimit, { type LimitFunction } from "p-limit";
 import { open, type EnvelopeHeader } from "./codec.js";
 import { CheckpointCorruptedError } from "./errors.js";
-import type { KeyLayout } from "./layout.js";
+import { encodeComponent, type KeyLayout } from "./layout.js";
 import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./payload.js";
 import type { S3Store } from "./store.js";
 
@@ -62,6 +62,8 @@ export interface ReaderConfig {
   serde: () => SerializerProtocol;
   cacheMaxBytes: number;
   readConcurrency: number;
+  /** bound on the plaintext of one object (option `maxObjectBytes`) */
+  maxObjectBytes: number;
   nextVersion: () => number | string;
 }
 
@@ -70,6 +72,25 @@ export interface ReaderConfig {
  * in the common case, so the read costs one listing; later pages ask for the most S3 allows.
  */
 export const FIRST_PAGE_KEYS = 100;
+
+/** Bytes a cache entry holds beyond its plaintext: the entry, its header, its key (UTF-16). */
+const CACHE_ENTRY_OVERHEAD_BYTES = 512;
+
+/** What an entry really keeps alive, so `cacheMaxBytes` bounds memory, not just plaintext. */
+function retainedBytes(entry: CachedObject, key: string): number {
+  return entry.plaintext.buffer.byteLength + key.length * 2 + CACHE_ENTRY_OVERHEAD_BYTES;
+}
+
+/**
+ * The bytes in a buffer of their own: a slice of a larger buffer (a body read whole, Node's
+ * 8 KiB pool) would keep all of it alive in the cache.
+ */
+function ownBytes(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(own);
+  return own;
+}
 
 /** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
 function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
@@ -83,15 +104,17 @@ export class TupleReader {
   private readonly cache: LRUCache<string, CachedObject> | undefined;
   private readonly limit: LimitFunction;
   private readonly nextVersion: () => number | string;
+  readonly maxObjectBytes: number;
 
   constructor(config: ReaderConfig) {
     this.store = config.store;
     this.layout = config.layout;
     this.serde = config.serde;
     this.nextVersion = config.nextVersion;
+    this.maxObjectBytes = config.maxObjectBytes;
     this.cache =
       config.cacheMaxBytes > 0
-        ? new LRUCache({ maxSize: config.cacheMaxBytes, sizeCalculation: (v) => Math.max(1, v.plaintext.length) })
+        ? new LRUCache({ maxSize: config.cacheMaxBytes, sizeCalculation: (v, key) => retainedBytes(v, key) })
         : undefined;
     this.limit = pLimit(config.readConcurrency);
   }
@@ -174,9 +197,9 @@ export class TupleReader {
       if (newest) object = await this.limit(() => this.store.get(key, newest));
     }
     if (!object) return undefined;
-    const opened = await open(object.body, { key });
+    const opened = await open(object.body, { key, maxBytes: this.maxObjectBytes });
     const entry = { plaintext: opened.plaintext, header: opened.header, versionId: object.versionId };
-    if (cacheable) this.cache?.set(cacheKey, entry);
+    if (cacheable && this.cache) this.cache.set(cacheKey, { ...entry, plaintext: ownBytes(entry.plaintext) });
     return entry;
   }
 
@@ -186,7 +209,7 @@ export class TupleReader {
   }
 
   remember(key: string, plaintext: Buffer, sha256: string, versionId?: string): void {
-    this.cache?.set(key, { plaintext, header: { c: "none", n: plaintext.length, h: sha256 }, versionId });
+    this.cache?.set(key, { plaintext: ownBytes(plaintext), header: { c: "none", n: plaintext.length, h: sha256 }, versionId });
   }
 
   forget(prefix: string): void {
@@ -202,8 +225,29 @@ export class TupleReader {
     const object = await this.readObject(key, options);
     if (!object) return undefined;
     const { head, sections } = unpack<RecordHead>(object.plaintext, "checkpoint", key);
+    this.assertOwnKey(key, head);
     const where = { thread: place.thread ?? head.thread_id, ns: place.ns ?? head.checkpoint_ns };
     return { head, sections, versionId: object.versionId, place: where, fromHistory: options.fromHistory ?? false };
+  }
+
+  /**
+   * A record or writes object names its own thread, namespace and checkpoint: they must be the
+   * ones its key names, or it was put there from elsewhere (a copy by hand, a hostile write) and
+   * must not be served as this thread's state. Envelopes of version 2 are bound to their key
+   * already; version-1 objects are caught here.
+   */
+  private assertOwnKey(key: string, head: { thread_id: string; checkpoint_ns: string; checkpoint_id: string }): void {
+    const parsed = this.layout.parse(key);
+    if (
+      parsed?.kind === "blob" ||
+      (parsed !== undefined &&
+        parsed.thread === encodeComponent(head.thread_id) &&
+        parsed.ns === encodeComponent(head.checkpoint_ns) &&
+        parsed.checkpointId === head.checkpoint_id)
+    ) {
+      return;
+    }
+    throw new CheckpointCorruptedError(`object ${key} names another thread, namespace or checkpoint than its key`, { key });
   }
 
   /** Reads writes objects and returns them in `writesSortKey` order. */
@@ -213,7 +257,10 @@ export class TupleReader {
       keys.map(async (key) => {
         // regular writes never change once written; special ones are replaced
         const object = await this.readObject(key, { cacheable: key.endsWith("/r"), fromHistory });
-        return object ? { key, ...unpack<WritesHead>(object.plaintext, "writes", key) } : undefined;
+        if (!object) return undefined;
+        const unpacked = unpack<WritesHead>(object.plaintext, "writes", key);
+        this.assertOwnKey(key, unpacked.head);
+        return { key, ...unpacked };
       }),
     );
     const entries: { sort: ReturnType<typeof writesSortKey>; write: Promise<CheckpointPendingWrite> }[] = [];

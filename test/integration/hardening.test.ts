@@ -124,3 +124,56 @@ describe.each(["versioned", "unversioned"] as const)("hardening on a %s bucket",
     expect((await saver.getTuple({ configurable: { thread_id: "old" } }))?.checkpoint.id).toBe(first.id);
   });
 });
+
+describe("calls that once failed late, or silently", () => {
+  it("putWrites([null]), list(undefined) and calls after close() are typed errors", async () => {
+    const saver = saverOn(buckets.unversioned);
+    const config = await saver.put({ configurable: { thread_id: "calls", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 });
+    await expect(saver.putWrites(config, [null as never], "t")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(saver.putWrites(config, [[1, 2] as never], "t")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(saver.list(undefined as never).next()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await saver.close();
+    await expect(saver.getTuple(config)).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("closed") });
+    await expect(saver.list({}).next()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it('versioning: "required" refuses an unversioned bucket at the first write, without setup()', async () => {
+    const saver = saverOn(buckets.unversioned, { versioning: "required" });
+    await expect(saver.put({ configurable: { thread_id: "req", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 })).rejects.toMatchObject({
+      code: "VERSIONING_UNAVAILABLE",
+    });
+  });
+
+  it("restoreThread of a purged (or never written) thread says so", async () => {
+    const saver = saverOn(buckets.versioned);
+    await saver.put({ configurable: { thread_id: "gone", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 });
+    await saver.purgeThread("gone");
+    await expect(saver.restoreThread("gone")).rejects.toMatchObject({ code: "CHECKPOINT_NOT_FOUND" });
+    await expect(saver.restoreThread("never")).rejects.toMatchObject({ code: "CHECKPOINT_NOT_FOUND" });
+  });
+
+  it("a value above maxObjectBytes fails put with nothing written", async () => {
+    const saver = saverOn(buckets.unversioned, { maxObjectBytes: 1024 });
+    const config = { configurable: { thread_id: "big", checkpoint_ns: "" } };
+    await expect(saver.put(config, cp({ a: "y".repeat(5000) }), meta, { a: 1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(await saver.getTuple(config)).toBeUndefined();
+  });
+});
+
+describe("copies name their own thread", () => {
+  it("copyThread into a long (digest-encoded) id lists the copy under its new id, and reads it whole", async () => {
+    const saver = saverOn(buckets.versioned);
+    const source = "src-thread";
+    const target = `t-${"long".repeat(100)}`;
+    const first = cp({ a: 1, big: "z".repeat(300) });
+    const config = await saver.put({ configurable: { thread_id: source, checkpoint_ns: "" } }, first, meta, { a: 1, big: 1 });
+    await saver.putWrites(config, [["a", 2]], "task");
+    expect(await saver.copyThread(source, target)).toBeGreaterThan(0);
+    const copy = await saver.getTuple({ configurable: { thread_id: target } });
+    expect(copy?.checkpoint.channel_values).toEqual({ a: 1, big: "z".repeat(300) });
+    expect(copy?.pendingWrites).toEqual([["task", "a", 2]]);
+    const all = [];
+    for await (const t of saver.list({})) all.push(t.config.configurable?.thread_id);
+    expect(all.sort()).toEqual([source, target].sort());
+  });
+});

@@ -433,7 +433,9 @@ describe(`zstd implementations (this Node: ${zstdImplementation})`, () => {
 describe("payload frames", () => {
   it("round-trips a head with binary sections", () => {
     const sections = [Buffer.from("a"), Buffer.alloc(0), randomBytes(1000)];
-    const framed = pack({ kind: "writes", x: 1 }, sections);
+    const ids = { thread_id: "t", checkpoint_ns: "", checkpoint_id: "c", task_id: "k", task_path: "" };
+    const writes = sections.map((_, i) => ({ idx: i, channel: `c${i}`, type: "bytes", s: i }));
+    const framed = pack({ kind: "writes", x: 1, ...ids, writes }, sections);
     const { head, sections: out } = unpack<{ kind: "writes"; x: number }>(framed, "writes");
     expect(head.x).toBe(1);
     expect(out.map((s) => s.toString("hex"))).toEqual(sections.map((s) => s.toString("hex")));
