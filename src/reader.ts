@@ -331,7 +331,10 @@ export class TupleReader {
       serde.loadsTyped(head.metadata.type, sections[head.metadata.s]!) as Promise<CheckpointMetadata>,
       this.channelValues(record),
     ]);
-    checkpoint.channel_values = values;
+    // a channel's value goes with its version: where LangGraph's serde itself drops a name
+    // from the checkpoint's versions (it drops `__proto__`), the value goes too, as in MemorySaver
+    const versions = checkpoint.channel_versions ?? {};
+    checkpoint.channel_values = Object.fromEntries(Object.entries(values).filter(([c]) => Object.hasOwn(versions, c)));
     const parentId = head.parent_checkpoint_id;
     if (checkpoint.v < 4 && parentId) await this.migratePendingSends(checkpoint, place, parentId, record.fromHistory);
     const configurable: Record<string, unknown> = { thread_id: place.thread, checkpoint_ns: place.ns, checkpoint_id: head.checkpoint_id };
