@@ -187,11 +187,12 @@ function withMethods<T>(name: string, value: T | undefined, methods: readonly st
 }
 
 /**
- * S3's bucket naming rules, loosened where S3-compatible stores allow more (upper case, `_`):
- * a name that can never be a bucket fails here, not as a signature or routing error later.
+ * What no store accepts in a bucket name: a `/` (it would become part of every key's path),
+ * white space, control characters, more than 255 characters. The finer rules (length 3 to 63,
+ * lower case) differ between S3 and the compatible stores, so the store itself judges those.
  * https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
  */
-const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
+const BUCKET_NAME = /^[^\s/\\\p{Cc}?#%]{1,255}$/u;
 
 function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
   const v = value ?? fallback;
@@ -229,9 +230,9 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
   if (typeof options.bucket !== "string" || options.bucket.trim() === "") {
     throw new InvalidOptionError("option `bucket` must be a non-empty string");
   }
-  if (!BUCKET_NAME.test(options.bucket) || options.bucket.includes("..")) {
+  if (!BUCKET_NAME.test(options.bucket)) {
     throw new InvalidOptionError(
-      `option \`bucket\` must be a bucket name (3 to 255 letters, digits, \`.\`, \`-\` or \`_\`, starting and ending with a letter or digit); got ${JSON.stringify(options.bucket.slice(0, 80))}`,
+      `option \`bucket\` must be a bucket name (at most 255 characters, no \`/\`, \`\\\`, \`?\`, \`#\`, \`%\`, spaces or control characters); got ${JSON.stringify(options.bucket.slice(0, 80))}`,
     );
   }
   if (options.client !== undefined && options.clientConfig !== undefined) {
