@@ -12,6 +12,9 @@ import { allVersions, bucketsForFile, describeWithVersioning, testClient } from 
 const client = testClient();
 const { versioned: bucket } = bucketsForFile("scale", client);
 
+/** Writes in flight at once. */
+const BATCH = Number(process.env.SCALE_BATCH ?? 250);
+
 async function saverOn(b = bucket, options: Record<string, unknown> = {}) {
   const saver = new S3Checkpointer({ bucket: b, client, prefix: `v/${randomUUID()}/`, inlineThresholdBytes: 256, ...options });
   await saver.setup();
@@ -20,34 +23,51 @@ async function saverOn(b = bucket, options: Record<string, unknown> = {}) {
 
 describeWithVersioning("at scale: pagination of versions", () => {
   it("5,000 versions of one key and 5,000 checkpoints: list, restore and purge", async () => {
+    // each phase says how long it took, so a slow run shows where the time went
+    const phase = async <T>(name: string, work: () => Promise<T>): Promise<T> => {
+      const started = performance.now();
+      const result = await work();
+      console.log(`at scale: ${name} took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+      return result;
+    };
     const saver = await saverOn();
     const thread = "big";
     const meta = { source: "loop" as const, step: 0, parents: {} };
     const first = await saver.put({ configurable: { thread_id: thread } }, { ...emptyCheckpoint(), id: uuid6(-1) }, meta, {});
     const N = 5000;
     const ids: string[] = [first.configurable!.checkpoint_id as string];
-    for (let i = 1; i < N; i += 250) {
-      const batch = Array.from({ length: Math.min(250, N - i) }, () => ({ ...emptyCheckpoint(), id: uuid6(-1) }));
-      batch.forEach((c) => ids.push(c.id));
-      await Promise.all(batch.map((c) => saver.put({ configurable: { thread_id: thread } }, c, meta, {})));
-    }
+    await phase(`${N} checkpoints`, async () => {
+      for (let i = 1; i < N; i += BATCH) {
+        const batch = Array.from({ length: Math.min(BATCH, N - i) }, () => ({ ...emptyCheckpoint(), id: uuid6(-1) }));
+        batch.forEach((c) => ids.push(c.id));
+        await Promise.all(batch.map((c) => saver.put({ configurable: { thread_id: thread } }, c, meta, {})));
+      }
+    });
     // a special write replaced 5,000 times: 5,000 versions of one key
-    for (let i = 0; i < N; i += 250) {
-      await Promise.all(Array.from({ length: 250 }, (_v, j) => saver.putWrites(first, [["__error__", `attempt ${i + j}`]], "flaky-task")));
-    }
-    const listed = [];
-    for await (const v of saver.listVersions(thread)) listed.push(v.checkpointId);
+    await phase(`${N} versions of one key`, async () => {
+      for (let i = 0; i < N; i += BATCH) {
+        await Promise.all(Array.from({ length: BATCH }, (_v, j) => saver.putWrites(first, [["__error__", `attempt ${i + j}`]], "flaky-task")));
+      }
+    });
+    const listed = await phase("listVersions", async () => {
+      const out = [];
+      for await (const v of saver.listVersions(thread)) out.push(v.checkpointId);
+      return out;
+    });
     expect(listed).toEqual([...ids].sort().reverse());
 
-    await saver.deleteThread(thread);
+    await phase("deleteThread", () => saver.deleteThread(thread));
     expect(await saver.getTuple({ configurable: { thread_id: thread } })).toBeUndefined();
-    await saver.restoreThread(thread);
-    let count = 0;
-    for await (const _t of saver.list({ configurable: { thread_id: thread, checkpoint_ns: "" } })) count += 1;
+    await phase("restoreThread", () => saver.restoreThread(thread));
+    const count = await phase("list", async () => {
+      let n = 0;
+      for await (const _t of saver.list({ configurable: { thread_id: thread, checkpoint_ns: "" } })) n += 1;
+      return n;
+    });
     expect(count).toBe(N);
 
-    const report = await saver.purgeThread(thread);
+    const report = await phase("purgeThread", () => saver.purgeThread(thread));
     expect(report.versionsFound).toBeGreaterThanOrEqual(2 * N);
     expect(await allVersions(client, bucket, saver.layout.thread(thread))).toEqual([]);
-  }, 300_000);
+  }, 900_000);
 });
