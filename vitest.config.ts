@@ -26,7 +26,8 @@ export default defineConfig({
       {
         // `npm run test:soak`: thousands of requests per test, minutes on a small machine
         extends: true,
-        test: { name: "soak", include: ["test/soak/**/*.test.ts"], ...againstS3 },
+        // (cleanup after a failed soak test may have 15,000 versions to delete)
+        test: { name: "soak", include: ["test/soak/**/*.test.ts"], hookTimeout: 600_000, ...againstS3 },
       },
     ],
   },

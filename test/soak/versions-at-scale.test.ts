@@ -69,5 +69,6 @@ describeWithVersioning("at scale: pagination of versions", () => {
     const report = await phase("purgeThread", () => saver.purgeThread(thread));
     expect(report.versionsFound).toBeGreaterThanOrEqual(2 * N);
     expect(await allVersions(client, bucket, saver.layout.thread(thread))).toEqual([]);
+    // ~300 s on a 2-core machine under load (load average 7–10), alone: three times that
   }, 900_000);
 });
