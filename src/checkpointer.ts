@@ -24,7 +24,7 @@ import { CheckpointNotFoundError, InvalidArgumentError, S3RequestError, Versioni
 import { KeyLayout, assertCheckpointId, decodeComponent, encodeComponent } from "./layout.js";
 import { createMetrics, type CheckpointerMetrics } from "./metrics.js";
 import { optionsFromEnv, resolveOptions, type ResolvedOptions, type S3CheckpointerOptions } from "./options.js";
-import { RECORD_FORMAT, pack, type RecordHead, type Serialized, type WritesHead } from "./payload.js";
+import { RECORD_FORMAT, channelRef, emptyChannels, isValueless, pack, type RecordHead, type Serialized, type WritesHead } from "./payload.js";
 import { deltaChannelHistory } from "./delta.js";
 import { TupleReader, type Group, type Place } from "./reader.js";
 import { ImmutableWriter, type BucketCapabilities } from "./immutability.js";
@@ -104,13 +104,14 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       },
       resilience: resolved.resilience,
     });
-    this.writer = new ImmutableWriter(this.store, (token) => this.layout.probe(token));
+    this.writer = new ImmutableWriter(this.store, (token) => this.layout.probe(token), resolved.versioning === "required");
     this.reader = new TupleReader({
       store: this.store,
       layout: this.layout,
       serde: () => this.serde,
       cacheMaxBytes: resolved.cacheMaxBytes,
       readConcurrency: resolved.readConcurrency,
+      maxObjectBytes: resolved.maxObjectBytes,
       nextVersion: () => this.getNextVersion(undefined),
     });
   }
@@ -207,13 +208,18 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         ]);
         return record && listed.exists ? this.reader.assemble(record, listed.writes, this.versionIds) : undefined;
       }
-      const group = await this.reader.firstGroup(this.layout.namespace(thread, ns));
+      const group = await this.reader.latestGroup(this.layout.namespace(thread, ns));
       if (!group?.recordKey) return undefined;
       return this.loadGroup(group, place);
     });
   }
 
   async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
+    this.assertOpen("list");
+    if (config === null || typeof config !== "object") {
+      throw new InvalidArgumentError("list(): config must be a RunnableConfig, e.g. { configurable: { thread_id } } (or {} for every thread)");
+    }
+    if (options === null || typeof options !== "object") throw new InvalidArgumentError("list(): options must be an object");
     const { filter, before } = options;
     let remaining = options.limit;
     if (remaining !== undefined && (!Number.isInteger(remaining) || remaining < 0)) {
@@ -417,7 +423,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    */
   copyThread(fromThreadId: string, toThreadId: string): Promise<number> {
     return this.timed("copyThread", () =>
-      copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), this.options.readConcurrency),
+      copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), {
+        concurrency: this.options.readConcurrency,
+        maxObjectBytes: this.options.maxObjectBytes,
+        reseal: (plaintext, key) => this.seal(plaintext, key),
+      }),
     );
   }
 
@@ -440,7 +450,15 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   /** Runs an operation with its duration and outcome recorded, and a warning when it is slow. */
+  /** A closed checkpointer has destroyed its client: using it must say so, not half-work. */
+  private assertOpen(operation: string): void {
+    if (this.closed) {
+      throw new InvalidArgumentError(`${operation}(): this checkpointer was closed; create a new S3Checkpointer`);
+    }
+  }
+
   private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
+    this.assertOpen(operation);
     const done = this.metrics.operation(operation);
     const started = performance.now();
     let outcome: "success" | "error" = "error";
@@ -514,26 +532,29 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       ...(parentId ? { parent_checkpoint_id: parentId } : {}),
       checkpoint: { type: cp.type, s: section(cp) },
       metadata: { type: md.type, s: section(md) },
-      channels: {},
+      channels: emptyChannels(),
     };
     const blobs: { key: string; body: Buffer; sha256: string; what: string }[] = [];
     for (const [channel, version] of Object.entries(newVersions ?? {})) {
       if (!has(channel)) continue; // an empty channel has no value
       const value = await this.dump((values as Record<string, unknown>)[channel]);
+      if (isValueless(value.type, value.bytes)) continue; // a function or Symbol: left out, as MemorySaver does
       if (value.bytes.byteLength <= this.options.inlineThresholdBytes) {
         head.channels[channel] = { v: version, at: "inline", type: value.type, s: section(value) };
       } else {
-        const sealed = await this.seal(value.bytes, value.type);
-        blobs.push({ key: this.layout.blob(thread, ns, channel, version), ...sealed, what: `channel "${channel}" version ${version}` });
+        const key = this.layout.blob(thread, ns, channel, version);
+        const sealed = await this.seal(value.bytes, key, value.type);
+        blobs.push({ key, ...sealed, what: `channel "${channel}" version ${version}` });
         head.channels[channel] = { v: version, at: "blob" };
       }
     }
     // Unchanged channels: the parent record says where their (channel, version) lives.
-    const unchanged = Object.keys(checkpoint.channel_versions ?? {}).filter((c) => !(c in (newVersions ?? {})));
+    const changed = newVersions ?? {};
+    const unchanged = Object.keys(checkpoint.channel_versions ?? {}).filter((c) => !Object.hasOwn(changed, c));
     if (unchanged.length > 0 && parentId) {
       const parent = await this.reader.readRecord(this.layout.record(thread, ns, parentId), place);
       for (const channel of unchanged) {
-        const ref = parent?.head.channels[channel];
+        const ref = parent ? channelRef(parent.head.channels, channel) : undefined;
         const version = checkpoint.channel_versions[channel]!;
         if (!ref || ref.v !== version) continue;
         if (ref.at !== "inline") {
@@ -541,6 +562,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
           continue;
         }
         const value = has(channel) ? await this.dump((values as Record<string, unknown>)[channel]) : undefined;
+        if (value && isValueless(value.type, value.bytes)) continue;
         head.channels[channel] =
           value && value.bytes.byteLength <= this.options.inlineThresholdBytes
             ? { v: version, at: "inline", type: value.type, s: section(value) }
@@ -549,7 +571,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
     const recordKey = this.layout.record(thread, ns, checkpoint.id);
     const plaintext = pack(head, sections);
-    const record = await this.seal(plaintext);
+    const record = await this.seal(plaintext, recordKey);
 
     // Write order is the atomicity: channel values first, the record that refers to them last,
     // so a reader never finds a record whose parts are missing.
@@ -566,14 +588,17 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     if (!checkpointId) throw new InvalidArgumentError("putWrites(): config.configurable.checkpoint_id is required");
     assertCheckpointId(checkpointId);
     if (typeof taskId !== "string") throw new InvalidArgumentError("putWrites(): taskId must be a string");
-    if (!Array.isArray(writes)) throw new InvalidArgumentError("putWrites(): writes must be an array of [channel, value]");
+    if (!Array.isArray(writes) || !writes.every((w) => Array.isArray(w) && w.length === 2 && typeof w[0] === "string")) {
+      throw new InvalidArgumentError("putWrites(): writes must be an array of [channel, value] pairs with string channels");
+    }
 
     const regular: WritesHead["writes"] = [];
     const regularSections: Uint8Array[] = [];
     const special: { idx: number; body: Buffer }[] = [];
     const base = { kind: "writes" as const, fmt: RECORD_FORMAT, thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpointId, task_id: taskId, task_path: taskPath ?? "" };
     for (const [i, [channel, value]] of writes.entries()) {
-      const idx = WRITES_IDX_MAP[channel] ?? i;
+      // own properties only: a channel named `constructor` is a regular write
+      const idx = Object.hasOwn(WRITES_IDX_MAP, channel) ? WRITES_IDX_MAP[channel]! : i;
       const v = await this.dump(value);
       if (idx >= 0) regular.push({ idx, channel, type: v.type, s: regularSections.push(v.bytes) - 1 });
       else special.push({ idx, body: pack({ ...base, writes: [{ idx, channel, type: v.type, s: 0 }] }, [v.bytes]) });
@@ -581,13 +606,15 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     const jobs: Promise<unknown>[] = [];
     if (regular.length > 0) {
       // regular writes are insert-if-absent: the first write of a task's writes wins
-      const sealed = await this.seal(pack({ ...base, writes: regular }, regularSections));
-      jobs.push(this.writer.createIfAbsent(this.layout.writes(thread, ns, checkpointId, taskId, "r"), sealed.body, sealed.sha256));
+      const key = this.layout.writes(thread, ns, checkpointId, taskId, "r");
+      const sealed = await this.seal(pack({ ...base, writes: regular }, regularSections), key);
+      jobs.push(this.writer.createIfAbsent(key, sealed.body, sealed.sha256));
     }
     for (const s of special) {
       // special writes (errors, interrupts, resumes, scheduled) replace the earlier one
-      const sealed = await this.seal(s.body);
-      jobs.push(this.writer.replace(this.layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`), sealed.body, sealed.sha256));
+      const key = this.layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`);
+      const sealed = await this.seal(s.body, key);
+      jobs.push(this.writer.replace(key, sealed.body, sealed.sha256));
     }
     await Promise.all(jobs);
   }
@@ -597,8 +624,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     return { type, bytes: typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes };
   }
 
-  private async seal(plaintext: Uint8Array, type?: string) {
-    const sealed = await seal(plaintext, this.options.compression, type);
+  private async seal(plaintext: Uint8Array, key: string, type?: string) {
+    const sealed = await seal(plaintext, { compression: this.options.compression, key, type, maxBytes: this.options.maxObjectBytes });
     this.metrics.compression(sealed.plaintextBytes, sealed.body.length);
     return sealed;
   }

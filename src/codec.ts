@@ -1,37 +1,83 @@
 /**
- * The envelope every object body is wrapped in, and its compression.
+ * The envelope every object body is wrapped in.
  *
  * ```text
- * "LGS3"  u8 format version  u32 header length (big-endian)  header (JSON)  payload
+ * version 2 (written):
+ *   "LGS3"  u8 2  u32 header length (big-endian)  header (JSON)  SHA-256 of all bytes before it  payload
+ * version 1 (read):
+ *   "LGS3"  u8 1  u32 header length (big-endian)  header (JSON)  payload
  * ```
  *
  * The header says how to read the payload: codec, plaintext length, SHA-256 of the plaintext,
- * the serde type of the value where the body is a single value, and (reserved) encryption. Old
- * objects stay readable when defaults change, because the reader follows the header, not the
- * options.
+ * the serde type where the body is a single value, the SHA-256 of the S3 key the body was
+ * sealed for (version 2), and encryption (reserved, `e`). The header digest makes the header
+ * itself tamper-evident; with the plaintext digest inside it, it covers header and plaintext.
+ * Old objects stay readable when defaults change, because the reader follows the header, not
+ * the options.
  *
- * zstd runs through `node:zlib` where Node has it (22.15+), else through `zstd-codec`'s
- * streaming API fed in 1 MiB chunks: its one-shot API aborts the WebAssembly instance on inputs
- * of about 11 MB (fixed 16 MiB heap), the chunked path keeps the heap bounded at any size
- * (measured to 64 MB), and levels above {@link WASM_MAX_ZSTD_LEVEL} are lowered to it.
+ * Key binding: a body sealed for one key and found under another (copied there by hand, by a
+ * server-side copy, or by someone with write access to the bucket) is refused, so one thread's
+ * state can never be served as another's. Version-1 bodies carry no binding: {@link Opened}
+ * says so (`keyBound: false`), and the reader checks the record's own thread, namespace and id
+ * against its key instead.
+ *
+ * Decoding is bounded: a body longer than its limit is refused before anything is read, the
+ * declared length must be within `maxBytes` before anything is decoded, decompression stops at
+ * the declared length (see zstd.ts), and hashing gives the event loop a turn every few ms.
+ *
+ * Encryption seam (not implemented here): a {@link EnvelopeCipher} passed to {@link seal} and
+ * {@link open} encrypts the compressed payload. Its `begin()` returns the metadata stored in
+ * the clear in the header's `e` (`alg`, `kid`, nonce, …) and an `encrypt(payload, aad)`; its
+ * `open(e, ciphertext, aad)` decrypts. The AAD is the stored header bytes (magic to the end of
+ * the header JSON, `e` included) followed by the UTF-8 object key, so an AEAD such as
+ * AES-256-GCM authenticates the header and binds the ciphertext to its key. The plaintext
+ * digest `h` stays in the clear header: with encryption on, it reveals which objects hold
+ * equal plaintexts, so an encrypting writer may want to key it (HMAC) in a later version.
  */
 
 import { createHash } from "node:crypto";
-import * as zlib from "node:zlib";
-import { promisify } from "node:util";
-import { CheckpointCorruptedError, InvalidOptionError } from "./errors.js";
+import {
+  CheckpointCorruptedError,
+  DecryptionFailedError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  isS3CheckpointerError,
+} from "./errors.js";
+import { MAX_ZSTD_LEVEL, Pacer, zstdCompress, zstdDecompress } from "./zstd.js";
+
+export {
+  MAX_ZSTD_LEVEL,
+  MAX_ZSTD_WINDOW_BYTES,
+  WASM_MAX_ZSTD_LEVEL,
+  jsZstdDecompress,
+  wasmZstdCompress,
+  zstdCompress,
+  zstdDecompress,
+  zstdImplementation,
+} from "./zstd.js";
 
 export const ENVELOPE_MAGIC = Buffer.from("LGS3", "ascii");
-export const ENVELOPE_VERSION = 1;
-/** zstd levels above 19 need windows the WebAssembly fallback cannot hold. */
-export const MAX_ZSTD_LEVEL = 19;
-const CHUNK_BYTES = 1 << 20;
+/** The format written. Version 1 (no header digest, no key binding) is still read. */
+export const ENVELOPE_VERSION = 2;
 /**
- * zstd-codec compresses within a fixed 16 MiB WebAssembly heap: levels above 9 abort it (OOM,
- * and an aborted instance stays broken), so the fallback compresses at 9 at most. Reading is
- * not limited: it decodes frames of every level, level 19 of 64 MB included.
+ * Default bound on the plaintext of one object (a record, a writes object, one channel value).
+ * 256 MiB is far above any state that is practical to checkpoint (each large channel value is
+ * an object of its own), and keeps what a hostile or broken object can cost bounded: decoding
+ * holds about twice the plaintext at its peak, per concurrent read, and the pure-JavaScript
+ * decoder of Node 20 needs about a second per 100–200 MB.
  */
-export const WASM_MAX_ZSTD_LEVEL = 9;
+export const DEFAULT_MAX_OBJECT_BYTES = 256 * 1024 * 1024;
+/** Longest header accepted: ours are about 200 bytes; JSON.parse of megabytes would block. */
+export const MAX_HEADER_BYTES = 64 * 1024;
+
+const PRELUDE_BYTES = 9;
+const HEADER_DIGEST_BYTES = 32;
+/** Room for an AEAD's tag (and whatever else a cipher adds) in the payload bound. */
+const CIPHER_OVERHEAD_BYTES = 1024;
+/** Hashing runs over slices of this size between looks at the clock. */
+const HASH_SLICE_BYTES = 1 << 20;
+const SHA256_HEX = /^[0-9a-f]{64}$/;
+const CODECS: readonly string[] = ["zstd", "none"];
 
 export type CompressionCodec = "zstd" | "none";
 
@@ -48,15 +94,37 @@ export interface ResolvedCompression {
 }
 
 export function resolveCompression(options: CompressionOptions | undefined): ResolvedCompression {
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new InvalidOptionError('option `compression` must be `{ codec, level }`, "zstd" or "none"');
+  }
   const codec = options?.codec ?? "zstd";
   const level = options?.level ?? 3;
   if (codec !== "zstd" && codec !== "none") {
     throw new InvalidOptionError(`option \`compression.codec\` must be "zstd" or "none"; got ${JSON.stringify(codec)}`);
   }
   if (!Number.isInteger(level) || level < 1 || level > MAX_ZSTD_LEVEL) {
-    throw new InvalidOptionError(`option \`compression.level\` must be an integer from 1 to ${MAX_ZSTD_LEVEL}; got ${level}`);
+    throw new InvalidOptionError(
+      `option \`compression.level\` must be an integer from 1 to ${MAX_ZSTD_LEVEL}; got ${level}`,
+    );
   }
   return Object.freeze({ codec, level });
+}
+
+/** Encryption metadata stored in the clear in the header (`e`): algorithm, key id, nonce, … */
+export interface EncryptionMeta {
+  readonly alg: string;
+  readonly kid: string;
+  readonly [field: string]: string;
+}
+
+/**
+ * A cipher for the payload (the seam for client-side encryption; see the module comment).
+ * Both functions may be async. `open` throws {@link DecryptionFailedError} for a body that is
+ * not authentic; anything else it throws is reported as one.
+ */
+export interface EnvelopeCipher {
+  begin(): { meta: EncryptionMeta; encrypt(payload: Uint8Array, aad: Uint8Array): Uint8Array | Promise<Uint8Array> };
+  open(meta: EncryptionMeta, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 /** What the header of an envelope records. */
@@ -67,8 +135,23 @@ export interface EnvelopeHeader {
   n: number;
   /** SHA-256 of the plaintext, hex */
   h: string;
+  /** SHA-256 of the S3 key the body was sealed for, hex (version 2; absent in version 1) */
+  k?: string;
   /** serde type of the value, for bodies that hold one serialized value */
   t?: string;
+  /** encryption metadata; absent when the payload is not encrypted */
+  e?: EncryptionMeta;
+}
+
+export interface SealOptions {
+  compression: ResolvedCompression;
+  /** The S3 key the body will be stored under: bound into the header, checked by {@link open}. */
+  key: string;
+  /** Serde type of the value, for bodies that hold one serialized value. */
+  type?: string;
+  /** Refuse a plaintext larger than this (readers would refuse the object). @default no bound */
+  maxBytes?: number;
+  cipher?: EnvelopeCipher;
 }
 
 export interface Sealed {
@@ -78,119 +161,313 @@ export interface Sealed {
   plaintextBytes: number;
 }
 
+export interface OpenOptions {
+  /** The S3 key the body was read from: named in errors, and checked against the binding. */
+  key: string;
+  /** Largest plaintext accepted. @default DEFAULT_MAX_OBJECT_BYTES */
+  maxBytes?: number;
+  cipher?: EnvelopeCipher;
+}
+
 export interface Opened {
   plaintext: Buffer;
   header: EnvelopeHeader;
+  /** Envelope format of the body: 1 (old) or 2. */
+  version: number;
+  /**
+   * True when the body names the key it was read from (version 2). False for a version-1 body,
+   * which names no key: the caller must check the content against the key (for a record, its
+   * own thread, namespace and id).
+   */
+  keyBound: boolean;
 }
 
-/** Wraps a plaintext in an envelope, compressed as `compression` says. */
-export async function seal(plaintext: Uint8Array, compression: ResolvedCompression, type?: string): Promise<Sealed> {
-  const sha256 = createHash("sha256").update(plaintext).digest("hex");
-  const payload = compression.codec === "zstd" ? await zstdCompress(plaintext, compression.level) : Buffer.from(plaintext);
-  const header: EnvelopeHeader = { c: compression.codec, n: plaintext.byteLength, h: sha256 };
+/**
+ * The longest body {@link open} accepts for a `maxBytes` bound: the prelude, the longest
+ * header, the digest and a payload that cannot be compressed. A store can refuse to download
+ * anything longer (its `Content-Length`), before a byte of it is held in memory.
+ *
+ * @example
+ * ```ts
+ * if (contentLength > maxEnvelopeBytes(DEFAULT_MAX_OBJECT_BYTES)) throw ...;
+ * ```
+ */
+export function maxEnvelopeBytes(maxBytes: number): number {
+  return PRELUDE_BYTES + MAX_HEADER_BYTES + HEADER_DIGEST_BYTES + maxPayloadBytes(maxBytes, true);
+}
+
+/** Bound on the stored payload of `n` plaintext bytes: zstd adds well under n/128 + 1 KiB. */
+function maxPayloadBytes(n: number, encrypted: boolean): number {
+  return n + Math.floor(n / 128) + 1024 + (encrypted ? CIPHER_OVERHEAD_BYTES : 0);
+}
+
+/**
+ * Wraps a plaintext (one buffer, or its parts in order) in an envelope bound to `key`,
+ * compressed as `compression` says, encrypted when a `cipher` is given.
+ *
+ * @example
+ * ```ts
+ * const { body, sha256 } = await seal(bytes, { compression: resolveCompression({}), key });
+ * ```
+ */
+export async function seal(plaintext: Uint8Array | readonly Uint8Array[], options: SealOptions): Promise<Sealed> {
+  const { compression, key, type, maxBytes, cipher } = options;
+  const parts: readonly Uint8Array[] = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
+  const plaintextBytes = parts.reduce((sum, part) => sum + part.byteLength, 0);
+  if (maxBytes !== undefined && plaintextBytes > maxBytes) {
+    throw new InvalidArgumentError(
+      `object ${key} would hold ${plaintextBytes} bytes, more than maxObjectBytes (${maxBytes}), ` +
+        "and readers would refuse it; " +
+        "store less in one value, or raise `maxObjectBytes` on every reader and writer",
+      { key },
+    );
+  }
+  const sha256 = await digestOf(parts, new Pacer());
+  const compressed =
+    compression.codec === "zstd"
+      ? await zstdCompress(parts.length === 1 ? parts[0]! : parts, compression.level)
+      : Buffer.concat(parts, plaintextBytes);
+  const header: EnvelopeHeader = { c: compression.codec, n: plaintextBytes, h: sha256, k: keyDigest(key) };
   if (type !== undefined) header.t = type;
-  const headerBytes = Buffer.from(JSON.stringify(header), "utf8");
-  const prelude = Buffer.alloc(9);
+  const started = cipher?.begin();
+  if (started) header.e = started.meta;
+  const stored = storedHeader(header, key);
+  const payload = started ? await started.encrypt(compressed, additionalData(stored, key)) : compressed;
+  const digest = createHash("sha256").update(stored).digest();
+  return { body: Buffer.concat([stored, digest, payload]), sha256, plaintextBytes };
+}
+
+/**
+ * Reads an envelope back. Throws {@link CheckpointCorruptedError} (naming the key) for anything
+ * not intact, not bound to `key`, or larger than `maxBytes`, and {@link DecryptionFailedError}
+ * for an encrypted body that cannot be decrypted; never anything untyped.
+ *
+ * @example
+ * ```ts
+ * const { plaintext, keyBound } = await open(object.body, { key, maxBytes });
+ * ```
+ */
+export async function open(body: Uint8Array, options: OpenOptions): Promise<Opened> {
+  const { key, cipher } = options;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_OBJECT_BYTES;
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const corrupted = corruption(key);
+  if (buf.length > maxEnvelopeBytes(maxBytes)) {
+    throw corrupted(
+      `its ${buf.length} bytes are more than an object within maxObjectBytes (${maxBytes}) can take; ` +
+        "raise the option if such objects are expected",
+    );
+  }
+  const { header, version, stored, payload } = parseEnvelope(buf, key);
+  if (version >= 2 && header.k !== keyDigest(key)) {
+    throw corrupted(
+      "it was sealed for another key (copied or moved here from elsewhere), so it is not this key's content",
+    );
+  }
+  if (header.n > maxBytes) {
+    throw corrupted(
+      `it declares ${header.n} bytes, more than maxObjectBytes (${maxBytes}); ` +
+        "raise the option if such objects are expected",
+    );
+  }
+  if (payload.length > maxPayloadBytes(header.n, header.e !== undefined)) {
+    throw corrupted(`its payload of ${payload.length} bytes is longer than ${header.n} bytes of content can be`);
+  }
+  let compressed: Uint8Array = payload;
+  if (header.e) compressed = await decrypt(header.e, payload, additionalData(stored, key), key, cipher);
+  let plaintext: Buffer;
+  if (header.c === "none") {
+    if (compressed.byteLength !== header.n)
+      throw corrupted(`it holds ${compressed.byteLength} bytes, not the ${header.n} it declares`);
+    plaintext = Buffer.from(compressed.buffer, compressed.byteOffset, compressed.byteLength);
+  } else {
+    try {
+      plaintext = await zstdDecompress(compressed, header.n);
+    } catch (e) {
+      throw corrupted(`its payload does not decompress (${(e as Error).message})`, e);
+    }
+  }
+  if ((await digestOf([plaintext], new Pacer())) !== header.h) throw corrupted("checksum mismatch");
+  return { plaintext, header, version, keyBound: version >= 2 };
+}
+
+/**
+ * Re-binds a sealed body from one key to another without decompressing it (a version-1 body
+ * is upgraded to version 2 on the way), for copies of objects: a server-side copy would keep
+ * the old binding and the copy would be refused. The header and the binding to `from` are
+ * checked; the payload is checked when the copy is opened. An encrypted body needs its cipher.
+ *
+ * @example
+ * ```ts
+ * const moved = await rebind(object.body, { from: sourceKey, to: targetKey });
+ * await store.put(targetKey, moved.body, { sha256: moved.sha256 });
+ * ```
+ */
+export async function rebind(
+  body: Uint8Array,
+  options: { from: string; to: string; maxBytes?: number; cipher?: EnvelopeCipher },
+): Promise<{ body: Buffer; sha256: string }> {
+  const { from, to, cipher } = options;
+  const maxBytes = options.maxBytes ?? DEFAULT_MAX_OBJECT_BYTES;
+  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
+  const corrupted = corruption(from);
+  if (buf.length > maxEnvelopeBytes(maxBytes))
+    throw corrupted(`its ${buf.length} bytes are more than maxObjectBytes (${maxBytes}) allows`);
+  const { header, version, stored, payload } = parseEnvelope(buf, from);
+  if (version >= 2 && header.k !== keyDigest(from))
+    throw corrupted("it was sealed for another key, so it is not this key's content");
+  const next: EnvelopeHeader = { ...header, k: keyDigest(to) };
+  let payloadOut: Uint8Array = payload;
+  let started: ReturnType<EnvelopeCipher["begin"]> | undefined;
+  if (header.e) {
+    // the AAD names the key: an encrypted payload is decrypted and encrypted anew for `to`
+    payloadOut = await decrypt(header.e, payload, additionalData(stored, from), from, cipher);
+    started = cipher!.begin();
+    next.e = started.meta;
+  }
+  const nextStored = storedHeader(next, to);
+  if (started) payloadOut = await started.encrypt(payloadOut, additionalData(nextStored, to));
+  return {
+    body: Buffer.concat([nextStored, createHash("sha256").update(nextStored).digest(), payloadOut]),
+    sha256: header.h,
+  };
+}
+
+// ---- internals ----------------------------------------------------------------------------
+
+function corruption(key: string) {
+  return (why: string, cause?: unknown) =>
+    new CheckpointCorruptedError(`object ${key} is not a readable checkpoint envelope: ${why}`, { key, cause });
+}
+
+function keyDigest(key: string): string {
+  return createHash("sha256").update(key, "utf8").digest("hex");
+}
+
+/** Prelude and header JSON, as stored (the header digest and the AAD are computed over them). */
+function storedHeader(header: EnvelopeHeader, key: string): Buffer {
+  const json = Buffer.from(JSON.stringify(header), "utf8");
+  if (json.length > MAX_HEADER_BYTES) {
+    throw new InvalidArgumentError(
+      `object ${key}: its envelope header would be ${json.length} bytes (at most ${MAX_HEADER_BYTES}); ` +
+        "the serde type is too long",
+      { key },
+    );
+  }
+  const prelude = Buffer.alloc(PRELUDE_BYTES);
   ENVELOPE_MAGIC.copy(prelude, 0);
   prelude.writeUInt8(ENVELOPE_VERSION, 4);
-  prelude.writeUInt32BE(headerBytes.length, 5);
-  return { body: Buffer.concat([prelude, headerBytes, payload]), sha256, plaintextBytes: plaintext.byteLength };
+  prelude.writeUInt32BE(json.length, 5);
+  return Buffer.concat([prelude, json]);
 }
 
-/** Reads an envelope back; throws {@link CheckpointCorruptedError} for anything not intact. */
-export async function open(body: Uint8Array, key?: string): Promise<Opened> {
-  const buf = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
-  const corrupted = (why: string, cause?: unknown) =>
-    new CheckpointCorruptedError(`object ${key ?? "(body)"} is not a readable checkpoint envelope: ${why}`, { key, cause });
-  if (buf.length < 9 || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC)) throw corrupted("missing envelope magic");
-  const version = buf.readUInt8(4);
-  if (version !== ENVELOPE_VERSION) throw corrupted(`envelope format ${version} is newer than this library reads; upgrade langgraph-checkpoint-s3`);
-  const headerLength = buf.readUInt32BE(5);
-  if (9 + headerLength > buf.length) throw corrupted("truncated header");
-  let header: EnvelopeHeader;
+function additionalData(stored: Uint8Array, key: string): Buffer {
+  return Buffer.concat([stored, Buffer.from(key, "utf8")]);
+}
+
+async function digestOf(parts: readonly Uint8Array[], pacer: Pacer): Promise<string> {
+  const hash = createHash("sha256");
+  for (const part of parts) {
+    for (let offset = 0; offset < part.byteLength; offset += HASH_SLICE_BYTES) {
+      hash.update(part.subarray(offset, offset + HASH_SLICE_BYTES));
+      await pacer.pause();
+    }
+  }
+  return hash.digest("hex");
+}
+
+async function decrypt(
+  meta: EncryptionMeta,
+  payload: Uint8Array,
+  aad: Uint8Array,
+  key: string,
+  cipher: EnvelopeCipher | undefined,
+) {
+  if (!cipher) {
+    throw new DecryptionFailedError(
+      `object ${key} is encrypted (${meta.alg}, key id ${JSON.stringify(meta.kid)}); ` +
+        "configure encryption with that key to read it",
+      { key },
+    );
+  }
   try {
-    header = JSON.parse(buf.subarray(9, 9 + headerLength).toString("utf8")) as EnvelopeHeader;
+    return await cipher.open(meta, payload, aad);
+  } catch (e) {
+    if (isS3CheckpointerError(e)) throw e;
+    throw new DecryptionFailedError(
+      `object ${key} could not be decrypted (key id ${JSON.stringify(meta.kid)}): wrong key, or the body was altered`,
+      {
+        key,
+        cause: e,
+      },
+    );
+  }
+}
+
+interface ParsedEnvelope {
+  header: EnvelopeHeader;
+  version: number;
+  /** prelude and header JSON as stored */
+  stored: Buffer;
+  payload: Buffer;
+}
+
+/** Checks the prelude (and the header digest of version 2) and validates every header field. */
+function parseEnvelope(buf: Buffer, key: string): ParsedEnvelope {
+  const corrupted = corruption(key);
+  if (buf.length < PRELUDE_BYTES || !buf.subarray(0, 4).equals(ENVELOPE_MAGIC))
+    throw corrupted("missing envelope magic");
+  const version = buf.readUInt8(4);
+  if (version > ENVELOPE_VERSION) {
+    throw corrupted(`envelope format ${version} is newer than this library reads; upgrade langgraph-checkpoint-s3`);
+  }
+  if (version < 1)
+    throw corrupted(
+      `envelope format ${version} was never written by langgraph-checkpoint-s3; the object is damaged or foreign`,
+    );
+  const headerLength = buf.readUInt32BE(5);
+  if (headerLength > MAX_HEADER_BYTES) throw corrupted(`header of ${headerLength} bytes (at most ${MAX_HEADER_BYTES})`);
+  const headerEnd = PRELUDE_BYTES + headerLength;
+  const payloadStart = version >= 2 ? headerEnd + HEADER_DIGEST_BYTES : headerEnd;
+  if (payloadStart > buf.length) throw corrupted("truncated header");
+  const stored = buf.subarray(0, headerEnd);
+  if (version >= 2 && !createHash("sha256").update(stored).digest().equals(buf.subarray(headerEnd, payloadStart))) {
+    throw corrupted("header checksum mismatch");
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(new TextDecoder("utf-8", { fatal: true }).decode(stored.subarray(PRELUDE_BYTES)));
   } catch (e) {
     throw corrupted("header is not JSON", e);
   }
-  if (typeof header.n !== "number" || typeof header.h !== "string") throw corrupted("header lacks length or checksum");
-  const payload = buf.subarray(9 + headerLength);
-  let plaintext: Buffer;
-  try {
-    if (header.c === "zstd") plaintext = await zstdDecompress(payload, header.n);
-    else if (header.c === "none") plaintext = payload;
-    else throw corrupted(`unknown codec ${JSON.stringify(header.c)}`);
-  } catch (e) {
-    if (e instanceof CheckpointCorruptedError) throw e;
-    throw corrupted("payload does not decompress", e);
+  return { header: validateHeader(raw, version, corrupted), version, stored, payload: buf.subarray(payloadStart) };
+}
+
+function validateHeader(raw: unknown, version: number, corrupted: (why: string) => Error): EnvelopeHeader {
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) throw corrupted("header is not an object");
+  const { c, n, h, k, t, e } = raw as Record<string, unknown>;
+  if (typeof c !== "string" || !CODECS.includes(c)) throw corrupted(`unknown codec ${JSON.stringify(c) ?? "(none)"}`);
+  if (typeof n !== "number" || !Number.isSafeInteger(n) || n < 0)
+    throw corrupted("header lacks a valid plaintext length");
+  if (typeof h !== "string" || !SHA256_HEX.test(h)) throw corrupted("header lacks a valid checksum");
+  const header: EnvelopeHeader = { c: c as CompressionCodec, n, h };
+  if (version >= 2) {
+    if (typeof k !== "string" || !SHA256_HEX.test(k)) throw corrupted("header lacks a valid key binding");
+    header.k = k;
   }
-  if (plaintext.length !== header.n || createHash("sha256").update(plaintext).digest("hex") !== header.h) {
-    throw corrupted("checksum mismatch");
+  if (t !== undefined) {
+    if (typeof t !== "string") throw corrupted("header has a serde type that is not a string");
+    header.t = t;
   }
-  return { plaintext, header };
-}
-
-// ---- zstd ---------------------------------------------------------------------------------
-
-type ZlibZstd = {
-  zstdCompress: (buf: Uint8Array, opts: object, cb: (err: Error | null, out: Buffer) => void) => void;
-  zstdDecompress: (buf: Uint8Array, opts: object, cb: (err: Error | null, out: Buffer) => void) => void;
-  constants: Record<string, number>;
-};
-const nativeZstd = typeof (zlib as unknown as Partial<ZlibZstd>).zstdCompress === "function" ? (zlib as unknown as ZlibZstd) : undefined;
-
-/** `"node:zlib"` on Node 22.15+, `"zstd-codec"` before. */
-export const zstdImplementation: "node:zlib" | "zstd-codec" = nativeZstd ? "node:zlib" : "zstd-codec";
-
-interface ZstdStreaming {
-  compressChunks(chunks: Uint8Array[], sizeHint: number, level: number): Uint8Array | null;
-  decompressChunks(chunks: Uint8Array[], sizeHint: number): Uint8Array | null;
-}
-let streaming: Promise<ZstdStreaming> | undefined;
-
-function wasmZstd(): Promise<ZstdStreaming> {
-  streaming ??= import("zstd-codec").then(
-    (mod) =>
-      new Promise<ZstdStreaming>((resolve) => {
-        const { ZstdCodec } = (mod as { default?: { ZstdCodec: unknown }; ZstdCodec?: unknown }).default ?? (mod as { ZstdCodec: unknown });
-        (ZstdCodec as { run(cb: (z: { Streaming: new () => ZstdStreaming }) => void): void }).run((z) => resolve(new z.Streaming()));
-      }),
-  );
-  return streaming;
-}
-
-function chunks(buf: Uint8Array): Uint8Array[] {
-  const out: Uint8Array[] = [];
-  for (let offset = 0; offset < buf.byteLength; offset += CHUNK_BYTES) out.push(buf.subarray(offset, offset + CHUNK_BYTES));
-  return out;
-}
-
-export async function zstdCompress(input: Uint8Array, level: number): Promise<Buffer> {
-  if (nativeZstd) {
-    const params = { [nativeZstd.constants.ZSTD_c_compressionLevel!]: level, [nativeZstd.constants.ZSTD_c_checksumFlag!]: 1 };
-    return promisify(nativeZstd.zstdCompress)(input, { params, pledgedSrcSize: input.byteLength });
+  if (e !== undefined) {
+    // version 1 never had encryption
+    if (version < 2 || typeof e !== "object" || e === null || Array.isArray(e))
+      throw corrupted("header has malformed encryption metadata");
+    const fields = e as Record<string, unknown>;
+    if (!Object.values(fields).every((v) => typeof v === "string") || !fields.alg || !fields.kid) {
+      throw corrupted("header has malformed encryption metadata");
+    }
+    header.e = fields as EncryptionMeta;
   }
-  return wasmZstdCompress(input, level);
-}
-
-/** zstd-codec, fed in 1 MiB chunks (exported for the cross-implementation tests). */
-export async function wasmZstdCompress(input: Uint8Array, level: number): Promise<Buffer> {
-  const z = await wasmZstd();
-  const out = z.compressChunks(chunks(input), input.byteLength, Math.min(level, WASM_MAX_ZSTD_LEVEL));
-  if (!out) throw new Error("zstd compression failed");
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
-}
-
-export async function zstdDecompress(input: Uint8Array, expectedBytes: number): Promise<Buffer> {
-  if (nativeZstd) return promisify(nativeZstd.zstdDecompress)(input, {});
-  return wasmZstdDecompress(input, expectedBytes);
-}
-
-/** zstd-codec, fed in 1 MiB chunks (exported for the cross-implementation tests). */
-export async function wasmZstdDecompress(input: Uint8Array, expectedBytes: number): Promise<Buffer> {
-  const z = await wasmZstd();
-  if (input.byteLength === 0) throw new Error("empty zstd frame");
-  const out = z.decompressChunks(chunks(input), Math.max(expectedBytes, 1));
-  if (!out) throw new Error("zstd decompression failed");
-  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+  return header;
 }

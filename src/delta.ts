@@ -8,6 +8,7 @@
 import type { CheckpointPendingWrite, DeltaChannelHistory } from "@langchain/langgraph-checkpoint";
 import type { KeyLayout } from "./layout.js";
 import type { Group, LoadedRecord, TupleReader } from "./reader.js";
+import { channelRef } from "./payload.js";
 
 export async function deltaChannelHistory(
   reader: TupleReader,
@@ -21,7 +22,7 @@ export async function deltaChannelHistory(
   const { thread, ns } = at;
   if (thread === undefined) return empty();
   const place = { thread, ns };
-  const targetId = at.checkpointId ?? (await reader.firstGroup(layout.namespace(thread, ns)))?.checkpointId;
+  const targetId = at.checkpointId ?? (await reader.latestGroup(layout.namespace(thread, ns)))?.checkpointId;
   if (!targetId) return empty();
 
   // Records of the target and everything older, read a growing batch at a time.
@@ -65,7 +66,7 @@ export async function deltaChannelHistory(
     const record = await need(cursor);
     if (!record) break;
     const open = [...remaining];
-    const seeds = open.filter((c) => record.head.channels[c] !== undefined);
+    const seeds = open.filter((c) => channelRef(record.head.channels, c) !== undefined);
     steps.push({ id: cursor, record, open, seeds });
     for (const c of seeds) remaining.delete(c);
     cursor = record.head.parent_checkpoint_id;

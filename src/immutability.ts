@@ -7,7 +7,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
-import { CheckpointConflictError, S3RequestError } from "./errors.js";
+import { CheckpointConflictError, S3RequestError, VersioningUnavailableError } from "./errors.js";
 import type { S3Store } from "./store.js";
 
 /** What `setup()` found out about the bucket. */
@@ -30,6 +30,8 @@ export class ImmutableWriter {
   constructor(
     private readonly store: S3Store,
     private readonly probeKey: (token: string) => string,
+    /** option `versioning: "required"`: a bucket without versioning is refused at the first write too */
+    private readonly versioningRequired = false,
   ) {}
 
   /**
@@ -98,7 +100,14 @@ export class ImmutableWriter {
    * `If-None-Match: *` and removes every version of it again.
    */
   probe(): Promise<BucketCapabilities> {
-    this.capabilities ??= this.runProbe(this.probeKey).catch((e) => {
+    this.capabilities ??= this.runProbe(this.probeKey).then((caps) => {
+      if (this.versioningRequired && caps.versioning !== "Enabled") {
+        throw new VersioningUnavailableError(
+          `bucket "${this.store.bucket}" has no versioning and option \`versioning\` is "required"; call setup({ versioning: true }) or enable it on the bucket`,
+        );
+      }
+      return caps;
+    }).catch((e) => {
       this.capabilities = undefined;
       throw e;
     });

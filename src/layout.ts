@@ -38,39 +38,89 @@ export const MAX_READABLE_COMPONENT = 160;
 
 const SAFE_BYTE = /^[A-Za-z0-9_.-]$/;
 const ID_PATTERN = /^[-0-9A-Za-z_]+$/;
+/**
+ * A UTF-16 code unit that is half of a surrogate pair without its other half (a string cut in
+ * the middle of an emoji, say). UTF-8 cannot encode it: `Buffer.from(s, "utf8")` turns every
+ * one into U+FFFD, which would send distinct ids to one key. No `u` flag: the regex must see
+ * code units, not code points.
+ */
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
+/** `r`, or `s` and the index of a special write without its minus sign, written as `String(n)` does. */
+const WRITES_GROUP = /^(r|s[1-9][0-9]{0,8})$/;
+const DIGEST_COMPONENT = /^~h[0-9a-f]{64}$/;
+/** Starts the digest input of an ill-formed string: UTF-8 never contains the byte 0xFF. */
+const ILL_FORMED_DIGEST_TAG = 0xff;
 
 /**
  * Encodes an arbitrary string as one key component.
  *
  * Bytes of `[A-Za-z0-9_.-]` stay as they are (a leading `.` excepted, so `.` and `..` cannot
  * appear); every other UTF-8 byte becomes `~XX` (upper-case hex). The empty string is `~`.
+ * A lone surrogate (which has no UTF-8 form) becomes `~u` + its code unit in four upper-case
+ * hex digits; `u` is no hex digit, so this escape cannot be mistaken for a byte escape, and
+ * well-formed strings encode exactly as they did before lone surrogates were handled.
  * Components longer than {@link MAX_READABLE_COMPONENT} become `~h` + SHA-256 hex: `~h` cannot
- * start a readable encoding (`h` is not an upper-case hex digit), so the two forms never meet.
+ * start a readable encoding (`h` is no hex digit), so the two forms never meet. The digest is
+ * taken of the UTF-8 bytes of a well-formed string, and of 0xFF + the UTF-16LE code units of
+ * an ill-formed one: 0xFF never occurs in UTF-8, so the two kinds of input cannot collide.
+ *
+ * @example
+ * ```ts
+ * encodeComponent("thread-42"); // "thread-42"
+ * encodeComponent("a/b");       // "a~2Fb"
+ * encodeComponent("\uD83D");    // "~uD83D" (half of an emoji)
+ * ```
  */
 export function encodeComponent(value: string): string {
   if (value === "") return "~";
+  let out = "";
+  let wellFormed = true;
+  let start = 0;
+  for (const match of value.matchAll(LONE_SURROGATE)) {
+    wellFormed = false;
+    out += encodeWellFormed(value.slice(start, match.index), out === "");
+    out += `~u${match[0].charCodeAt(0).toString(16).toUpperCase()}`;
+    start = match.index + 1;
+  }
+  out += encodeWellFormed(value.slice(start), out === "");
+  if (out.length <= MAX_READABLE_COMPONENT) return out;
+  const hash = createHash("sha256");
+  if (wellFormed) hash.update(value, "utf8");
+  else hash.update(Buffer.from([ILL_FORMED_DIGEST_TAG])).update(value, "utf16le");
+  return `~h${hash.digest("hex")}`;
+}
+
+/** The byte escapes of a string without lone surrogates; `first`: it starts the component. */
+function encodeWellFormed(value: string, first: boolean): string {
   let out = "";
   const bytes = Buffer.from(value, "utf8");
   for (let i = 0; i < bytes.length; i += 1) {
     const b = bytes[i]!;
     const ch = String.fromCharCode(b);
-    out += b < 0x80 && SAFE_BYTE.test(ch) && !(i === 0 && ch === ".") ? ch : `~${b.toString(16).toUpperCase().padStart(2, "0")}`;
+    const keep = b < 0x80 && SAFE_BYTE.test(ch) && !(first && i === 0 && ch === ".");
+    out += keep ? ch : `~${b.toString(16).toUpperCase().padStart(2, "0")}`;
   }
-  if (out.length > MAX_READABLE_COMPONENT) return `~h${createHash("sha256").update(bytes).digest("hex")}`;
   return out;
 }
 
 /**
  * Decodes a component made by {@link encodeComponent}; `undefined` for a digest component (its
- * original lives in the object body) or for anything that is not a valid encoding.
+ * original lives in the object body) or for anything that is not the canonical encoding of a
+ * string, so that decoding is exact: `decodeComponent(c) === s` only when `encodeComponent(s) === c`.
  */
 export function decodeComponent(component: string): string | undefined {
   if (component === "~") return "";
   if (component.startsWith("~h")) return undefined;
+  let decoded = "";
   const bytes: number[] = [];
   for (let i = 0; i < component.length; i += 1) {
     const ch = component[i]!;
-    if (ch === "~") {
+    if (ch === "~" && component[i + 1] === "u") {
+      const hex = component.slice(i + 2, i + 6);
+      if (!/^D[89A-F][0-9A-F]{2}$/.test(hex)) return undefined;
+      decoded += Buffer.from(bytes.splice(0)).toString("utf8") + String.fromCharCode(parseInt(hex, 16));
+      i += 5;
+    } else if (ch === "~") {
       const hex = component.slice(i + 1, i + 3);
       if (!/^[0-9A-F]{2}$/.test(hex)) return undefined;
       bytes.push(parseInt(hex, 16));
@@ -81,16 +131,23 @@ export function decodeComponent(component: string): string | undefined {
       return undefined;
     }
   }
-  const decoded = Buffer.from(bytes).toString("utf8");
-  // reject non-canonical input (invalid UTF-8, needless escapes) so decode is exact
+  decoded += Buffer.from(bytes).toString("utf8");
+  // reject non-canonical input (invalid UTF-8, needless escapes, a pair written as two `~u`
+  // escapes) so that decode is exact
   return encodeComponent(decoded) === component ? decoded : undefined;
+}
+
+/** True for a component {@link encodeComponent} can make: a canonical readable one or a digest. */
+export function isEncodedComponent(component: string): boolean {
+  return DIGEST_COMPONENT.test(component) || decodeComponent(component) !== undefined;
 }
 
 /** Throws unless `id` can be a checkpoint id in a key. */
 export function assertCheckpointId(id: unknown, field = "checkpoint_id"): asserts id is string {
   if (typeof id !== "string" || id.length === 0 || id.length > MAX_CHECKPOINT_ID_LENGTH || !ID_PATTERN.test(id)) {
     throw new InvalidArgumentError(
-      `${field} must be 1 to ${MAX_CHECKPOINT_ID_LENGTH} characters of [A-Za-z0-9_-] (LangGraph's uuid6 ids are); got ${describe(id)}`,
+      `${field} must be 1 to ${MAX_CHECKPOINT_ID_LENGTH} characters of [A-Za-z0-9_-] (LangGraph's uuid6 ids are); ` +
+        `got ${describe(id)}`,
     );
   }
 }
@@ -105,7 +162,10 @@ export function invertCheckpointId(id: string): string {
 
 /** Inverse of {@link invertCheckpointId}; `undefined` for anything it did not make. */
 export function revertCheckpointId(inverted: string): string | undefined {
-  if (!inverted.endsWith(INVERTED_ID_END) || inverted.length < 2) return undefined;
+  // a key from elsewhere must not yield an id that the key builders would then refuse
+  if (!inverted.endsWith(INVERTED_ID_END) || inverted.length < 2 || inverted.length > MAX_CHECKPOINT_ID_LENGTH + 1) {
+    return undefined;
+  }
   let out = "";
   for (const ch of inverted.slice(0, -1)) {
     const i = ID_ALPHABET.indexOf(ch);
@@ -176,7 +236,8 @@ export class KeyLayout {
   }
 
   blob(threadId: string, ns: string, channel: string, version: string | number): string {
-    return `${this.thread(threadId)}b/${encodeComponent(ns)}/${encodeComponent(channel)}/${encodeComponent(String(version))}`;
+    const parts = [ns, channel, String(version)].map(encodeComponent);
+    return `${this.thread(threadId)}b/${parts.join("/")}`;
   }
 
   /**
@@ -200,23 +261,30 @@ export class KeyLayout {
     return `${this.prefix}_probe/${token}`;
   }
 
-  /** Parses a key of this layout; `undefined` for any other key. */
+  /**
+   * Parses a key of this layout; `undefined` for any other key. A key that no builder here
+   * makes (a non-canonical component, an id out of range, `s01`) is another key too: it could
+   * otherwise be read as part of a thread whose keys it does not spell.
+   */
   parse(key: string): ParsedKey | undefined {
     if (!key.startsWith(this.threadsRoot)) return undefined;
     const parts = key.slice(this.threadsRoot.length).split("/");
     const [thread, area, ns] = parts;
-    if (thread === undefined || ns === undefined) return undefined;
+    if (thread === undefined || ns === undefined || !isEncodedComponent(thread) || !isEncodedComponent(ns))
+      return undefined;
     if (area === "n") {
       const checkpointId = parts[3] === undefined ? undefined : revertCheckpointId(parts[3]);
       if (checkpointId === undefined) return undefined;
       if (parts.length === 5 && parts[4] === "c") return { kind: "record", thread, ns, checkpointId };
-      if (parts.length === 7 && parts[4] === "w" && /^(r|s\d+)$/.test(parts[6]!)) {
-        return { kind: "writes", thread, ns, checkpointId, task: parts[5]!, group: parts[6] as WritesGroup };
+      const [, , , , w, task, group] = parts;
+      if (parts.length === 7 && w === "w" && isEncodedComponent(task!) && WRITES_GROUP.test(group!)) {
+        return { kind: "writes", thread, ns, checkpointId, task: task!, group: group as WritesGroup };
       }
       return undefined;
     }
-    if (area === "b" && parts.length === 5) {
-      return { kind: "blob", thread, ns, channel: parts[3]!, version: parts[4]! };
+    const [, , , channel, version] = parts;
+    if (area === "b" && parts.length === 5 && isEncodedComponent(channel!) && isEncodedComponent(version!)) {
+      return { kind: "blob", thread, ns, channel: channel!, version: version! };
     }
     return undefined;
   }

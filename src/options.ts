@@ -5,12 +5,18 @@
 
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
-import { resolveCompression, type CompressionOptions, type ResolvedCompression } from "./codec.js";
+import {
+  DEFAULT_MAX_OBJECT_BYTES,
+  resolveCompression,
+  type CompressionCodec,
+  type CompressionOptions,
+  type ResolvedCompression,
+} from "./codec.js";
 import { InvalidOptionError } from "./errors.js";
 import { normalizePrefix } from "./layout.js";
 import { silentLogger, type Logger } from "./logger.js";
 import type { MetricsOptions } from "./metrics.js";
-import { resolveResilience, type ResilienceOptions, type ResolvedResilience } from "./resilience.js";
+import { MAX_TIMER_MS, resolveResilience, type ResilienceOptions, type ResolvedResilience } from "./resilience.js";
 
 /** lib-storage's smallest part (S3 rejects smaller parts except the last). */
 export const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
@@ -24,7 +30,9 @@ export const DEFAULTS = Object.freeze({
   readConcurrency: 16,
   cacheMaxBytes: 64 * 1024 * 1024,
   slowOperationMs: 5000,
+  maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES,
 });
+
 
 /** Tunables: every one has a default. */
 export interface S3CheckpointerTunables {
@@ -35,8 +43,21 @@ export interface S3CheckpointerTunables {
   prefix: string;
   /** Serializer for checkpoints, metadata and channel values. @default LangGraph's JsonPlusSerializer */
   serde: SerializerProtocol;
-  /** Compression of every object body. @default { codec: "zstd", level: 3 } */
-  compression: CompressionOptions;
+  /**
+   * Compression of every object body: `{ codec, level }`, or just the codec's name (`"none"`).
+   * @default { codec: "zstd", level: 3 }
+   */
+  compression: CompressionOptions | CompressionCodec;
+  /**
+   * Largest plaintext of one stored object (a checkpoint record, one task's writes, or one
+   * channel value stored on its own). A write above it fails with `InvalidArgumentError` before
+   * anything is written; a stored object above it is refused with `CheckpointCorruptedError`
+   * before it is decoded. It bounds what a damaged or hostile object can cost a reader:
+   * decoding holds about twice this much at its peak, per concurrent read (`readConcurrency`).
+   * Use the same value on every writer and reader.
+   * @default 268435456 (256 MiB)
+   */
+  maxObjectBytes: number;
   /**
    * A changed channel whose serialized value is at most this many bytes is stored inside the
    * checkpoint record (one request per `put`); larger values get an object of their own, keyed
@@ -126,15 +147,51 @@ export interface ResolvedOptions {
   readonly deleteMode: "soft" | "purge";
   readonly resilience: ResolvedResilience;
   readonly slowOperationMs: number;
+  readonly maxObjectBytes: number;
 }
 
-function wholeNumber(name: string, value: number | undefined, fallback: number, min: number): number {
+/** The one integer check of every numeric option: a safe integer from `min` to `max`. */
+export function wholeNumber(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const v = value ?? fallback;
-  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min) {
-    throw new InvalidOptionError(`option \`${name}\` must be an integer of at least ${min}; got ${String(value)}`);
+  if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
+    throw new InvalidOptionError(`option \`${name}\` must be an integer ${range}; got ${String(value)}`);
   }
   return v;
 }
+
+/** `metrics`: `false`, or options whose registry (when given) is a prom-client Registry. */
+function resolveMetricsOption(metrics: MetricsOptions | false | undefined): MetricsOptions | false | undefined {
+  if (metrics === undefined || metrics === false) return metrics;
+  if (metrics === null || typeof metrics !== "object") {
+    throw new InvalidOptionError("option `metrics` must be `false` or `{ registry?, prefix? }`");
+  }
+  withMethods("metrics.registry", metrics.registry, ["getSingleMetric", "registerMetric", "metrics"], "a prom-client Registry");
+  if (metrics.prefix !== undefined && (typeof metrics.prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(metrics.prefix))) {
+    throw new InvalidOptionError(`option \`metrics.prefix\` must be a Prometheus name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*); got ${JSON.stringify(metrics.prefix)}`);
+  }
+  return metrics;
+}
+
+/** Throws unless `value` is an object whose `methods` are all functions. */
+function withMethods<T>(name: string, value: T | undefined, methods: readonly string[], what: string): T | undefined {
+  if (value === undefined) return undefined;
+  const missing =
+    value === null || typeof value !== "object"
+      ? methods
+      : methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== "function");
+  if (missing.length > 0) {
+    throw new InvalidOptionError(`option \`${name}\` must be ${what}; it lacks ${missing.map((m) => `\`${m}()\``).join(", ")}`);
+  }
+  return value;
+}
+
+/**
+ * S3's bucket naming rules, loosened where S3-compatible stores allow more (upper case, `_`):
+ * a name that can never be a bucket fails here, not as a signature or routing error later.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/bucketnamingrules.html
+ */
+const BUCKET_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{1,253}[A-Za-z0-9]$/;
 
 function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
   const v = value ?? fallback;
@@ -172,6 +229,11 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
   if (typeof options.bucket !== "string" || options.bucket.trim() === "") {
     throw new InvalidOptionError("option `bucket` must be a non-empty string");
   }
+  if (!BUCKET_NAME.test(options.bucket) || options.bucket.includes("..")) {
+    throw new InvalidOptionError(
+      `option \`bucket\` must be a bucket name (3 to 255 letters, digits, \`.\`, \`-\` or \`_\`, starting and ending with a letter or digit); got ${JSON.stringify(options.bucket.slice(0, 80))}`,
+    );
+  }
   if (options.client !== undefined && options.clientConfig !== undefined) {
     throw new InvalidOptionError("give option `client` or option `clientConfig`, not both");
   }
@@ -184,20 +246,21 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
     prefix: normalizePrefix(options.prefix ?? DEFAULTS.prefix),
     client: options.client ?? createClient(options.clientConfig),
     ownsClient: options.client === undefined,
-    serde: options.serde,
-    compression: resolveCompression(options.compression),
+    serde: withMethods("serde", options.serde, ["dumpsTyped", "loadsTyped"], "a SerializerProtocol (dumpsTyped, loadsTyped)"),
+    compression: resolveCompression(typeof options.compression === "string" ? { codec: options.compression } : options.compression),
     inlineThresholdBytes: wholeNumber("inlineThresholdBytes", options.inlineThresholdBytes, DEFAULTS.inlineThresholdBytes, 0),
     multipartThresholdBytes: wholeNumber("multipartThresholdBytes", options.multipartThresholdBytes, DEFAULTS.multipartThresholdBytes, 1),
     multipartPartSizeBytes,
     multipartQueueSize: wholeNumber("multipartQueueSize", options.multipartQueueSize, DEFAULTS.multipartQueueSize, 1),
     readConcurrency: wholeNumber("readConcurrency", options.readConcurrency, DEFAULTS.readConcurrency, 1),
     cacheMaxBytes: wholeNumber("cacheMaxBytes", options.cacheMaxBytes, DEFAULTS.cacheMaxBytes, 0),
-    metrics: options.metrics,
-    logger: options.logger ?? silentLogger,
+    metrics: resolveMetricsOption(options.metrics),
+    logger: withMethods("logger", options.logger, ["debug", "info", "warn", "error"], "a logger with pino's methods") ?? silentLogger,
     versioning: oneOf("versioning", options.versioning, ["auto", "required", "off"] as const, "auto"),
     deleteMode: oneOf("deleteMode", options.deleteMode, ["soft", "purge"] as const, "soft"),
     resilience: resolveResilience(options.resilience),
-    slowOperationMs: wholeNumber("slowOperationMs", options.slowOperationMs, DEFAULTS.slowOperationMs, 0),
+    slowOperationMs: wholeNumber("slowOperationMs", options.slowOperationMs, DEFAULTS.slowOperationMs, 0, MAX_TIMER_MS),
+    maxObjectBytes: wholeNumber("maxObjectBytes", options.maxObjectBytes, DEFAULTS.maxObjectBytes, 1),
   };
   return Object.freeze(resolved);
 }

@@ -52,6 +52,29 @@ export interface WritesHead {
   writes: { idx: number; channel: string; type: string; s: number }[];
 }
 
+/**
+ * The ref of `channel` in a record's channel map, or `undefined`. Own properties only: channel
+ * names are user strings, and `constructor` or `toString` must not find Object.prototype's.
+ */
+export function channelRef(channels: Record<string, ChannelRef>, channel: string): ChannelRef | undefined {
+  return Object.hasOwn(channels, channel) ? channels[channel] : undefined;
+}
+
+/** An empty channel map that has no prototype, so `__proto__` is a channel name like any other. */
+export function emptyChannels(): Record<string, ChannelRef> {
+  return Object.create(null) as Record<string, ChannelRef>;
+}
+
+/**
+ * True for what LangGraph's serde makes of a value JSON has no form for (a function, a Symbol):
+ * type `json` and zero bytes, which its own `loadsTyped` then refuses. `MemorySaver` stores a
+ * checkpoint's values as one JSON document, where such a value simply drops out; this library
+ * does the same (the channel is left out), and reads such a write back as `undefined`.
+ */
+export function isValueless(type: string, bytes: Uint8Array): boolean {
+  return type === "json" && bytes.byteLength === 0;
+}
+
 export interface Unpacked<H> {
   head: H;
   sections: Buffer[];
@@ -65,25 +88,65 @@ export function pack(head: object, sections: Uint8Array[]): Buffer {
   return Buffer.concat([prefix, headBytes, ...sections.map((s) => Buffer.from(s.buffer, s.byteOffset, s.byteLength))]);
 }
 
-/** Reads a frame made by {@link pack}. */
+/** Reads a frame made by {@link pack}; every field of the head is checked, so only typed errors come out. */
 export function unpack<H extends { kind: string }>(plaintext: Buffer, kind: H["kind"], key?: string): Unpacked<H> {
-  const corrupted = (why: string, cause?: unknown) => new CheckpointCorruptedError(`object ${key ?? ""} is not a ${kind} record: ${why}`, { key, cause });
+  const corrupted = (why: string, cause?: unknown) =>
+    new CheckpointCorruptedError(`object ${key ?? ""} is not a ${kind} record: ${why}`, { key, cause });
   if (plaintext.length < 4) throw corrupted("too short");
   const headLength = plaintext.readUInt32BE(0);
   if (4 + headLength > plaintext.length) throw corrupted("truncated head");
-  let head: H & { s?: number[] };
+  let head: unknown;
   try {
-    head = JSON.parse(plaintext.subarray(4, 4 + headLength).toString("utf8")) as H & { s?: number[] };
+    head = JSON.parse(plaintext.subarray(4, 4 + headLength).toString("utf8"));
   } catch (e) {
     throw corrupted("head is not JSON", e);
   }
-  if (head.kind !== kind || !Array.isArray(head.s)) throw corrupted(`kind is ${JSON.stringify(head.kind)}`);
+  if (!isObject(head) || head.kind !== kind) throw corrupted(`kind is ${JSON.stringify(isObject(head) ? head.kind : head)}`);
+  const lengths = head.s;
+  if (!Array.isArray(lengths) || !lengths.every((n) => Number.isSafeInteger(n) && n >= 0)) throw corrupted("bad section lengths");
   const sections: Buffer[] = [];
   let offset = 4 + headLength;
-  for (const length of head.s) {
+  for (const length of lengths as number[]) {
     if (offset + length > plaintext.length) throw corrupted("truncated section");
     sections.push(plaintext.subarray(offset, offset + length));
     offset += length;
   }
-  return { head, sections };
+  const why = kind === "checkpoint" ? recordHeadProblem(head, sections.length) : writesHeadProblem(head, sections.length);
+  if (why) throw corrupted(why);
+  return { head: head as unknown as H, sections };
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
+}
+
+const isString = (v: unknown): v is string => typeof v === "string";
+const isSection = (v: unknown, count: number) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < count;
+const isVersion = (v: unknown) => typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
+const isTyped = (v: unknown, count: number) => isObject(v) && isString(v.type) && isSection(v.s, count);
+
+/** What is wrong with a record head, or `undefined`. */
+function recordHeadProblem(head: Record<string, unknown>, count: number): string | undefined {
+  if (!isString(head.thread_id) || !isString(head.checkpoint_ns) || !isString(head.checkpoint_id)) return "ids missing";
+  if (head.parent_checkpoint_id !== undefined && !isString(head.parent_checkpoint_id)) return "bad parent id";
+  if (!isTyped(head.checkpoint, count) || !isTyped(head.metadata, count)) return "checkpoint or metadata missing";
+  if (!isObject(head.channels)) return "channels missing";
+  for (const ref of Object.values(head.channels)) {
+    if (!isObject(ref) || !isVersion(ref.v)) return "bad channel reference";
+    if (ref.at === "inline" ? !isTyped(ref, count) : ref.at === "record" ? !isString(ref.id) : ref.at !== "blob") {
+      return "bad channel reference";
+    }
+  }
+  return undefined;
+}
+
+/** What is wrong with a writes head, or `undefined`. */
+function writesHeadProblem(head: Record<string, unknown>, count: number): string | undefined {
+  if (!isString(head.thread_id) || !isString(head.checkpoint_ns) || !isString(head.checkpoint_id)) return "ids missing";
+  if (!isString(head.task_id) || (head.task_path !== undefined && !isString(head.task_path))) return "bad task";
+  if (!Array.isArray(head.writes)) return "writes missing";
+  for (const w of head.writes) {
+    if (!isTyped(w, count) || !isString(w.channel) || !Number.isSafeInteger(w.idx)) return "bad write";
+  }
+  return undefined;
 }

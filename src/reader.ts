@@ -19,8 +19,8 @@ import { LRUCache } from "lru-cache";
 import pLimit, { type LimitFunction } from "p-limit";
 import { open, type EnvelopeHeader } from "./codec.js";
 import { CheckpointCorruptedError } from "./errors.js";
-import type { KeyLayout } from "./layout.js";
-import { unpack, type ChannelRef, type RecordHead, type WritesHead } from "./payload.js";
+import { encodeComponent, type KeyLayout } from "./layout.js";
+import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./payload.js";
 import type { S3Store } from "./store.js";
 
 /** One checkpoint found in a listing: its record key and the keys of its writes. */
@@ -62,7 +62,39 @@ export interface ReaderConfig {
   serde: () => SerializerProtocol;
   cacheMaxBytes: number;
   readConcurrency: number;
+  /** bound on the plaintext of one object (option `maxObjectBytes`) */
+  maxObjectBytes: number;
   nextVersion: () => number | string;
+}
+
+/**
+ * Keys asked for in the first page of a latest / by-id read: a record and its writes fit in it
+ * in the common case, so the read costs one listing; later pages ask for the most S3 allows.
+ */
+export const FIRST_PAGE_KEYS = 100;
+
+/** Bytes a cache entry holds beyond its plaintext: the entry, its header, its key (UTF-16). */
+const CACHE_ENTRY_OVERHEAD_BYTES = 512;
+
+/** What an entry really keeps alive, so `cacheMaxBytes` bounds memory, not just plaintext. */
+function retainedBytes(entry: CachedObject, key: string): number {
+  return entry.plaintext.buffer.byteLength + key.length * 2 + CACHE_ENTRY_OVERHEAD_BYTES;
+}
+
+/**
+ * The bytes in a buffer of their own: a slice of a larger buffer (a body read whole, Node's
+ * 8 KiB pool) would keep all of it alive in the cache.
+ */
+function ownBytes(bytes: Buffer): Buffer {
+  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) return bytes;
+  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
+  bytes.copy(own);
+  return own;
+}
+
+/** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
+function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
+  return isValueless(type, bytes) ? Promise.resolve(undefined) : serde.loadsTyped(type, bytes);
 }
 
 export class TupleReader {
@@ -72,15 +104,17 @@ export class TupleReader {
   private readonly cache: LRUCache<string, CachedObject> | undefined;
   private readonly limit: LimitFunction;
   private readonly nextVersion: () => number | string;
+  readonly maxObjectBytes: number;
 
   constructor(config: ReaderConfig) {
     this.store = config.store;
     this.layout = config.layout;
     this.serde = config.serde;
     this.nextVersion = config.nextVersion;
+    this.maxObjectBytes = config.maxObjectBytes;
     this.cache =
       config.cacheMaxBytes > 0
-        ? new LRUCache({ maxSize: config.cacheMaxBytes, sizeCalculation: (v) => Math.max(1, v.plaintext.length) })
+        ? new LRUCache({ maxSize: config.cacheMaxBytes, sizeCalculation: (v, key) => retainedBytes(v, key) })
         : undefined;
     this.limit = pLimit(config.readConcurrency);
   }
@@ -115,8 +149,26 @@ export class TupleReader {
     }
   }
 
-  /** The first (newest) group under a prefix, with all of its write keys. */
-  async firstGroup(prefix: string, startAfter?: string, pageSize = 100): Promise<Group | undefined> {
+  /**
+   * The newest checkpoint under a namespace prefix that has a record. Groups of writes without
+   * a record (left by a crashed or late writer) are passed over, however many sort first: they
+   * must never hide the thread's latest checkpoint.
+   */
+  async latestGroup(prefix: string): Promise<Group | undefined> {
+    const pages = this.groups(prefix, undefined, FIRST_PAGE_KEYS);
+    try {
+      for await (const groups of pages) {
+        const found = groups.find((g) => g.recordKey !== undefined);
+        if (found) return found;
+      }
+      return undefined;
+    } finally {
+      await pages.return(undefined);
+    }
+  }
+
+  /** The group of one checkpoint (`prefix` names it), with all of its write keys. */
+  async firstGroup(prefix: string, startAfter?: string, pageSize = FIRST_PAGE_KEYS): Promise<Group | undefined> {
     const pages = this.groups(prefix, startAfter, pageSize);
     try {
       for await (const groups of pages) {
@@ -145,9 +197,9 @@ export class TupleReader {
       if (newest) object = await this.limit(() => this.store.get(key, newest));
     }
     if (!object) return undefined;
-    const opened = await open(object.body, key);
+    const opened = await open(object.body, { key, maxBytes: this.maxObjectBytes });
     const entry = { plaintext: opened.plaintext, header: opened.header, versionId: object.versionId };
-    if (cacheable) this.cache?.set(cacheKey, entry);
+    if (cacheable && this.cache) this.cache.set(cacheKey, { ...entry, plaintext: ownBytes(entry.plaintext) });
     return entry;
   }
 
@@ -157,7 +209,7 @@ export class TupleReader {
   }
 
   remember(key: string, plaintext: Buffer, sha256: string, versionId?: string): void {
-    this.cache?.set(key, { plaintext, header: { c: "none", n: plaintext.length, h: sha256 }, versionId });
+    this.cache?.set(key, { plaintext: ownBytes(plaintext), header: { c: "none", n: plaintext.length, h: sha256 }, versionId });
   }
 
   forget(prefix: string): void {
@@ -173,8 +225,29 @@ export class TupleReader {
     const object = await this.readObject(key, options);
     if (!object) return undefined;
     const { head, sections } = unpack<RecordHead>(object.plaintext, "checkpoint", key);
+    this.assertOwnKey(key, head);
     const where = { thread: place.thread ?? head.thread_id, ns: place.ns ?? head.checkpoint_ns };
     return { head, sections, versionId: object.versionId, place: where, fromHistory: options.fromHistory ?? false };
+  }
+
+  /**
+   * A record or writes object names its own thread, namespace and checkpoint: they must be the
+   * ones its key names, or it was put there from elsewhere (a copy by hand, a hostile write) and
+   * must not be served as this thread's state. Envelopes of version 2 are bound to their key
+   * already; version-1 objects are caught here.
+   */
+  private assertOwnKey(key: string, head: { thread_id: string; checkpoint_ns: string; checkpoint_id: string }): void {
+    const parsed = this.layout.parse(key);
+    if (
+      parsed?.kind === "blob" ||
+      (parsed !== undefined &&
+        parsed.thread === encodeComponent(head.thread_id) &&
+        parsed.ns === encodeComponent(head.checkpoint_ns) &&
+        parsed.checkpointId === head.checkpoint_id)
+    ) {
+      return;
+    }
+    throw new CheckpointCorruptedError(`object ${key} names another thread, namespace or checkpoint than its key`, { key });
   }
 
   /** Reads writes objects and returns them in `writesSortKey` order. */
@@ -184,7 +257,10 @@ export class TupleReader {
       keys.map(async (key) => {
         // regular writes never change once written; special ones are replaced
         const object = await this.readObject(key, { cacheable: key.endsWith("/r"), fromHistory });
-        return object ? { key, ...unpack<WritesHead>(object.plaintext, "writes", key) } : undefined;
+        if (!object) return undefined;
+        const unpacked = unpack<WritesHead>(object.plaintext, "writes", key);
+        this.assertOwnKey(key, unpacked.head);
+        return { key, ...unpacked };
       }),
     );
     const entries: { sort: ReturnType<typeof writesSortKey>; write: Promise<CheckpointPendingWrite> }[] = [];
@@ -193,7 +269,7 @@ export class TupleReader {
       for (const w of o.head.writes) {
         entries.push({
           sort: writesSortKey(o.head.task_path ?? "", o.head.task_id, w.idx),
-          write: serde.loadsTyped(w.type, o.sections[w.s]!).then((value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite),
+          write: load(serde, w.type, o.sections[w.s]!).then((value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite),
         });
       }
     }
@@ -212,28 +288,34 @@ export class TupleReader {
 
   /** Values of `channels` (all when omitted) of a record: inline, own objects, or other records. */
   async channelValues(record: LoadedRecord, channels?: string[]): Promise<Record<string, unknown>> {
-    const names = channels ?? Object.keys(record.head.channels);
-    const values = await Promise.all(names.map((c) => this.channelValue(record, c, record.head.channels[c]!)));
+    const all = record.head.channels;
+    // a value JSON has no form for was stored as nothing by older versions: left out, as
+    // MemorySaver leaves it out
+    const names = (channels ?? Object.keys(all)).filter((c) => {
+      const ref = channelRef(all, c);
+      return ref !== undefined && !(ref.at === "inline" && isValueless(ref.type, record.sections[ref.s] ?? Buffer.alloc(0)));
+    });
+    const values = await Promise.all(names.map((c) => this.channelValue(record, c, channelRef(all, c)!)));
     return Object.fromEntries(names.map((c, i) => [c, values[i]]));
   }
 
   private async channelValue(record: LoadedRecord, channel: string, ref: ChannelRef): Promise<unknown> {
     const { head, place, fromHistory } = record;
     const serde = this.serde();
-    if (ref.at === "inline") return serde.loadsTyped(ref.type, record.sections[ref.s]!);
+    if (ref.at === "inline") return load(serde, ref.type, record.sections[ref.s]!);
     const missing = (key: string) =>
       new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, { key });
     if (ref.at === "blob") {
       const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
       const object = await this.readObject(key, { fromHistory });
       if (!object) throw missing(key);
-      return serde.loadsTyped(object.header.t ?? "json", object.plaintext);
+      return load(serde, object.header.t ?? "json", object.plaintext);
     }
     const key = this.layout.record(place.thread, place.ns, ref.id);
     const holder = await this.readRecord(key, place, { fromHistory });
-    const inner = holder?.head.channels[channel];
+    const inner = holder ? channelRef(holder.head.channels, channel) : undefined;
     if (!holder || inner?.at !== "inline") throw missing(key);
-    return serde.loadsTyped(inner.type, holder.sections[inner.s]!);
+    return load(serde, inner.type, holder.sections[inner.s]!);
   }
 
   /**

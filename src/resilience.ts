@@ -22,6 +22,9 @@ import {
 } from "cockatiel";
 import { InvalidOptionError } from "./errors.js";
 
+/** Longest delay a Node.js timer takes (2^31 − 1 ms); a larger one fires at once. */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export interface BreakerOptions {
   /** Failures in a row (after retries of one attempt chain are counted one by one) that open the circuit. @default 5 */
   consecutiveFailures?: number;
@@ -54,13 +57,19 @@ export interface ResolvedResilience {
 }
 
 export function resolveResilience(options: ResilienceOptions | undefined): ResolvedResilience {
+  // delays and timeouts become Node.js timers, which fire at once above 2^31 − 1 ms
   const n = (name: string, value: number | undefined, fallback: number, min: number) => {
     const v = value ?? fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < min || !Number.isInteger(v)) {
-      throw new InvalidOptionError(`option \`resilience.${name}\` must be a whole number of at least ${min}; got ${String(value)}`);
+    if (typeof v !== "number" || !Number.isFinite(v) || v < min || !Number.isInteger(v) || v > MAX_TIMER_MS) {
+      throw new InvalidOptionError(
+        `option \`resilience.${name}\` must be a whole number from ${min} to ${MAX_TIMER_MS}; got ${String(value)}`,
+      );
     }
     return v;
   };
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new InvalidOptionError("option `resilience` must be an object");
+  }
   const breaker = options?.breaker;
   return Object.freeze({
     maxAttempts: n("maxAttempts", options?.maxAttempts, 4, 1),

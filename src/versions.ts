@@ -7,11 +7,11 @@
 
 import type { LifecycleRule, ObjectIdentifier } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
-import { InvalidArgumentError, InvalidOptionError, S3RequestError } from "./errors.js";
+import { CheckpointNotFoundError, InvalidArgumentError, InvalidOptionError, S3RequestError } from "./errors.js";
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
-import { unpack, type RecordHead } from "./payload.js";
-import { open } from "./codec.js";
+import { pack, unpack, type RecordHead } from "./payload.js";
+import { open, rebind } from "./codec.js";
 import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
 
 /** One stored version of a checkpoint record. */
@@ -86,7 +86,7 @@ export async function* listCheckpointVersions(
       if (ns === undefined) {
         // a namespace too long to keep readable in the key: the record holds it
         const object = await store.get(v.key, v.versionId);
-        ns = object ? unpack<RecordHead>((await open(object.body, v.key)).plaintext, "checkpoint", v.key).head.checkpoint_ns : "";
+        ns = object ? unpack<RecordHead>((await open(object.body, { key: v.key })).plaintext, "checkpoint", v.key).head.checkpoint_ns : "";
       }
       yield { checkpointId: parsed.checkpointId, checkpointNs: ns, versionId: v.versionId, lastModified: v.lastModified, size: v.size, deleted: isDeleted };
     }
@@ -115,15 +115,21 @@ export async function restoreThread(store: S3Store, layout: KeyLayout, threadId:
   const markers: ObjectIdentifier[] = [];
   let key = "";
   let sawVersion = false;
+  let anyVersion = false;
   for await (const page of store.listVersions(layout.thread(threadId))) {
     for (const v of byKeyNewestFirst(page)) {
       if (v.key !== key) {
         key = v.key;
         sawVersion = false;
       }
-      if (!v.isDeleteMarker) sawVersion = true;
+      if (!v.isDeleteMarker) sawVersion = anyVersion = true;
       else if (!sawVersion) markers.push({ Key: v.key, VersionId: v.versionId });
     }
+  }
+  if (!anyVersion) {
+    throw new CheckpointNotFoundError(
+      `restoreThread(): thread ${JSON.stringify(threadId)} has no stored versions to restore: it was purged, or never written`,
+    );
   }
   const failed = await store.deleteMany(markers);
   if (failed.length > 0) {
@@ -188,11 +194,18 @@ export async function purgeThread(store: S3Store, layout: KeyLayout, logger: Log
 }
 
 /**
- * Copies every current object of a thread to another thread with server-side copies (no
- * download): side objects first, records last, so the copy never shows a record whose parts are
- * missing. The target thread must be empty.
+ * Copies every current object of a thread to another thread, each body re-bound to its new
+ * key (codec.ts `rebind`): side objects first, records last, so the copy never shows a record
+ * whose parts are missing. The target thread must be empty.
  */
-export async function copyThread(store: S3Store, layout: KeyLayout, from: string, to: string, concurrency: number): Promise<number> {
+export async function copyThread(
+  store: S3Store,
+  layout: KeyLayout,
+  from: string,
+  to: string,
+  options: { concurrency: number; maxObjectBytes: number; reseal: (plaintext: Buffer, key: string) => Promise<{ body: Buffer; sha256: string }> },
+): Promise<number> {
+  const { concurrency, maxObjectBytes, reseal } = options;
   if (from === to) throw new InvalidArgumentError("copyThread(): the source and target threads are the same");
   const target = layout.thread(to);
   const source = layout.thread(from);
@@ -211,7 +224,25 @@ export async function copyThread(store: S3Store, layout: KeyLayout, from: string
     throw new InvalidArgumentError(`copyThread(): thread ${JSON.stringify(to)} already has checkpoints; delete or purge it first`);
   }
   const limit = pLimit(concurrency);
-  const copy = (keys: string[]) => Promise.all(keys.map((key) => limit(() => store.copy(key, target + key.slice(source.length)))));
+  // not a server-side CopyObject: every body is bound to its key, so it is re-bound to the new one
+  const copyOne = async (key: string) => {
+    const targetKey = target + key.slice(source.length);
+    const object = await store.get(key);
+    if (!object) return; // deleted meanwhile
+    let moved: { body: Buffer; sha256: string };
+    const kind = layout.parse(key)?.kind;
+    if (kind === "record" || kind === "writes") {
+      // records and writes name their thread inside: the copy names the new one, or readers
+      // (rightly) refuse it as an object from elsewhere
+      const { plaintext } = await open(object.body, { key, maxBytes: maxObjectBytes });
+      const { head, sections } = unpack<{ kind: string; thread_id: string }>(plaintext, kind === "record" ? "checkpoint" : "writes", key);
+      moved = await reseal(pack({ ...head, thread_id: to }, sections), targetKey);
+    } else {
+      moved = await rebind(object.body, { from: key, to: targetKey, maxBytes: maxObjectBytes });
+    }
+    await store.put(targetKey, moved.body, { sha256: moved.sha256 });
+  };
+  const copy = (keys: string[]) => Promise.all(keys.map((key) => limit(() => copyOne(key))));
   await copy(others);
   await copy(records);
   return records.length + others.length;

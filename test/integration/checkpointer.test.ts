@@ -87,11 +87,11 @@ describe("setup()", () => {
 describe("options", () => {
   it("are validated eagerly, naming the option", () => {
     expect(() => new S3Checkpointer({ bucket: "" })).toThrow(InvalidOptionError);
-    expect(() => new S3Checkpointer({ bucket: "b", client, clientConfig: {} })).toThrow(/not both/);
-    expect(() => new S3Checkpointer({ bucket: "b", client, inlineThresholdBytes: -1 })).toThrow(/inlineThresholdBytes/);
-    expect(() => new S3Checkpointer({ bucket: "b", client, multipartPartSizeBytes: 1024 })).toThrow(/multipartPartSizeBytes/);
-    expect(() => new S3Checkpointer({ bucket: "b", client, prefix: "/abs" })).toThrow(/prefix/);
-    expect(Object.isFrozen(new S3Checkpointer({ bucket: "b", client }).options)).toBe(true);
+    expect(() => new S3Checkpointer({ bucket: "bkt", client, clientConfig: {} })).toThrow(/not both/);
+    expect(() => new S3Checkpointer({ bucket: "bkt", client, inlineThresholdBytes: -1 })).toThrow(/inlineThresholdBytes/);
+    expect(() => new S3Checkpointer({ bucket: "bkt", client, multipartPartSizeBytes: 1024 })).toThrow(/multipartPartSizeBytes/);
+    expect(() => new S3Checkpointer({ bucket: "bkt", client, prefix: "/abs" })).toThrow(/prefix/);
+    expect(Object.isFrozen(new S3Checkpointer({ bucket: "bkt", client }).options)).toBe(true);
   });
 
   it("fromEnv reads the bucket, the prefix and the SDK's endpoint variable", async () => {
@@ -218,7 +218,7 @@ describe("readConcurrency and serde", () => {
     };
     expect(await roundTrips(16)).toBe(2); // one listing, then three GETs at once
     expect(await roundTrips(1)).toBe(4); // one listing, then one GET after another
-    expect(() => new S3Checkpointer({ bucket: "b", client, readConcurrency: 0 })).toThrow(/readConcurrency/);
+    expect(() => new S3Checkpointer({ bucket: "bkt", client, readConcurrency: 0 })).toThrow(/readConcurrency/);
   });
 
   it("uses the serde it is given for checkpoints, metadata and values", async () => {
@@ -297,7 +297,7 @@ onEachBucket("thread ids and namespaces are arbitrary strings", (bucket) => {
 
 describe("getNextVersion", () => {
   it("mints increasing, fork-safe versions", () => {
-    const saver = new S3Checkpointer({ bucket: "b", client });
+    const saver = new S3Checkpointer({ bucket: "bkt", client });
     // fork-safe versions are strings at run time (typed as numbers for compile({ checkpointer }))
     const v1 = saver.getNextVersion(undefined) as unknown as string;
     const v2a = saver.getNextVersion(v1 as unknown as number) as unknown as string;

@@ -1,0 +1,278 @@
+/**
+ * zstd: compression, and decompression bounded in memory, in size and in event-loop time.
+ *
+ * A stored object may be hostile: 33 KB of zstd frame can claim 1 GiB of zeros, and a frame
+ * header can ask for a 2 GB window. So every frame is inspected before it is decoded
+ * ({@link inspectZstdFrames}: no dictionaries, a window of at most {@link MAX_ZSTD_WINDOW_BYTES},
+ * declared and block sizes consistent with the length the envelope expects), and decoding stops
+ * as soon as the output passes that length.
+ *
+ * - Node 22.15+ decodes with `node:zlib`, in the thread pool, with `maxOutputLength`.
+ * - Older Node decodes with `fzstd` (pure JavaScript, streaming) on the main thread, fed a few
+ *   blocks at a time with a yield to the event loop every {@link SLICE_MS} ms. zstd-codec's
+ *   WebAssembly decoder is not used to read: it decodes a whole input in one synchronous call
+ *   and has no bound on its output. Measured on 64 MB of state-like JSON, fzstd decodes as
+ *   fast as zstd-codec did (0.3–0.8 s), so nothing is lost; a worker thread would also have
+ *   kept the event loop free, but costs a start-up per process and a second entry file in the
+ *   package for both module formats.
+ * - Compression stays with `node:zlib` or zstd-codec: its input is our own data. zstd-codec is
+ *   fed in 1 MiB chunks: its one-shot API aborts the WebAssembly instance on inputs of about
+ *   11 MB (fixed 16 MiB heap), and levels above {@link WASM_MAX_ZSTD_LEVEL} are lowered to it.
+ */
+
+import * as zlib from "node:zlib";
+import { promisify } from "node:util";
+import { Decompress } from "fzstd";
+
+/** zstd levels above 19 need windows the WebAssembly fallback cannot hold. */
+export const MAX_ZSTD_LEVEL = 19;
+/**
+ * zstd-codec compresses within a fixed 16 MiB WebAssembly heap: levels above 9 abort it (OOM,
+ * and an aborted instance stays broken), so the fallback compresses at 9 at most.
+ */
+export const WASM_MAX_ZSTD_LEVEL = 9;
+/**
+ * Largest zstd window accepted. Levels up to 19 use at most 8 MiB (windowLog 23), so every
+ * frame this library writes fits; a larger window in a stored frame is hostile or foreign, and
+ * a decoder would allocate it before reading a single block.
+ */
+export const MAX_ZSTD_WINDOW_BYTES = 8 * 1024 * 1024;
+/** The event loop is given back at least this often while decoding on the main thread. */
+export const SLICE_MS = 20;
+
+const COMPRESS_CHUNK_BYTES = 1 << 20;
+/** fzstd is fed blocks worth at most this much output between two looks at the clock. */
+const DECODE_BATCH_BYTES = 1 << 20;
+const MAX_BLOCK_BYTES = 128 * 1024;
+const FRAME_MAGIC = 0xfd2fb528;
+const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
+const SKIPPABLE_MAGIC = 0x184d2a50;
+const NATIVE_MAX_CHUNK_BYTES = 1 << 20;
+const NATIVE_MIN_CHUNK_BYTES = 16 * 1024;
+
+type ZlibZstd = {
+  zstdCompress: (buf: Uint8Array, opts: object, cb: (err: Error | null, out: Buffer) => void) => void;
+  zstdDecompress: (buf: Uint8Array, opts: object, cb: (err: Error | null, out: Buffer) => void) => void;
+  constants: Record<string, number>;
+};
+const nativeZstd =
+  typeof (zlib as unknown as Partial<ZlibZstd>).zstdCompress === "function" ? (zlib as unknown as ZlibZstd) : undefined;
+
+/** `"node:zlib"` on Node 22.15+, `"zstd-codec"` before (which then compresses; fzstd reads). */
+export const zstdImplementation: "node:zlib" | "zstd-codec" = nativeZstd ? "node:zlib" : "zstd-codec";
+
+/**
+ * Gives the event loop a turn whenever {@link SLICE_MS} have passed since the last one. Work
+ * between two calls must be small (a few ms), so no timer or I/O callback waits much longer.
+ */
+export class Pacer {
+  private last = performance.now();
+
+  async pause(): Promise<void> {
+    if (performance.now() - this.last < SLICE_MS) return;
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    this.last = performance.now();
+  }
+}
+
+// ---- compression --------------------------------------------------------------------------
+
+interface ZstdStreaming {
+  compressChunks(chunks: Uint8Array[], sizeHint: number, level: number): Uint8Array | null;
+}
+let streaming: Promise<ZstdStreaming> | undefined;
+
+function wasmZstd(): Promise<ZstdStreaming> {
+  streaming ??= import("zstd-codec").then(
+    (mod) =>
+      new Promise<ZstdStreaming>((resolve) => {
+        const { ZstdCodec } =
+          (mod as { default?: { ZstdCodec: unknown }; ZstdCodec?: unknown }).default ?? (mod as { ZstdCodec: unknown });
+        (ZstdCodec as { run(cb: (z: { Streaming: new () => ZstdStreaming }) => void): void }).run((z) =>
+          resolve(new z.Streaming()),
+        );
+      }),
+  );
+  return streaming;
+}
+
+/** Compresses parts of one plaintext into one zstd frame. */
+export async function zstdCompress(input: Uint8Array | readonly Uint8Array[], level: number): Promise<Buffer> {
+  if (nativeZstd) {
+    const whole = Array.isArray(input) ? Buffer.concat(input as readonly Uint8Array[]) : (input as Uint8Array);
+    const params = {
+      [nativeZstd.constants.ZSTD_c_compressionLevel!]: level,
+      [nativeZstd.constants.ZSTD_c_checksumFlag!]: 1,
+    };
+    return promisify(nativeZstd.zstdCompress)(whole, { params, pledgedSrcSize: whole.byteLength });
+  }
+  return wasmZstdCompress(input, level);
+}
+
+/** zstd-codec, fed in 1 MiB chunks (exported for the cross-implementation tests). */
+export async function wasmZstdCompress(input: Uint8Array | readonly Uint8Array[], level: number): Promise<Buffer> {
+  const z = await wasmZstd();
+  const parts = Array.isArray(input) ? (input as readonly Uint8Array[]) : [input as Uint8Array];
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (const part of parts) {
+    for (let offset = 0; offset < part.byteLength; offset += COMPRESS_CHUNK_BYTES) {
+      chunks.push(part.subarray(offset, offset + COMPRESS_CHUNK_BYTES));
+    }
+    size += part.byteLength;
+  }
+  const out = z.compressChunks(chunks, size, Math.min(level, WASM_MAX_ZSTD_LEVEL));
+  if (!out) throw new Error("zstd compression failed");
+  return Buffer.from(out.buffer, out.byteOffset, out.byteLength);
+}
+
+// ---- frame inspection ---------------------------------------------------------------------
+
+/** What {@link inspectZstdFrames} learned: where to cut the input between batches of blocks. */
+export interface ZstdFrames {
+  /** Offsets after which a batch of blocks ends (the last one is the input's length). */
+  cuts: number[];
+}
+
+/**
+ * Reads the frame and block headers of a zstd input (RFC 8878) without decoding anything and
+ * throws unless it can decode to exactly `expectedBytes`: no dictionary, a window of at most
+ * {@link MAX_ZSTD_WINDOW_BYTES}, no frame declaring more content than expected, raw and RLE
+ * blocks (whose size is known) not adding up to more, and not so few blocks that they could
+ * not make that much. A bomb of RLE blocks (what zstd makes of zeros) ends here, unread.
+ */
+export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): ZstdFrames {
+  const fail = (why: string): never => {
+    throw new Error(`zstd input ${why}`);
+  };
+  const view = new DataView(input.buffer, input.byteOffset, input.byteLength);
+  const need = (at: number, bytes: number) => {
+    if (at + bytes > input.byteLength) fail("is truncated");
+  };
+  if (input.byteLength === 0) fail("is empty");
+  const cuts: number[] = [];
+  let p = 0;
+  let minTotal = 0;
+  let maxTotal = 0;
+  let batch = 0;
+  while (p < input.byteLength) {
+    need(p, 4);
+    const magic = view.getUint32(p, true);
+    if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
+      need(p, 8);
+      p += 8 + view.getUint32(p + 4, true);
+      if (p > input.byteLength) fail("is truncated");
+      continue;
+    }
+    if (magic !== FRAME_MAGIC) fail(`has no zstd frame at byte ${p}`);
+    need(p, 6);
+    const descriptor = input[p + 4]!;
+    if (descriptor & 0x08) fail("sets a reserved frame header bit");
+    const singleSegment = (descriptor >> 5) & 1;
+    const hasChecksum = (descriptor >> 2) & 1;
+    const dictionaryBytes = [0, 1, 2, 4][descriptor & 3]!;
+    const contentSizeBytes = [singleSegment, 2, 4, 8][descriptor >> 6]!;
+    p += 5;
+    let window = 0;
+    if (!singleSegment) {
+      const wd = input[p++]!;
+      const base = 2 ** (10 + (wd >> 3));
+      window = base + (base / 8) * (wd & 7);
+    }
+    need(p, dictionaryBytes + contentSizeBytes);
+    let dictionary = 0;
+    for (let i = dictionaryBytes - 1; i >= 0; i -= 1) dictionary = dictionary * 256 + input[p + i]!;
+    if (dictionary !== 0) fail("needs a dictionary");
+    p += dictionaryBytes;
+    let contentSize: number | undefined;
+    if (contentSizeBytes > 0) {
+      contentSize = 0;
+      for (let i = contentSizeBytes - 1; i >= 0; i -= 1) contentSize = contentSize * 256 + input[p + i]!;
+      if (contentSizeBytes === 2) contentSize += 256;
+      p += contentSizeBytes;
+      if (contentSize > expectedBytes - minTotal) fail(`declares ${contentSize} bytes of content, more than expected`);
+    }
+    if (singleSegment) window = contentSize!;
+    if (window > MAX_ZSTD_WINDOW_BYTES)
+      fail(`asks for a ${window}-byte window (at most ${MAX_ZSTD_WINDOW_BYTES} are accepted)`);
+    const maxBlock = Math.min(window, MAX_BLOCK_BYTES);
+    for (let last = 0; !last;) {
+      need(p, 3);
+      const header = input[p]! | (input[p + 1]! << 8) | (input[p + 2]! << 16);
+      p += 3;
+      last = header & 1;
+      const type = (header >> 1) & 3;
+      const size = header >>> 3;
+      if (type === 3) fail("has a reserved block type");
+      if (size > maxBlock) fail("has a block larger than its window allows");
+      const stored = type === 1 ? 1 : size;
+      need(p, stored);
+      p += stored;
+      if (type === 2) {
+        maxTotal += maxBlock;
+        batch += maxBlock;
+      } else {
+        minTotal += size;
+        maxTotal += size;
+        batch += size;
+      }
+      if (minTotal > expectedBytes) fail("decodes to more bytes than expected");
+      if (batch >= DECODE_BATCH_BYTES) {
+        cuts.push(p);
+        batch = 0;
+      }
+    }
+    if (hasChecksum) {
+      need(p, 4);
+      p += 4;
+    }
+  }
+  if (maxTotal < expectedBytes) fail("cannot decode to as many bytes as expected");
+  if (cuts.at(-1) !== input.byteLength) cuts.push(input.byteLength);
+  return { cuts };
+}
+
+// ---- decompression ------------------------------------------------------------------------
+
+/**
+ * Decodes a zstd input that must hold exactly `expectedBytes` bytes; throws (a plain `Error`
+ * saying why) when it does not, without ever producing more than `expectedBytes` + one chunk.
+ */
+export async function zstdDecompress(input: Uint8Array, expectedBytes: number): Promise<Buffer> {
+  if (!nativeZstd) return jsZstdDecompress(input, expectedBytes);
+  inspectZstdFrames(input, expectedBytes);
+  // chunks of output: large ones for speed, never larger than needed for a small object
+  const chunkSize = Math.min(Math.max(expectedBytes + 1, NATIVE_MIN_CHUNK_BYTES), NATIVE_MAX_CHUNK_BYTES);
+  let out: Buffer;
+  try {
+    out = await promisify(nativeZstd.zstdDecompress)(input, { maxOutputLength: Math.max(expectedBytes, 1), chunkSize });
+  } catch (e) {
+    if ((e as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE")
+      throw new Error("zstd input decodes to more bytes than expected");
+    throw e;
+  }
+  if (out.length !== expectedBytes) throw new Error(`zstd input decodes to ${out.length} bytes, not ${expectedBytes}`);
+  return out;
+}
+
+/** fzstd, fed a batch of blocks at a time between turns of the event loop (exported for tests). */
+export async function jsZstdDecompress(input: Uint8Array, expectedBytes: number): Promise<Buffer> {
+  const { cuts } = inspectZstdFrames(input, expectedBytes);
+  const pacer = new Pacer();
+  const chunks: Uint8Array[] = [];
+  let produced = 0;
+  const decoder = new Decompress((chunk) => {
+    produced += chunk.length;
+    // thrown out of push(): the decoder is abandoned, nothing more is produced
+    if (produced > expectedBytes) throw new Error("zstd input decodes to more bytes than expected");
+    if (chunk.length > 0) chunks.push(chunk);
+  });
+  let from = 0;
+  for (const cut of cuts) {
+    decoder.push(input.subarray(from, cut), cut === input.byteLength);
+    from = cut;
+    await pacer.pause();
+  }
+  if (produced !== expectedBytes) throw new Error(`zstd input decodes to ${produced} bytes, not ${expectedBytes}`);
+  return Buffer.concat(chunks, produced);
+}

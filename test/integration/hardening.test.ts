@@ -1,0 +1,179 @@
+/**
+ * Values, names and stored objects that once made a thread unreadable or wrong, each against the
+ * real S3 server and compared with LangGraph's MemorySaver where MemorySaver has an answer.
+ */
+import { randomUUID } from "node:crypto";
+import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { Annotation, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
+import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import { describe, expect, it } from "vitest";
+import { S3Checkpointer } from "../../src/index.js";
+import { bucketsForFile, testClient } from "../helpers/s3.js";
+
+const client = testClient();
+const buckets = bucketsForFile("hard", client);
+const meta = { source: "loop" as const, step: 0, parents: {} };
+
+function saverOn(bucket: string, extra: Record<string, unknown> = {}) {
+  return new S3Checkpointer({ bucket, client, prefix: `hard/${randomUUID()}/`, inlineThresholdBytes: 64, ...extra });
+}
+
+function cp(values: Record<string, unknown>, version: string | number = 1): Checkpoint {
+  return {
+    ...emptyCheckpoint(),
+    id: uuid6(-1),
+    channel_values: values,
+    channel_versions: Object.fromEntries(Object.keys(values).map((k) => [k, version])),
+  };
+}
+
+/** A graph whose node returns values JSON has no form for, run `runs` times on one thread. */
+async function runOddValues(saver: BaseCheckpointSaver, threadId: string, runs: number) {
+  const State = Annotation.Root({
+    hook: Annotation<unknown>({ reducer: (_a, b) => b, default: () => undefined }),
+    sym: Annotation<unknown>({ reducer: (_a, b) => b, default: () => undefined }),
+    count: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
+    nested: Annotation<unknown>({ reducer: (_a, b) => b, default: () => undefined }),
+  });
+  const graph = new StateGraph(State)
+    .addNode("odd", (s) => ({
+      hook: () => 1,
+      sym: Symbol("s"),
+      count: s.count + 1,
+      nested: { keep: 1, fn: () => 2, deep: { list: [1, { x: undefined }] } },
+    }))
+    .addEdge(START, "odd")
+    .addEdge("odd", END)
+    .compile({ checkpointer: saver });
+  const config = { configurable: { thread_id: threadId } };
+  for (let i = 0; i < runs; i += 1) await graph.invoke({ count: 5 * i }, config);
+  const state = await graph.getState(config);
+  const history = [];
+  for await (const s of graph.getStateHistory(config)) history.push({ values: s.values, next: s.next });
+  return { values: state.values, history };
+}
+
+describe.each(["versioned", "unversioned"] as const)("hardening on a %s bucket", (kind) => {
+  const bucket = () => buckets[kind];
+
+  it("a function or Symbol in state never bricks the thread: it drops out, as JSON drops it", async () => {
+    // MemorySaver of @langchain/langgraph-checkpoint 1.2 throws `Unexpected end of JSON input`
+    // on getState of such a thread (its pending writes hold empty JSON): no comparison possible
+    const s3 = await runOddValues(saverOn(bucket()), randomUUID(), 3);
+    expect(s3.values).toEqual({ count: 11, nested: { keep: 1, deep: { list: [1, { x: undefined }] } } });
+    expect(s3.history).toHaveLength(3 * 3);
+  });
+
+  it("channels named like Object.prototype's members are kept, inline, by reference and as writes", async () => {
+    const saver = saverOn(bucket());
+    const names = ["constructor", "toString", "hasOwnProperty", "__proto__", "valueOf", "isPrototypeOf"];
+    const values = Object.create(null) as Record<string, unknown>;
+    for (const n of names) values[n] = `value of ${n}`;
+    values["big"] = "x".repeat(500); // stored as its own object
+    const first = cp(values);
+    const config = await saver.put({ configurable: { thread_id: "proto", checkpoint_ns: "" } }, first, meta, {
+      ...first.channel_versions,
+    });
+    // the child changes nothing: every channel is found through the parent record
+    const child: Checkpoint = { ...first, id: uuid6(-1), channel_values: values };
+    const childConfig = await saver.put(config, child, meta, {});
+    await saver.putWrites(childConfig, [["constructor", 1], ["__proto__", 2], ["toString", 3]], "task-1");
+    for (const c of [config, childConfig]) {
+      const tuple = await saver.getTuple(c);
+      const got = tuple!.checkpoint.channel_values as Record<string, unknown>;
+      for (const n of names) {
+        expect(Object.hasOwn(got, n)).toBe(true);
+        expect(got[n]).toBe(`value of ${n}`);
+      }
+      expect(got["big"]).toBe("x".repeat(500));
+    }
+    const tuple = await saver.getTuple(childConfig);
+    expect(tuple!.pendingWrites).toEqual([
+      ["task-1", "constructor", 1],
+      ["task-1", "__proto__", 2],
+      ["task-1", "toString", 3],
+    ]);
+  });
+
+  it("writes without a record that sort before the newest checkpoint never hide it", async () => {
+    const saver = saverOn(bucket());
+    const thread = "orphans";
+    const config = await saver.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 });
+    // 150 crashed writers left writes for checkpoints newer than the latest, whose records never came
+    const orphanIds = Array.from({ length: 150 }, () => uuid6(-1));
+    await Promise.all(orphanIds.map((id) => saver.putWrites({ configurable: { thread_id: thread, checkpoint_ns: "", checkpoint_id: id } }, [["a", 2]], "t")));
+    const latest = await saver.getTuple({ configurable: { thread_id: thread } });
+    expect(latest?.config.configurable?.checkpoint_id).toBe(config.configurable!.checkpoint_id);
+    const listed = [];
+    for await (const t of saver.list({ configurable: { thread_id: thread } })) listed.push(t.config.configurable?.checkpoint_id);
+    expect(listed).toEqual([config.configurable!.checkpoint_id]);
+  });
+
+  it("a record stored as nothing by an older version (empty JSON) reads as a missing channel", async () => {
+    // what versions before this fix wrote for a function-valued channel: an inline empty section
+    const saver = saverOn(bucket());
+    const fn = () => 1;
+    const first = cp({ a: 1, hook: fn });
+    const config = await saver.put({ configurable: { thread_id: "old", checkpoint_ns: "" } }, first, meta, { a: 1, hook: 1 });
+    const tuple = await saver.getTuple(config);
+    expect(tuple!.checkpoint.channel_values).toEqual({ a: 1 });
+    // and a raw hostile object under the thread's namespace does not hide it either
+    await client.send(
+      new PutObjectCommand({ Bucket: bucket(), Key: `${saver.options.prefix}threads/old/n/~/zzz/c`, Body: "junk" }),
+    );
+    expect((await saver.getTuple({ configurable: { thread_id: "old" } }))?.checkpoint.id).toBe(first.id);
+  });
+});
+
+describe("calls that once failed late, or silently", () => {
+  it("putWrites([null]), list(undefined) and calls after close() are typed errors", async () => {
+    const saver = saverOn(buckets.unversioned);
+    const config = await saver.put({ configurable: { thread_id: "calls", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 });
+    await expect(saver.putWrites(config, [null as never], "t")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(saver.putWrites(config, [[1, 2] as never], "t")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(saver.list(undefined as never).next()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await saver.close();
+    await expect(saver.getTuple(config)).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("closed") });
+    await expect(saver.list({}).next()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+  });
+
+  it('versioning: "required" refuses an unversioned bucket at the first write, without setup()', async () => {
+    const saver = saverOn(buckets.unversioned, { versioning: "required" });
+    await expect(saver.put({ configurable: { thread_id: "req", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 })).rejects.toMatchObject({
+      code: "VERSIONING_UNAVAILABLE",
+    });
+  });
+
+  it("restoreThread of a purged (or never written) thread says so", async () => {
+    const saver = saverOn(buckets.versioned);
+    await saver.put({ configurable: { thread_id: "gone", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 });
+    await saver.purgeThread("gone");
+    await expect(saver.restoreThread("gone")).rejects.toMatchObject({ code: "CHECKPOINT_NOT_FOUND" });
+    await expect(saver.restoreThread("never")).rejects.toMatchObject({ code: "CHECKPOINT_NOT_FOUND" });
+  });
+
+  it("a value above maxObjectBytes fails put with nothing written", async () => {
+    const saver = saverOn(buckets.unversioned, { maxObjectBytes: 1024 });
+    const config = { configurable: { thread_id: "big", checkpoint_ns: "" } };
+    await expect(saver.put(config, cp({ a: "y".repeat(5000) }), meta, { a: 1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    expect(await saver.getTuple(config)).toBeUndefined();
+  });
+});
+
+describe("copies name their own thread", () => {
+  it("copyThread into a long (digest-encoded) id lists the copy under its new id, and reads it whole", async () => {
+    const saver = saverOn(buckets.versioned);
+    const source = "src-thread";
+    const target = `t-${"long".repeat(100)}`;
+    const first = cp({ a: 1, big: "z".repeat(300) });
+    const config = await saver.put({ configurable: { thread_id: source, checkpoint_ns: "" } }, first, meta, { a: 1, big: 1 });
+    await saver.putWrites(config, [["a", 2]], "task");
+    expect(await saver.copyThread(source, target)).toBeGreaterThan(0);
+    const copy = await saver.getTuple({ configurable: { thread_id: target } });
+    expect(copy?.checkpoint.channel_values).toEqual({ a: 1, big: "z".repeat(300) });
+    expect(copy?.pendingWrites).toEqual([["task", "a", 2]]);
+    const all = [];
+    for await (const t of saver.list({})) all.push(t.config.configurable?.thread_id);
+    expect(all.sort()).toEqual([source, target].sort());
+  });
+});

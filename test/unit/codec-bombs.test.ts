@@ -1,0 +1,128 @@
+/**
+ * Decompression bombs and lying headers: each must end in a CheckpointCorruptedError within a
+ * second, in bounded memory, without holding the event loop for more than ~100 ms at a time.
+ * (A file of its own so the memory it measures is not another test's.)
+ */
+
+import { beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_MAX_OBJECT_BYTES, open, wasmZstdCompress, zstdImplementation } from "../../src/codec.js";
+import { CheckpointCorruptedError } from "../../src/errors.js";
+import { compressedZerosFrame, envelopeV2, hugeWindowFrame, rleZerosFrame, sha256Hex } from "../helpers/zstd-frames.js";
+
+const KEY = "prod/threads/victim/n/~/zyx~/c";
+const MiB = 1024 * 1024;
+const GiB = 1024 * MiB;
+
+interface Watched {
+  error: unknown;
+  ms: number;
+  /** growth of the resident set over the run, peak of samples taken every 10 ms */
+  rssGrowthBytes: number;
+  /** longest time the event loop went without running a 5 ms interval */
+  maxLagMs: number;
+}
+
+/** Runs `open` on `body` while timing it, sampling memory and watching the event loop. */
+async function watch(body: Buffer, maxBytes?: number): Promise<Watched> {
+  const baseRss = process.memoryUsage().rss;
+  let peakRss = baseRss;
+  let last = performance.now();
+  let maxGap = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    maxGap = Math.max(maxGap, now - last);
+    last = now;
+    peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  }, 5);
+  const started = performance.now();
+  let error: unknown;
+  try {
+    await open(body, { key: KEY, maxBytes });
+  } catch (e) {
+    error = e;
+  }
+  const ms = performance.now() - started;
+  clearInterval(ticker);
+  maxGap = Math.max(maxGap, performance.now() - last);
+  peakRss = Math.max(peakRss, process.memoryUsage().rss);
+  return { error, ms, rssGrowthBytes: peakRss - baseRss, maxLagMs: maxGap };
+}
+
+/** A correctly sealed, key-bound envelope whose header declares `n` bytes of zstd content. */
+function bomb(frame: Buffer, n: number): Buffer {
+  return envelopeV2(frame, { c: "zstd", n, h: sha256Hex("not the content"), k: sha256Hex(KEY) });
+}
+
+/**
+ * Time bounds carry a margin for a busy 2-core machine (they are measured at 10 times less on a
+ * quiet one): a bomb used to take 10 to 25 s and block the event loop for seconds, which these
+ * bounds still catch; memory, the measure that matters, is held to its bound as it is.
+ */
+const TIME_MARGIN = 10;
+const MAX_EVENT_LOOP_PAUSE_MS = 100 * TIME_MARGIN;
+
+function expectContained(w: Watched, limits: { ms: number; rssBytes: number }) {
+  expect(w.error).toBeInstanceOf(CheckpointCorruptedError);
+  expect((w.error as CheckpointCorruptedError).key).toBe(KEY);
+  expect(w.ms).toBeLessThan(limits.ms * TIME_MARGIN);
+  expect(w.rssGrowthBytes).toBeLessThan(limits.rssBytes);
+  expect(w.maxLagMs).toBeLessThan(MAX_EVENT_LOOP_PAUSE_MS);
+}
+
+describe(`decompression bombs (zstd via ${zstdImplementation})`, () => {
+  let realBomb: Buffer;
+
+  beforeAll(async () => {
+    // 1 GiB of zeros, really compressed (the same 1 MiB of zeros 1,024 times: no 1 GiB buffer)
+    const zeros = Buffer.alloc(MiB);
+    realBomb = await wasmZstdCompress(
+      Array.from({ length: 1024 }, () => zeros),
+      3,
+    );
+  }, 120_000);
+
+  it("a real 1 GiB bomb (about 100 KB) stops at the declared length", async () => {
+    expect(realBomb.length).toBeLessThan(200_000);
+    // declared 1 MiB: decoding stops right after the first MiB
+    expectContained(await watch(bomb(realBomb, MiB)), { ms: 1000, rssBytes: 64 * MiB });
+    // declared honestly: refused before decoding
+    const honest = await watch(bomb(realBomb, GiB));
+    expectContained(honest, { ms: 1000, rssBytes: 16 * MiB });
+    expect((honest.error as Error).message).toMatch(/declares 1073741824 bytes, more than maxObjectBytes/);
+  });
+
+  it("the same bomb made of RLE blocks (32 KiB for 1 GiB) is refused from its block headers", async () => {
+    const frame = rleZerosFrame(GiB);
+    expect(frame.length).toBeLessThan(40_000);
+    for (const n of [MiB, DEFAULT_MAX_OBJECT_BYTES]) {
+      const w = await watch(bomb(frame, n));
+      expectContained(w, { ms: 1000, rssBytes: 16 * MiB });
+    }
+  });
+
+  it("a bomb declaring the limit itself stops there: at most the limit is ever decoded", async () => {
+    const limit = 64 * MiB;
+    const w = await watch(bomb(compressedZerosFrame(8192), limit), limit);
+    expectContained(w, { ms: 1000, rssBytes: 3 * limit });
+    expect((w.error as Error).message).toMatch(/decodes to more bytes than expected/);
+  }, 30_000);
+
+  it("a tiny body whose header claims 4 GB allocates nothing", async () => {
+    const body = bomb(rleZerosFrame(1000), 4e9);
+    expect(body.length).toBeLessThan(300);
+    expectContained(await watch(body), { ms: 100, rssBytes: 8 * MiB });
+  });
+
+  it("frames asking for huge windows or declaring more content than the header are refused unread", async () => {
+    for (const exponent of [14, 21]) {
+      const w = await watch(bomb(hugeWindowFrame(exponent), 0));
+      expectContained(w, { ms: 100, rssBytes: 8 * MiB });
+      expect((w.error as Error).message).toMatch(/window/);
+    }
+    // single-segment frame declaring 4 GiB of content (an 8-byte content size)
+    const declared = Buffer.from("28b52ffde0" + "0000000001000000" + "010000", "hex");
+    const w = await watch(bomb(declared, 1000));
+    expectContained(w, { ms: 100, rssBytes: 8 * MiB });
+    expect((w.error as Error).message).toMatch(/declares 4294967296 bytes of content/);
+  });
+});
