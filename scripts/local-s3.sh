@@ -8,7 +8,10 @@
 #   scripts/local-s3.sh stop     stop what `start` started and wipe its data
 #   scripts/local-s3.sh env      print `export S3_ENDPOINT=…` lines for a running server
 #   scripts/local-s3.sh status   exit 0 when the gateway answers
-#   scripts/local-s3.sh run -- CMD…   start, run CMD with the S3_* variables set, stop again
+#   scripts/local-s3.sh run -- CMD…   start, run CMD with the S3_* variables set, stop again;
+#                                      stops CMD at once if the gateway dies
+#
+# After a failed run (or a `stop` after the gateway died) the logs are kept in $LOCAL_S3_DIR.failed.
 #
 # Settings (environment): LOCAL_S3_DIR (/tmp/langgraph-checkpoint-s3/rgw), LOCAL_S3_PORT (7480),
 # LOCAL_S3_MON_PORT (43300; the OSD's ports follow it: LOCAL_S3_OSD_PORT_MIN, MON_PORT + 3500, a range of 100),
@@ -30,6 +33,8 @@ STORE=${LOCAL_S3_STORE:-memstore}
 LC_INTERVAL=${LOCAL_S3_LC_INTERVAL:-10}
 CONF=$DIR/ceph.conf
 ENDPOINT=http://127.0.0.1:$PORT
+# where the logs of a failed run are kept (the data directory itself is wiped)
+KEPT=$DIR.failed
 
 say() { echo "local-s3: $*" >&2; }
 
@@ -38,9 +43,39 @@ print_env() {
   echo "export S3_ACCESS_KEY_ID=$ACCESS_KEY"
   echo "export S3_SECRET_ACCESS_KEY=$SECRET_KEY"
   echo "export S3_REGION=us-east-1"
+  echo "export LOCAL_S3_LOG=$DIR/log/client.rgw.log"
 }
 
 answers() { curl -s -m 2 -o /dev/null "$ENDPOINT/"; }
+
+# the gateway's pid while it runs (a zombie or a missing process is not running)
+gateway_pid() {
+  local p="$DIR/run/client.rgw.pid" pid state
+  [ -f "$p" ] || return 1
+  pid=$(cat "$p")
+  state=$(awk '{print $3}' "/proc/$pid/stat" 2>/dev/null) || return 1
+  case "$state" in Z | X | "") return 1 ;; esac
+  echo "$pid"
+}
+
+# Copies the logs out of the data directory before it is wiped, and says where they are.
+keep_logs() {
+  [ -d "$DIR/log" ] || return 0
+  rm -rf "$KEPT" && mkdir -p "$KEPT" && cp -r "$DIR/log" "$DIR/ceph.conf" "$KEPT/" 2>/dev/null || true
+  say "the gateway's log is kept in $KEPT/log/client.rgw.log (its crash report, if any, in $KEPT/log/radosgw.stdout)"
+}
+
+# The last lines of a crash report: what the gateway printed when it died.
+crash_summary() {
+  local out="$DIR/log/radosgw.stdout"
+  [ -s "$out" ] || return 0
+  # the first report only (radosgw prints it twice), with the line before it (e.g. "double free")
+  if grep -q "Caught signal" "$out"; then
+    awk '/Caught signal/ { n++; if (n == 1) print prev } n == 1 { print } { prev = $0 }' "$out" | head -n 24 >&2
+  else
+    tail -n 20 "$out" >&2
+  fi
+}
 
 install_packages() {
   local missing=0
@@ -143,6 +178,11 @@ rgw crypt require ssl = false
 rgw lc debug interval = $LC_INTERVAL
 rgw enable usage log = false
 rgw thread pool size = 128
+# one object at a time inside a DeleteObjects request: radosgw 16.2.15 deletes up to 16 objects of
+# a request in parallel, and a request aborted by its client (an attempt timeout) or two requests
+# deleting the same versions at once then corrupt its heap (abort or segfault in
+# RGWDeleteMultiObj::handle_individual_object); measured just as fast here (~7 ms per version)
+rgw multi obj del max aio = 1
 # reclaim the space of deleted objects after 30 s instead of 2 h
 rgw gc obj min wait = 30
 rgw gc processor period = 30
@@ -203,24 +243,64 @@ start() {
   print_env
 }
 
+# Runs CMD against a fresh server and stops the server again. A watchdog stops CMD (its whole
+# process group) as soon as the gateway dies, so a crash gives one message instead of hundreds of
+# refused connections.
+run_command() {
+  # whatever happens (a failed start included), the cluster does not outlive the run, and the
+  # logs of a failed run are kept
+  trap 'rc=$?; if [ "$rc" != 0 ]; then keep_logs; fi; stop_daemons; rm -rf "$DIR"' EXIT
+  start >/dev/null
+  local rgw_pid cmd rc=0 died=0 interrupted=0
+  rgw_pid=$(gateway_pid) || { say "the gateway is not running after start"; exit 1; }
+  # shellcheck disable=SC1090
+  source <(print_env)
+  # job control: CMD gets a process group of its own, which the watchdog (and Ctrl-C) can stop whole
+  set -m
+  "$@" </dev/null &
+  cmd=$!
+  set +m
+  trap 'interrupted=1; kill -TERM -- "-$cmd" 2>/dev/null' INT TERM
+  while kill -0 "$cmd" 2>/dev/null; do
+    if [ "$interrupted" = 0 ] && [ "$(gateway_pid)" != "$rgw_pid" ]; then
+      died=1
+      kill -TERM -- "-$cmd" 2>/dev/null || true
+      break
+    fi
+    sleep 1
+  done
+  set +e
+  wait "$cmd"
+  rc=$?
+  set -e
+  if [ "$died" = 1 ]; then
+    say "the gateway (radosgw) died during the run, so the run was stopped; what it printed:"
+    crash_summary
+    rc=1
+  fi
+  exit "$rc"
+}
+
 case "${1:-}" in
   start) start ;;
-  stop) stop_daemons; rm -rf "$DIR"; say "stopped" ;;
+  stop)
+    # a gateway that died leaves its crash report behind: keep it
+    if [ -f "$DIR/run/client.rgw.pid" ] && ! gateway_pid >/dev/null; then
+      say "the gateway had stopped before \`stop\`"
+      crash_summary
+      keep_logs
+    fi
+    stop_daemons
+    rm -rf "$DIR"
+    say "stopped"
+    ;;
   env) answers || { say "not running; run: scripts/local-s3.sh start"; exit 1; }; print_env ;;
   status) answers ;;
   run)
     shift
     [ "${1:-}" = "--" ] && shift
     [ $# -gt 0 ] || { echo "usage: $0 run -- COMMAND [ARGS…]" >&2; exit 2; }
-    start >/dev/null
-    trap 'stop_daemons; rm -rf "$DIR"' EXIT
-    # shellcheck disable=SC1090
-    source <(print_env)
-    set +e
-    "$@"
-    rc=$?
-    set -e
-    exit $rc
+    run_command "$@"
     ;;
   *) echo "usage: $0 start|stop|env|status|run -- CMD" >&2; exit 2 ;;
 esac

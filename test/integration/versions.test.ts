@@ -1,11 +1,15 @@
-/** Versions, recovery and erasure against the real S3 server (versioned buckets). */
+/**
+ * Versions, recovery and erasure against the real S3 server (versioned buckets), and the typed
+ * errors of the version features on a bucket without versioning. The 5,000-version test is in
+ * test/soak.
+ */
 import { randomUUID } from "node:crypto";
 import { GetBucketLifecycleConfigurationCommand, PutBucketLifecycleConfigurationCommand } from "@aws-sdk/client-s3";
 import { Annotation, Command, END, START, StateGraph, interrupt } from "@langchain/langgraph";
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { CheckpointNotFoundError, S3Checkpointer, VersioningUnavailableError } from "../../src/index.js";
-import { allVersions, bucketsForFile, createBucket, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
+import { allVersions, bucketsForFile, createBucket, describeWithVersioning, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
 
 const client = testClient();
 const { versioned: bucket, unversioned: plain } = bucketsForFile("ver", client);
@@ -45,7 +49,7 @@ async function history(graph: ReturnType<typeof agent>, threadId: string) {
   return out;
 }
 
-describe("trash and recover", () => {
+describeWithVersioning("trash and recover", () => {
   it("deleteThread hides a thread, restoreThread brings it back exactly", async () => {
     const saver = await saverOn();
     const graph = agent(saver);
@@ -75,7 +79,7 @@ describe("trash and recover", () => {
   });
 });
 
-describe("history through versions", () => {
+describeWithVersioning("history through versions", () => {
   it("tuples carry s3_version_id; getTuple reads exactly that version, with or without checkpoint_id", async () => {
     const saver = await saverOn();
     const config = await saver.put({ configurable: { thread_id: "h" } }, { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { a: 1 }, channel_versions: { a: "1" } }, { source: "input", step: -1, parents: {} }, { a: "1" });
@@ -127,7 +131,7 @@ describe("history through versions", () => {
   });
 });
 
-describe("purge", () => {
+describeWithVersioning("purge", () => {
   it("leaves no version and no delete marker, is idempotent, and retries a failed batch", async () => {
     // a client whose first DeleteObjects fails (SDK middleware fault injection, no SDK retry)
     const faulty = testClient({ maxAttempts: 1 });
@@ -167,41 +171,7 @@ describe("purge", () => {
   });
 });
 
-describe("at scale: pagination of versions", () => {
-  it("5,000 versions of one key and 5,000 checkpoints: list, restore and purge", async () => {
-    const saver = await saverOn();
-    const thread = "big";
-    const meta = { source: "loop" as const, step: 0, parents: {} };
-    const first = await saver.put({ configurable: { thread_id: thread } }, { ...emptyCheckpoint(), id: uuid6(-1) }, meta, {});
-    const N = 5000;
-    const ids: string[] = [first.configurable!.checkpoint_id as string];
-    for (let i = 1; i < N; i += 250) {
-      const batch = Array.from({ length: Math.min(250, N - i) }, () => ({ ...emptyCheckpoint(), id: uuid6(-1) }));
-      batch.forEach((c) => ids.push(c.id));
-      await Promise.all(batch.map((c) => saver.put({ configurable: { thread_id: thread } }, c, meta, {})));
-    }
-    // a special write replaced 5,000 times: 5,000 versions of one key
-    for (let i = 0; i < N; i += 250) {
-      await Promise.all(Array.from({ length: 250 }, (_v, j) => saver.putWrites(first, [["__error__", `attempt ${i + j}`]], "flaky-task")));
-    }
-    const listed = [];
-    for await (const v of saver.listVersions(thread)) listed.push(v.checkpointId);
-    expect(listed).toEqual([...ids].sort().reverse());
-
-    await saver.deleteThread(thread);
-    expect(await saver.getTuple({ configurable: { thread_id: thread } })).toBeUndefined();
-    await saver.restoreThread(thread);
-    let count = 0;
-    for await (const _t of saver.list({ configurable: { thread_id: thread, checkpoint_ns: "" } })) count += 1;
-    expect(count).toBe(N);
-
-    const report = await saver.purgeThread(thread);
-    expect(report.versionsFound).toBeGreaterThanOrEqual(2 * N);
-    expect(await allVersions(client, bucket, saver.layout.thread(thread))).toEqual([]);
-  }, 300_000);
-});
-
-describe("copyThread", () => {
+describeWithVersioning("copyThread", () => {
   it("makes a full, independent copy with server-side copies", async () => {
     const saver = await saverOn();
     const graph = agent(saver);
@@ -218,7 +188,7 @@ describe("copyThread", () => {
   });
 });
 
-describe("setup with versioning and lifecycle", () => {
+describeWithVersioning("setup with versioning and lifecycle", () => {
   it("turns versioning on, merges its lifecycle rule with the bucket's own, and is idempotent", async () => {
     const b = uniqueBucket("lc");
     await createBucket(client, b, false);
@@ -239,8 +209,10 @@ describe("setup with versioning and lifecycle", () => {
     expect(ours.AbortIncompleteMultipartUpload?.DaysAfterInitiation).toBe(2);
     await dropBucket(client, b);
   });
+});
 
-  it("version features on an unversioned bucket are a typed error", async () => {
+describe("on a bucket without versioning", () => {
+  it("version features are a typed error", async () => {
     const saver = await saverOn(plain);
     await expect(saver.restoreThread("x")).rejects.toThrow(VersioningUnavailableError);
     await expect(saver.listVersions("x").next()).rejects.toThrow(VersioningUnavailableError);
