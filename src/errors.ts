@@ -149,6 +149,115 @@ export class S3RequestError extends S3CheckpointerError {
   }
 }
 
+// ---- reading the AWS SDK's errors ----------------------------------------------------------
+// The one place that knows the shapes of SDK errors: store.ts maps them to the classes above,
+// resilience.ts decides from them what to retry.
+
+/** The fields of an AWS SDK error (or a Node.js network error) that are read here. */
+interface SdkErrorShape {
+  name?: string;
+  code?: string;
+  Code?: string;
+  message?: string;
+  cause?: unknown;
+  requestId?: string;
+  $metadata?: { httpStatusCode?: number; requestId?: string };
+  $response?: { statusCode?: number };
+}
+
+/** How deep a chain of `cause`s is searched for a network error code. */
+const MAX_CAUSE_DEPTH = 4;
+
+/** Node.js and undici codes of a connection that failed or broke (no HTTP answer). */
+export const NETWORK_CODES: ReadonlySet<string> = new Set([
+  "ECONNREFUSED",
+  "ECONNRESET",
+  "ECONNABORTED",
+  "ENOTFOUND",
+  "ENOTCONN",
+  "EAI_AGAIN",
+  "ETIMEDOUT",
+  "EHOSTUNREACH",
+  "ENETUNREACH",
+  "EPIPE",
+  "UND_ERR_SOCKET",
+]);
+
+/** The HTTP status S3 answered with; `undefined` when no answer came. */
+export function statusOf(error: unknown): number | undefined {
+  const e = error as SdkErrorShape | undefined;
+  return e?.$metadata?.httpStatusCode ?? e?.$response?.statusCode;
+}
+
+/** The S3 error code (`NoSuchKey`, `SlowDown`, …) or the error's name. */
+export function sdkErrorName(error: unknown): string | undefined {
+  const e = error as SdkErrorShape | undefined;
+  return e?.name ?? e?.Code;
+}
+
+/** The network error code of an error or of one of its causes. */
+export function networkCodeOf(error: unknown): string | undefined {
+  for (let c: unknown = error, depth = 0; c && typeof c === "object" && depth < MAX_CAUSE_DEPTH; depth += 1) {
+    const code = (c as SdkErrorShape).code;
+    if (code && NETWORK_CODES.has(code)) return code;
+    c = (c as SdkErrorShape).cause;
+  }
+  return undefined;
+}
+
+export function isNotFound(error: unknown): boolean {
+  const name = sdkErrorName(error);
+  return statusOf(error) === 404 || name === "NoSuchKey" || name === "NotFound";
+}
+
+export function isPreconditionFailed(error: unknown): boolean {
+  return statusOf(error) === 412 || sdkErrorName(error) === "PreconditionFailed";
+}
+
+/** Log fields of an error: never its body, never credentials. */
+export function describeError(error: unknown): Record<string, unknown> {
+  if (!error || typeof error !== "object") return { error: String(error) };
+  const e = error as SdkErrorShape;
+  const out: Record<string, unknown> = { error: e.name ?? "Error" };
+  const status = statusOf(error);
+  if (status !== undefined) out.status = status;
+  const requestId = e.$metadata?.requestId ?? e.requestId;
+  if (requestId) out.requestId = requestId;
+  const code = e.code ?? (e.cause as SdkErrorShape | undefined)?.code;
+  if (code) out.code = code;
+  return out;
+}
+
+/** The typed error of a failed S3 request `what` (a command name); typed errors pass through. */
+export function fromSdkError(error: unknown, what: string, bucket: string, key?: string): S3CheckpointerError {
+  if (error instanceof S3CheckpointerError) return error;
+  const e = error as SdkErrorShape | undefined;
+  const status = statusOf(error);
+  const name = sdkErrorName(error) ?? "Error";
+  const details = { cause: error, requestId: e?.$metadata?.requestId, key };
+  if (name === "NoSuchBucket" || (status === 404 && what === "HeadBucket")) {
+    return new BucketNotFoundError(`bucket "${bucket}" does not exist; create it or call setup({ createBucket: true })`, details);
+  }
+  if (status === 403 || name === "AccessDenied" || name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") {
+    return new AccessDeniedError(
+      `S3 refused ${what} on bucket "${bucket}" (${name}); check the credentials and that they may read and write the bucket`,
+      details,
+    );
+  }
+  const code = networkCodeOf(error);
+  if (status === undefined && (code !== undefined || name === "TimeoutError" || name === "AbortError")) {
+    return new EndpointUnreachableError(
+      `could not reach S3 for ${what} (${code ?? name}); check the endpoint and the network`,
+      details,
+    );
+  }
+  return new S3RequestError(`${what} failed${status ? ` with HTTP ${status}` : ""} (${name})`, {
+    ...details,
+    status,
+    s3Code: name,
+  });
+}
+
 // Short aliases, as the design documents name them.
 export {
   CheckpointNotFoundError as CheckpointNotFound,

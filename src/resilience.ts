@@ -6,7 +6,6 @@
  */
 
 import {
-  CircuitState,
   ConsecutiveBreaker,
   ExponentialBackoff,
   TimeoutStrategy,
@@ -20,7 +19,7 @@ import {
   type IDisposable,
   type IRetryBackoffContext,
 } from "cockatiel";
-import { InvalidOptionError } from "./errors.js";
+import { InvalidOptionError, networkCodeOf, sdkErrorName, statusOf } from "./errors.js";
 
 /** Longest delay a Node.js timer takes (2^31 − 1 ms); a larger one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -100,25 +99,22 @@ export function isBrokenCircuitError(e: unknown): boolean {
   return typeof e === "object" && e !== null && (e as { isBrokenCircuitError?: unknown }).isBrokenCircuitError === true;
 }
 
-interface SdkLikeError {
-  name?: string;
-  code?: string;
-  Code?: string;
-  message?: string;
-  cause?: unknown;
-  $metadata?: { httpStatusCode?: number };
-  $response?: { statusCode?: number; headers?: Record<string, string> };
-  $retryable?: unknown;
-}
-
-const RETRYABLE_CODES = new Set(["SlowDown", "Throttling", "ThrottlingException", "RequestTimeout", "RequestTimeoutException", "InternalError", "ServiceUnavailable", "RequestThrottled", "TooManyRequestsException"]);
-const RETRYABLE_NETWORK = new Set(["ECONNRESET", "ECONNREFUSED", "ETIMEDOUT", "EPIPE", "ENOTCONN", "ECONNABORTED", "EAI_AGAIN", "ENETUNREACH", "EHOSTUNREACH", "UND_ERR_SOCKET"]);
+/** S3 error codes of throttling and passing trouble: again, later, will likely work. */
+const RETRYABLE_CODES = new Set([
+  "SlowDown",
+  "Throttling",
+  "ThrottlingException",
+  "RequestTimeout",
+  "RequestTimeoutException",
+  "InternalError",
+  "ServiceUnavailable",
+  "RequestThrottled",
+  "TooManyRequestsException",
+]);
 /** Never retried: the request was understood and refused; again will not help. */
 const FINAL_STATUS = new Set([400, 401, 403, 404, 405, 409, 411, 412, 416]);
-
-function statusOf(e: SdkLikeError): number | undefined {
-  return e.$metadata?.httpStatusCode ?? e.$response?.statusCode;
-}
+/** Messages of a connection that broke mid-response, from Node.js versions that set no code. */
+const BROKEN_CONNECTION = /socket hang up|ECONNRESET|premature close/i;
 
 /**
  * Retryable: 5xx, `SlowDown` and throttling, timeouts (an attempt's own timeout included),
@@ -127,24 +123,23 @@ function statusOf(e: SdkLikeError): number | undefined {
 export function isRetryable(error: unknown): boolean {
   if (isBrokenCircuitError(error)) return false;
   if (isTaskCancelledError(error)) return true; // the attempt timeout fired
-  const e = (error ?? {}) as SdkLikeError;
-  const status = statusOf(e);
+  const status = statusOf(error);
   if (status !== undefined && FINAL_STATUS.has(status)) return false;
   if (status === 429 || (status !== undefined && status >= 500)) return true;
-  const name = e.name ?? e.Code ?? "";
+  const name = sdkErrorName(error) ?? "";
   if (RETRYABLE_CODES.has(name)) return true;
   if (name === "TimeoutError" || name === "AbortError") return true;
-  for (let c: unknown = error, depth = 0; c && depth < 4; c = (c as SdkLikeError).cause, depth += 1) {
-    const code = (c as SdkLikeError).code;
-    if (code && RETRYABLE_NETWORK.has(code)) return true;
-    if (/socket hang up|ECONNRESET|premature close/i.test((c as SdkLikeError).message ?? "")) return true;
+  if (networkCodeOf(error) !== undefined) return true;
+  for (let c: unknown = error, depth = 0; c && typeof c === "object" && depth < 4; depth += 1) {
+    if (BROKEN_CONNECTION.test(String((c as { message?: unknown }).message ?? ""))) return true;
+    c = (c as { cause?: unknown }).cause;
   }
   return false;
 }
 
 /** Seconds (or an HTTP date) of a `Retry-After` header, in milliseconds. */
 export function retryAfterMs(error: unknown): number | undefined {
-  const header = (error as SdkLikeError)?.$response?.headers?.["retry-after"];
+  const header = (error as { $response?: { headers?: Record<string, string> } } | undefined)?.$response?.headers?.["retry-after"];
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
@@ -175,9 +170,7 @@ export interface ResilienceEvents {
 
 /** The composed policy: `execute(fn)` runs `fn(signal)` under it. */
 export interface ResiliencePolicy {
-  readonly settings: ResolvedResilience;
   execute<T>(fn: (signal: AbortSignal) => Promise<T>): Promise<T>;
-  circuitState(): CircuitStateName;
   dispose(): void;
 }
 
@@ -191,16 +184,12 @@ export function createResiliencePolicy(settings: ResolvedResilience, events: Res
   const attemptTimeout = timeout(settings.attemptTimeoutMs, TimeoutStrategy.Aggressive);
   const operationTimeout = timeout(settings.operationTimeoutMs, TimeoutStrategy.Aggressive);
   const disposables: IDisposable[] = [];
-  let breakerState: () => CircuitStateName = () => "closed";
   let policy;
   if (settings.breaker) {
     const breaker = circuitBreaker(retryable, {
       halfOpenAfter: settings.breaker.halfOpenAfterMs,
       breaker: new ConsecutiveBreaker(settings.breaker.consecutiveFailures),
     });
-    const name = (s: CircuitState): CircuitStateName =>
-      s === CircuitState.Closed ? "closed" : s === CircuitState.HalfOpen ? "half-open" : "open";
-    breakerState = () => name(breaker.state);
     disposables.push(
       breaker.onBreak((reason) => events.onCircuitChange("open", "error" in reason ? reason.error : undefined)),
       breaker.onHalfOpen(() => events.onCircuitChange("half-open")),
@@ -211,9 +200,7 @@ export function createResiliencePolicy(settings: ResolvedResilience, events: Res
     policy = wrap(operationTimeout, retryPolicy, attemptTimeout);
   }
   return {
-    settings,
     execute: (fn) => policy.execute(({ signal }) => fn(signal)),
-    circuitState: () => breakerState(),
     dispose: () => {
       for (const d of disposables) d.dispose();
     },

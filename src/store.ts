@@ -25,12 +25,15 @@ import {
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
 import {
-  AccessDeniedError,
   BucketNotFoundError,
   CircuitOpenError,
-  EndpointUnreachableError,
-  S3CheckpointerError,
   S3RequestError,
+  describeError,
+  fromSdkError,
+  isNotFound,
+  isPreconditionFailed,
+  sdkErrorName,
+  statusOf,
 } from "./errors.js";
 import type { CheckpointerMetrics } from "./metrics.js";
 import type { Logger } from "./logger.js";
@@ -100,73 +103,12 @@ interface AnyCommand {
   middlewareStack: { add(middleware: (next: any) => (args: any) => Promise<any>, options: object): void };
 }
 
-interface SdkError {
-  name?: string;
-  code?: string;
-  message?: string;
-  Code?: string;
-  $metadata?: { httpStatusCode?: number; requestId?: string };
-  $response?: { statusCode?: number };
-}
-
-function statusOf(e: unknown): number | undefined {
-  const err = e as SdkError;
-  return err?.$metadata?.httpStatusCode ?? err?.$response?.statusCode;
-}
-
-function isNotFound(e: unknown): boolean {
-  const err = e as SdkError;
-  return statusOf(e) === 404 || err?.name === "NoSuchKey" || err?.name === "NotFound";
-}
-
-function isPreconditionFailed(e: unknown): boolean {
-  const err = e as SdkError;
-  return statusOf(e) === 412 || err?.name === "PreconditionFailed";
-}
-
-const NETWORK_CODES = new Set(["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "EAI_AGAIN", "ETIMEDOUT", "EHOSTUNREACH", "ENETUNREACH", "EPIPE"]);
-
 function commandName(command: AnyCommand): string {
   return command.constructor.name.replace(/Command$/, "");
 }
 
-/** Log fields of an error: never its body, never credentials. */
-export function describeError(e: unknown): Record<string, unknown> {
-  if (!e || typeof e !== "object") return { error: String(e) };
-  const err = e as SdkError & { requestId?: string };
-  const out: Record<string, unknown> = { error: err.name ?? "Error" };
-  const status = statusOf(e);
-  if (status !== undefined) out.status = status;
-  const requestId = err.$metadata?.requestId ?? err.requestId;
-  if (requestId) out.requestId = requestId;
-  const code = err.code ?? (err as { cause?: { code?: string } }).cause?.code;
-  if (code) out.code = code;
-  return out;
-}
-
-/** Maps an SDK error to a typed error; keeps typed errors as they are. */
-export function toTypedError(e: unknown, what: string, bucket: string, key?: string): S3CheckpointerError {
-  if (e instanceof S3CheckpointerError) return e;
-  const err = e as SdkError;
-  const status = statusOf(e);
-  const requestId = err?.$metadata?.requestId;
-  const name = err?.name ?? err?.Code ?? "Error";
-  const details = { cause: e, requestId, key };
-  if (name === "NoSuchBucket" || (status === 404 && what === "HeadBucket")) {
-    return new BucketNotFoundError(`bucket "${bucket}" does not exist; create it or call setup({ createBucket: true })`, details);
-  }
-  if (status === 403 || name === "AccessDenied" || name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") {
-    return new AccessDeniedError(
-      `S3 refused ${what} on bucket "${bucket}" (${name}); check the credentials and that they may read and write the bucket`,
-      details,
-    );
-  }
-  const code = err?.code ?? (err as { cause?: { code?: string } })?.cause?.code;
-  if (status === undefined && ((code && NETWORK_CODES.has(code)) || name === "TimeoutError" || name === "AbortError")) {
-    return new EndpointUnreachableError(`could not reach S3 for ${what} (${code ?? name}); check the endpoint and the network`, details);
-  }
-  return new S3RequestError(`${what} failed${status ? ` with HTTP ${status}` : ""} (${name})`, { ...details, status, s3Code: name });
-}
+/** What `call` does with an error that is an answer rather than a failure (a 404, a 412). */
+type Recover<T> = (error: unknown) => { value: T } | undefined;
 
 export class S3Store {
   readonly bucket: string;
@@ -245,6 +187,20 @@ export class S3Store {
   }
 
   /**
+   * {@link send}, with a failure as a typed error about `key`; `recover` turns the errors that
+   * are answers (a 404 of a missing key, a 412 of a conditional write) into a value.
+   */
+  private async call<Output, Alt = never>(command: AnyCommand, key?: string, recover?: Recover<Alt>): Promise<Output | Alt> {
+    try {
+      return await this.send<Output>(command);
+    } catch (e) {
+      const answer = recover?.(e);
+      if (answer) return answer.value;
+      throw fromSdkError(e, commandName(command), this.bucket, key);
+    }
+  }
+
+  /**
    * One HTTP attempt. The counting middleware is added to the command, not to the client: a
    * caller's client is used as given, and its own middleware sees every request.
    */
@@ -283,7 +239,6 @@ export class S3Store {
         const res = await this.sendOnce<{
           Body?: { transformToByteArray(): Promise<Uint8Array> };
           VersionId?: string;
-          ETag?: string;
         }>(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
         const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
         this.metrics.bytesRead(bytes.byteLength);
@@ -292,26 +247,28 @@ export class S3Store {
     } catch (e) {
       // a version id that names a delete marker answers 405; a malformed one 400 on some stores
       if (isNotFound(e) || (versionId !== undefined && (statusOf(e) === 405 || statusOf(e) === 400))) return undefined;
-      throw toTypedError(e, "GetObject", this.bucket, key);
+      throw fromSdkError(e, "GetObject", this.bucket, key);
     }
   }
 
-  /** HeadObject: the SHA-256 metadata of an object, `undefined` when it does not exist. */
+  /**
+   * HeadObject: the SHA-256 metadata of an object (`null` without it), `undefined` when it does
+   * not exist.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+   */
   async headSha256(key: string, versionId?: string): Promise<string | undefined | null> {
-    try {
-      const res = await this.send<{ Metadata?: Record<string, string> }>(
-        new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }),
-      );
-      return res.Metadata?.[SHA256_METADATA] ?? null;
-    } catch (e) {
-      if (isNotFound(e)) return undefined;
-      throw toTypedError(e, "HeadObject", this.bucket, key);
-    }
+    const res = await this.call<{ Metadata?: Record<string, string> }, undefined>(
+      new HeadObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }),
+      key,
+      (e) => (isNotFound(e) ? { value: undefined } : undefined),
+    );
+    return res && (res.Metadata?.[SHA256_METADATA] ?? null);
   }
 
   /**
    * PutObject, or a lib-storage multipart Upload above the threshold. With `ifNoneMatch`
    * the write is a conditional create and a 412 answers `{ exists: true }`.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
    * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
    */
   async put(
@@ -327,28 +284,33 @@ export class S3Store {
       Metadata: { [SHA256_METADATA]: options.sha256 },
       ...(options.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
     };
-    try {
-      let versionId: string | undefined;
-      if (body.length >= this.multipart.thresholdBytes) {
-        const upload = new Upload({
-          client: this.uploadClient,
-          params,
-          partSize: this.multipart.partSizeBytes,
-          queueSize: this.multipart.queueSize,
-          // on failure lib-storage aborts the multipart upload: no orphaned parts are left
-          leavePartsOnError: false,
-        });
-        const res = await upload.done();
-        versionId = (res as { VersionId?: string }).VersionId;
-      } else {
-        const res = await this.send<{ VersionId?: string }>(new PutObjectCommand({ ...params, ContentLength: body.length }));
-        versionId = res.VersionId;
-      }
+    const exists = (e: unknown) => (options.ifNoneMatch && isPreconditionFailed(e) ? { value: { exists: true as const } } : undefined);
+    if (body.length < this.multipart.thresholdBytes) {
+      const res = await this.call<{ VersionId?: string }, { exists: true }>(
+        new PutObjectCommand({ ...params, ContentLength: body.length }),
+        key,
+        exists,
+      );
+      if ("exists" in res) return res;
       this.metrics.bytesWritten(body.length);
-      return { exists: false, versionId };
+      return { exists: false, versionId: res.VersionId };
+    }
+    try {
+      const upload = new Upload({
+        client: this.uploadClient,
+        params,
+        partSize: this.multipart.partSizeBytes,
+        queueSize: this.multipart.queueSize,
+        // on failure lib-storage aborts the multipart upload: no orphaned parts are left
+        leavePartsOnError: false,
+      });
+      const res = await upload.done();
+      this.metrics.bytesWritten(body.length);
+      return { exists: false, versionId: (res as { VersionId?: string }).VersionId };
     } catch (e) {
-      if (options.ifNoneMatch && isPreconditionFailed(e)) return { exists: true };
-      throw toTypedError(e, body.length >= this.multipart.thresholdBytes ? "multipart upload" : "PutObject", this.bucket, key);
+      const answer = exists(e);
+      if (answer) return answer.value;
+      throw fromSdkError(e, "multipart upload", this.bucket, key);
     }
   }
 
@@ -363,22 +325,26 @@ export class S3Store {
     let token: string | undefined;
     let pageSize = options.pageSize ?? MAX_LIST_KEYS;
     for (;;) {
-      let res: { Contents?: { Key?: string; Size?: number }[]; IsTruncated?: boolean; NextContinuationToken?: string };
-      try {
-        res = await this.send(
-          new ListObjectsV2Command({
-            Bucket: this.bucket,
-            Prefix: prefix,
-            StartAfter: token ? undefined : options.startAfter,
-            ContinuationToken: token,
-            MaxKeys: pageSize,
-          }),
-        );
-      } catch (e) {
-        throw toTypedError(e, "ListObjectsV2", this.bucket, prefix);
+      const res = await this.call<{
+        Contents?: { Key?: string; Size?: number }[];
+        IsTruncated?: boolean;
+        NextContinuationToken?: string;
+      }>(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          StartAfter: token ? undefined : options.startAfter,
+          ContinuationToken: token,
+          MaxKeys: pageSize,
+        }),
+        prefix,
+      );
+      const last = !res.IsTruncated;
+      // a page that says "more follows" must say where: stopping here would end a delete, a
+      // purge or a list short in silence
+      if (!last && (!res.NextContinuationToken || res.NextContinuationToken === token)) {
+        throw stalledListing("ListObjectsV2", prefix);
       }
-      // guard against a store that says "truncated" with a token that does not advance
-      const last = !res.IsTruncated || !res.NextContinuationToken || res.NextContinuationToken === token;
       yield { objects: (res.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0 })), last };
       if (last) return;
       token = res.NextContinuationToken;
@@ -394,20 +360,22 @@ export class S3Store {
     let keyMarker: string | undefined;
     let versionMarker: string | undefined;
     for (;;) {
-      let res: {
+      const res = await this.call<{
         Versions?: { Key?: string; VersionId?: string; IsLatest?: boolean; LastModified?: Date; Size?: number }[];
         DeleteMarkers?: { Key?: string; VersionId?: string; IsLatest?: boolean; LastModified?: Date }[];
         IsTruncated?: boolean;
         NextKeyMarker?: string;
         NextVersionIdMarker?: string;
-      };
-      try {
-        res = await this.send(
-          new ListObjectVersionsCommand({ Bucket: this.bucket, Prefix: prefix, KeyMarker: keyMarker, VersionIdMarker: versionMarker, MaxKeys: MAX_LIST_KEYS }),
-        );
-      } catch (e) {
-        throw toTypedError(e, "ListObjectVersions", this.bucket, prefix);
-      }
+      }>(
+        new ListObjectVersionsCommand({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          KeyMarker: keyMarker,
+          VersionIdMarker: versionMarker,
+          MaxKeys: MAX_LIST_KEYS,
+        }),
+        prefix,
+      );
       const page: ListedVersion[] = [
         ...(res.Versions ?? []).map((v) => ({
           key: v.Key!,
@@ -426,9 +394,12 @@ export class S3Store {
           size: 0,
         })),
       ];
+      const last = !res.IsTruncated;
+      if (!last && (!res.NextKeyMarker || (res.NextKeyMarker === keyMarker && res.NextVersionIdMarker === versionMarker))) {
+        throw stalledListing("ListObjectVersions", prefix);
+      }
       yield page;
-      if (!res.IsTruncated) return;
-      if (res.NextKeyMarker === keyMarker && res.NextVersionIdMarker === versionMarker) return;
+      if (last) return;
       keyMarker = res.NextKeyMarker;
       versionMarker = res.NextVersionIdMarker;
     }
@@ -452,23 +423,22 @@ export class S3Store {
     const failed: { key: string; versionId?: string; code?: string }[] = [];
     for (let i = 0; i < objects.length; i += MAX_BULK_DELETE) {
       const batch = objects.slice(i, i + MAX_BULK_DELETE);
-      let res: { Errors?: { Key?: string; VersionId?: string; Code?: string }[] };
-      try {
-        res = await this.send(new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }));
-      } catch (e) {
-        throw toTypedError(e, "DeleteObjects", this.bucket);
-      }
+      const res = await this.call<{ Errors?: { Key?: string; VersionId?: string; Code?: string }[] }>(
+        new DeleteObjectsCommand({ Bucket: this.bucket, Delete: { Objects: batch, Quiet: true } }),
+      );
       for (const err of res.Errors ?? []) failed.push({ key: err.Key ?? "", versionId: err.VersionId, code: err.Code });
     }
     return failed;
   }
 
+  /**
+   * DeleteObject of one version; a version already gone is no error.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_DeleteObject.html
+   */
   async deleteVersion(key: string, versionId: string): Promise<void> {
-    try {
-      await this.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }));
-    } catch (e) {
-      if (!isNotFound(e)) throw toTypedError(e, "DeleteObject", this.bucket, key);
-    }
+    await this.call(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), key, (e) =>
+      isNotFound(e) ? { value: undefined } : undefined,
+    );
   }
 
   /**
@@ -478,11 +448,10 @@ export class S3Store {
   async copy(sourceKey: string, targetKey: string): Promise<void> {
     // the copy source is "bucket/key", URL-encoded except for its slashes
     const source = `${this.bucket}/${encodeURIComponent(sourceKey).replace(/%2F/g, "/")}`;
-    try {
-      await this.send(new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: source, MetadataDirective: "COPY" }));
-    } catch (e) {
-      throw toTypedError(e, "CopyObject", this.bucket, sourceKey);
-    }
+    await this.call(
+      new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: source, MetadataDirective: "COPY" }),
+      sourceKey,
+    );
   }
 
   // ---- bucket -------------------------------------------------------------------------------
@@ -492,61 +461,68 @@ export class S3Store {
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketLifecycleConfiguration.html
    */
   async getLifecycleRules(): Promise<LifecycleRule[]> {
-    try {
-      const res = await this.send<{ Rules?: LifecycleRule[] }>(new GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }));
-      return res.Rules ?? [];
-    } catch (e) {
-      const name = (e as SdkError).name;
-      if (name === "NoSuchLifecycleConfiguration" || statusOf(e) === 404) return [];
-      throw toTypedError(e, "GetBucketLifecycleConfiguration", this.bucket);
-    }
+    const res = await this.call<{ Rules?: LifecycleRule[] }, { Rules: [] }>(
+      new GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }),
+      undefined,
+      (e) => (sdkErrorName(e) === "NoSuchLifecycleConfiguration" || statusOf(e) === 404 ? { value: { Rules: [] } } : undefined),
+    );
+    return res.Rules ?? [];
   }
 
-  /** Replaces the bucket's lifecycle configuration with `rules` (callers merge first). */
+  /**
+   * Replaces the bucket's lifecycle configuration with `rules` (callers merge first).
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketLifecycleConfiguration.html
+   */
   async putLifecycleRules(rules: LifecycleRule[]): Promise<void> {
-    try {
-      await this.send(new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: rules } }));
-    } catch (e) {
-      throw toTypedError(e, "PutBucketLifecycleConfiguration", this.bucket);
-    }
+    await this.call(new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: rules } }));
   }
 
-  /** HeadBucket, creating the bucket when asked. Typed errors for missing bucket, 403, network. */
+  /**
+   * HeadBucket, creating the bucket when asked. Typed errors for missing bucket, 403, network.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadBucket.html
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
+   */
   async ensureBucket(create: boolean): Promise<void> {
-    try {
-      await this.send(new HeadBucketCommand({ Bucket: this.bucket }));
-      return;
-    } catch (e) {
-      const typed = toTypedError(e, "HeadBucket", this.bucket);
-      if (!(typed instanceof BucketNotFoundError) || !create) throw typed;
-    }
-    try {
-      await this.send(new CreateBucketCommand({ Bucket: this.bucket }));
+    const missing = await this.call<unknown, "missing">(new HeadBucketCommand({ Bucket: this.bucket }), undefined, (e) =>
+      create && fromSdkError(e, "HeadBucket", this.bucket) instanceof BucketNotFoundError ? { value: "missing" } : undefined,
+    );
+    if (missing !== "missing") return;
+    // another process may create it in between: that is what we wanted
+    const raced = (e: unknown) => {
+      const name = sdkErrorName(e);
+      return name === "BucketAlreadyOwnedByYou" || name === "BucketAlreadyExists" ? { value: "raced" as const } : undefined;
+    };
+    if ((await this.call(new CreateBucketCommand({ Bucket: this.bucket }), undefined, raced)) !== "raced") {
       this.logger.info({ bucket: this.bucket }, "created bucket");
-    } catch (e) {
-      const name = (e as SdkError).name;
-      // another process created it in between: that is what we wanted
-      if (name !== "BucketAlreadyOwnedByYou" && name !== "BucketAlreadyExists") throw toTypedError(e, "CreateBucket", this.bucket);
     }
   }
 
+  /**
+   * The bucket's versioning status; `"Disabled"` on stores without a versioning API.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetBucketVersioning.html
+   */
   async getVersioning(): Promise<"Enabled" | "Suspended" | "Disabled"> {
-    try {
-      const res = await this.send<{ Status?: string }>(new GetBucketVersioningCommand({ Bucket: this.bucket }));
-      return res.Status === "Enabled" ? "Enabled" : res.Status === "Suspended" ? "Suspended" : "Disabled";
-    } catch (e) {
-      const typed = toTypedError(e, "GetBucketVersioning", this.bucket);
-      // some S3-compatible stores have no versioning API at all
-      if (typed instanceof S3RequestError && (typed.status === 501 || typed.status === 400)) return "Disabled";
-      throw typed;
-    }
+    const res = await this.call<{ Status?: string }, { Status: undefined }>(
+      new GetBucketVersioningCommand({ Bucket: this.bucket }),
+      undefined,
+      (e) => (statusOf(e) === 501 || statusOf(e) === 400 ? { value: { Status: undefined } } : undefined),
+    );
+    return res.Status === "Enabled" ? "Enabled" : res.Status === "Suspended" ? "Suspended" : "Disabled";
   }
 
+  /**
+   * Turns versioning on.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketVersioning.html
+   */
   async enableVersioning(): Promise<void> {
-    try {
-      await this.send(new PutBucketVersioningCommand({ Bucket: this.bucket, VersioningConfiguration: { Status: "Enabled" } }));
-    } catch (e) {
-      throw toTypedError(e, "PutBucketVersioning", this.bucket);
-    }
+    await this.call(new PutBucketVersioningCommand({ Bucket: this.bucket, VersioningConfiguration: { Status: "Enabled" } }));
   }
+}
+
+/** A listing page that says more follows without saying where (a store fault): never "done". */
+function stalledListing(command: string, prefix: string): S3RequestError {
+  return new S3RequestError(
+    `${command} of "${prefix}" said more keys follow but gave no new position to go on from; the listing was stopped rather than cut short`,
+    { key: prefix, s3Code: "StalledListing" },
+  );
 }

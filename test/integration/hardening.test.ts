@@ -180,3 +180,49 @@ describe("copies name their own thread", () => {
     expect(all.sort()).toEqual([source, target].sort());
   });
 });
+
+describe("listings that stall", () => {
+  /** A client whose listings say "more follows" without saying where, as a faulty store might. */
+  function stallingClient(command: "ListObjectsV2" | "ListObjectVersions") {
+    const c = testClient();
+    c.middlewareStack.add(
+      (next, context) => async (args) => {
+        const result = await next(args);
+        if (context.commandName === `${command}Command`) {
+          const out = result.output as unknown as Record<string, unknown>;
+          out.IsTruncated = true;
+          out.NextContinuationToken = undefined;
+          out.NextKeyMarker = undefined;
+        }
+        return result;
+      },
+      { step: "initialize", name: "stallListings" },
+    );
+    return c;
+  }
+
+  it("a continuation token that does not advance fails list and deleteThread instead of stopping short", async () => {
+    const prefix = `hard/${randomUUID()}/`;
+    const writer = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix });
+    const first = cp({ a: 1 });
+    await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, first.channel_versions);
+    const stalled = new S3Checkpointer({ bucket: buckets.unversioned, client: stallingClient("ListObjectsV2"), prefix });
+    const listing = async () => {
+      for await (const _ of stalled.list({ configurable: { thread_id: "t" } })) void _;
+    };
+    await expect(listing()).rejects.toMatchObject({ code: "S3_REQUEST_FAILED", s3Code: "StalledListing" });
+    await expect(stalled.deleteThread("t")).rejects.toMatchObject({ s3Code: "StalledListing" });
+    // nothing was lost on the way: the thread is whole
+    expect((await writer.getTuple({ configurable: { thread_id: "t" } }))?.checkpoint.id).toBe(first.id);
+  });
+
+  it("a version listing that does not advance fails purgeThread instead of reporting it done", async () => {
+    const prefix = `hard/${randomUUID()}/`;
+    const writer = new S3Checkpointer({ bucket: buckets.versioned, client, prefix });
+    const first = cp({ a: 1 });
+    await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, first.channel_versions);
+    const stalled = new S3Checkpointer({ bucket: buckets.versioned, client: stallingClient("ListObjectVersions"), prefix });
+    await expect(stalled.purgeThread("t")).rejects.toMatchObject({ s3Code: "StalledListing" });
+    expect((await writer.getTuple({ configurable: { thread_id: "t" } }))?.checkpoint.id).toBe(first.id);
+  });
+});
