@@ -40,10 +40,9 @@ import {
   CheckpointCorruptedError,
   DecryptionFailedError,
   InvalidArgumentError,
-  InvalidOptionError,
   isS3CheckpointerError,
 } from "./errors.js";
-import { MAX_ZSTD_LEVEL, Pacer, zstdCompress, zstdDecompress } from "./zstd.js";
+import { Pacer, zstdCompress, zstdDecompress } from "./zstd.js";
 
 export {
   MAX_ZSTD_LEVEL,
@@ -91,23 +90,6 @@ export interface CompressionOptions {
 export interface ResolvedCompression {
   readonly codec: CompressionCodec;
   readonly level: number;
-}
-
-export function resolveCompression(options: CompressionOptions | undefined): ResolvedCompression {
-  if (options !== undefined && (options === null || typeof options !== "object")) {
-    throw new InvalidOptionError('option `compression` must be `{ codec, level }`, "zstd" or "none"');
-  }
-  const codec = options?.codec ?? "zstd";
-  const level = options?.level ?? 3;
-  if (codec !== "zstd" && codec !== "none") {
-    throw new InvalidOptionError(`option \`compression.codec\` must be "zstd" or "none"; got ${JSON.stringify(codec)}`);
-  }
-  if (!Number.isInteger(level) || level < 1 || level > MAX_ZSTD_LEVEL) {
-    throw new InvalidOptionError(
-      `option \`compression.level\` must be an integer from 1 to ${MAX_ZSTD_LEVEL}; got ${level}`,
-    );
-  }
-  return Object.freeze({ codec, level });
 }
 
 /** Encryption metadata stored in the clear in the header (`e`): algorithm, key id, nonce, … */

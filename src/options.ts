@@ -7,7 +7,7 @@ import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import {
   DEFAULT_MAX_OBJECT_BYTES,
-  resolveCompression,
+  MAX_ZSTD_LEVEL,
   type CompressionCodec,
   type CompressionOptions,
   type ResolvedCompression,
@@ -16,13 +16,23 @@ import { InvalidOptionError } from "./errors.js";
 import { normalizePrefix } from "./layout.js";
 import { silentLogger, type Logger } from "./logger.js";
 import type { MetricsOptions } from "./metrics.js";
-import { MAX_TIMER_MS, resolveResilience, type ResilienceOptions, type ResolvedResilience } from "./resilience.js";
+import { MAX_TIMER_MS, type ResilienceOptions, type ResolvedResilience } from "./resilience.js";
 
 /** lib-storage's smallest part (S3 rejects smaller parts except the last). */
 export const MIN_PART_SIZE_BYTES = 5 * 1024 * 1024;
 
+/** Every default of the options, in one place (the JSDoc `@default`s below repeat them). */
 export const DEFAULTS = Object.freeze({
   prefix: "",
+  compression: Object.freeze({ codec: "zstd" as CompressionCodec, level: 3 }),
+  resilience: Object.freeze({
+    maxAttempts: 4,
+    initialDelayMs: 100,
+    maxDelayMs: 5000,
+    attemptTimeoutMs: 15_000,
+    operationTimeoutMs: 60_000,
+    breaker: Object.freeze({ consecutiveFailures: 5, halfOpenAfterMs: 10_000 }),
+  }),
   inlineThresholdBytes: 16 * 1024,
   multipartThresholdBytes: 16 * 1024 * 1024,
   multipartPartSizeBytes: 8 * 1024 * 1024,
@@ -248,7 +258,7 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
     client: options.client ?? createClient(options.clientConfig),
     ownsClient: options.client === undefined,
     serde: withMethods("serde", options.serde, ["dumpsTyped", "loadsTyped"], "a SerializerProtocol (dumpsTyped, loadsTyped)"),
-    compression: resolveCompression(typeof options.compression === "string" ? { codec: options.compression } : options.compression),
+    compression: resolveCompression(options.compression),
     inlineThresholdBytes: wholeNumber("inlineThresholdBytes", options.inlineThresholdBytes, DEFAULTS.inlineThresholdBytes, 0),
     multipartThresholdBytes: wholeNumber("multipartThresholdBytes", options.multipartThresholdBytes, DEFAULTS.multipartThresholdBytes, 1),
     multipartPartSizeBytes,
@@ -264,6 +274,41 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
     maxObjectBytes: wholeNumber("maxObjectBytes", options.maxObjectBytes, DEFAULTS.maxObjectBytes, 1),
   };
   return Object.freeze(resolved);
+}
+
+export function resolveCompression(option: CompressionOptions | CompressionCodec | undefined): ResolvedCompression {
+  const options = typeof option === "string" ? { codec: option } : option;
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new InvalidOptionError('option `compression` must be `{ codec, level }`, "zstd" or "none"');
+  }
+  const codec = oneOf("compression.codec", options?.codec, ["zstd", "none"] as const, DEFAULTS.compression.codec);
+  const level = wholeNumber("compression.level", options?.level, DEFAULTS.compression.level, 1, MAX_ZSTD_LEVEL);
+  return Object.freeze({ codec, level });
+}
+
+export function resolveResilience(options: ResilienceOptions | undefined): ResolvedResilience {
+  if (options !== undefined && (options === null || typeof options !== "object")) {
+    throw new InvalidOptionError("option `resilience` must be an object");
+  }
+  const d = DEFAULTS.resilience;
+  // delays and timeouts become Node.js timers, which fire at once above 2^31 − 1 ms
+  const n = (name: string, value: number | undefined, fallback: number, min: number) =>
+    wholeNumber(`resilience.${name}`, value, fallback, min, MAX_TIMER_MS);
+  const breaker = options?.breaker;
+  return Object.freeze({
+    maxAttempts: n("maxAttempts", options?.maxAttempts, d.maxAttempts, 1),
+    initialDelayMs: n("initialDelayMs", options?.initialDelayMs, d.initialDelayMs, 0),
+    maxDelayMs: n("maxDelayMs", options?.maxDelayMs, d.maxDelayMs, 0),
+    attemptTimeoutMs: n("attemptTimeoutMs", options?.attemptTimeoutMs, d.attemptTimeoutMs, 1),
+    operationTimeoutMs: n("operationTimeoutMs", options?.operationTimeoutMs, d.operationTimeoutMs, 1),
+    breaker:
+      breaker === false
+        ? false
+        : Object.freeze({
+            consecutiveFailures: n("breaker.consecutiveFailures", breaker?.consecutiveFailures, d.breaker.consecutiveFailures, 1),
+            halfOpenAfterMs: n("breaker.halfOpenAfterMs", breaker?.halfOpenAfterMs, d.breaker.halfOpenAfterMs, 1),
+          }),
+  });
 }
 
 /** Reads options from the environment, for {@link S3Checkpointer.fromEnv}. */

@@ -19,7 +19,7 @@ import {
   type IDisposable,
   type IRetryBackoffContext,
 } from "cockatiel";
-import { InvalidOptionError, networkCodeOf, sdkErrorName, statusOf } from "./errors.js";
+import { networkCodeOf, sdkErrorName, statusOf } from "./errors.js";
 
 /** Longest delay a Node.js timer takes (2^31 − 1 ms); a larger one fires at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -53,37 +53,6 @@ export interface ResolvedResilience {
   readonly attemptTimeoutMs: number;
   readonly operationTimeoutMs: number;
   readonly breaker: Readonly<Required<BreakerOptions>> | false;
-}
-
-export function resolveResilience(options: ResilienceOptions | undefined): ResolvedResilience {
-  // delays and timeouts become Node.js timers, which fire at once above 2^31 − 1 ms
-  const n = (name: string, value: number | undefined, fallback: number, min: number) => {
-    const v = value ?? fallback;
-    if (typeof v !== "number" || !Number.isFinite(v) || v < min || !Number.isInteger(v) || v > MAX_TIMER_MS) {
-      throw new InvalidOptionError(
-        `option \`resilience.${name}\` must be a whole number from ${min} to ${MAX_TIMER_MS}; got ${String(value)}`,
-      );
-    }
-    return v;
-  };
-  if (options !== undefined && (options === null || typeof options !== "object")) {
-    throw new InvalidOptionError("option `resilience` must be an object");
-  }
-  const breaker = options?.breaker;
-  return Object.freeze({
-    maxAttempts: n("maxAttempts", options?.maxAttempts, 4, 1),
-    initialDelayMs: n("initialDelayMs", options?.initialDelayMs, 100, 0),
-    maxDelayMs: n("maxDelayMs", options?.maxDelayMs, 5000, 0),
-    attemptTimeoutMs: n("attemptTimeoutMs", options?.attemptTimeoutMs, 15_000, 1),
-    operationTimeoutMs: n("operationTimeoutMs", options?.operationTimeoutMs, 60_000, 1),
-    breaker:
-      breaker === false
-        ? false
-        : Object.freeze({
-            consecutiveFailures: n("breaker.consecutiveFailures", breaker?.consecutiveFailures, 5, 1),
-            halfOpenAfterMs: n("breaker.halfOpenAfterMs", breaker?.halfOpenAfterMs, 10_000, 1),
-          }),
-  });
 }
 
 /**

@@ -9,7 +9,6 @@ import {
   maxEnvelopeBytes,
   open,
   rebind,
-  resolveCompression,
   seal,
   wasmZstdCompress,
   zstdCompress,
@@ -25,6 +24,7 @@ import {
   InvalidOptionError,
   isS3CheckpointerError,
 } from "../../src/errors.js";
+import { resolveCompression } from "../../src/options.js";
 import { pack, unpack } from "../../src/payload.js";
 import { envelopeV1, envelopeV2, sha256Hex } from "../helpers/zstd-frames.js";
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { InvalidOptionError } from "../../src/errors.js";
-import { createResiliencePolicy, isRetryable, resolveResilience, retryAfterMs } from "../../src/resilience.js";
+import { resolveResilience } from "../../src/options.js";
+import { createResiliencePolicy, isRetryable, retryAfterMs } from "../../src/resilience.js";
 
 const sdkError = (name: string, status?: number, extra: object = {}) =>
   Object.assign(new Error(name), { name, $metadata: status === undefined ? {} : { httpStatusCode: status }, ...extra });
