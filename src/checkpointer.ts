@@ -8,8 +8,6 @@ import { randomBytes } from "node:crypto";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import {
   BaseCheckpointSaver,
-  WRITES_IDX_MAP,
-  getCheckpointId,
   uuid6,
   type ChannelVersions,
   type Checkpoint,
@@ -19,42 +17,31 @@ import {
   type DeltaChannelHistory,
   type PendingWrite,
 } from "@langchain/langgraph-checkpoint";
-import { seal } from "./codec.js";
-import { CheckpointNotFoundError, InvalidArgumentError, S3RequestError, VersioningUnavailableError } from "./errors.js";
+import { setupBucket, type SetupOptions } from "./bucket.js";
+import { ObjectCache } from "./cache.js";
+import { checkpointIdOf, namespaceOf, optionalThread, requireThreadId, versionIdOf } from "./config.js";
+import { CheckpointNotFoundError, InvalidArgumentError, VersioningUnavailableError } from "./errors.js";
 import { KeyLayout, assertCheckpointId, decodeComponent, encodeComponent } from "./layout.js";
 import { createMetrics, type CheckpointerMetrics } from "./metrics.js";
 import { optionsFromEnv, resolveOptions, type ResolvedOptions, type S3CheckpointerOptions } from "./options.js";
-import { RECORD_FORMAT, channelRef, emptyChannels, isValueless, pack, type RecordHead, type Serialized, type WritesHead } from "./payload.js";
 import { deltaChannelHistory } from "./delta.js";
 import { TupleReader, type Group, type Place } from "./reader.js";
 import { ImmutableWriter, type BucketCapabilities } from "./immutability.js";
 import { S3Store } from "./store.js";
+import { CheckpointWriter } from "./writer.js";
 import {
   copyThread,
+  deleteThread,
   findRecordVersion,
   listCheckpointVersions,
-  mergeLifecycleRules,
   purgeThread,
   restoreThread,
   type CheckpointVersion,
-  type LifecycleOptions,
   type ListVersionsOptions,
   type PurgeReport,
 } from "./versions.js";
 
-/** Options of {@link S3Checkpointer.setup}. */
-export interface SetupOptions {
-  /** Create the bucket when it does not exist. @default false */
-  createBucket?: boolean;
-  /** Turn versioning on for the bucket (needed for history, soft delete and restore). @default false */
-  versioning?: boolean;
-  /**
-   * Install (or update) this library's lifecycle rule for its prefix, merged with the bucket's
-   * other rules: expire noncurrent versions, remove expired delete markers, abort incomplete
-   * multipart uploads. @default not touched
-   */
-  lifecycle?: LifecycleOptions;
-}
+export type { SetupOptions } from "./bucket.js";
 
 /** Options of {@link S3Checkpointer.restoreCheckpoint}. */
 export interface RestoreCheckpointOptions {
@@ -82,8 +69,10 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   readonly metrics: CheckpointerMetrics;
   /** @internal the S3 layer, for the operator tools and tests */
   readonly store: S3Store;
-  private readonly writer: ImmutableWriter;
+  private readonly once: ImmutableWriter;
+  private readonly cache: ObjectCache;
   private readonly reader: TupleReader;
+  private readonly writer: CheckpointWriter;
   private closed = false;
 
   constructor(options: S3CheckpointerOptions) {
@@ -104,15 +93,27 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       },
       resilience: resolved.resilience,
     });
-    this.writer = new ImmutableWriter(this.store, (token) => this.layout.probe(token), resolved.versioning === "required");
+    this.once = new ImmutableWriter(this.store, (token) => this.layout.probe(token), resolved.versioning === "required");
+    this.cache = new ObjectCache(resolved.cacheMaxBytes);
     this.reader = new TupleReader({
       store: this.store,
       layout: this.layout,
       serde: () => this.serde,
-      cacheMaxBytes: resolved.cacheMaxBytes,
+      cache: this.cache,
       readConcurrency: resolved.readConcurrency,
       maxObjectBytes: resolved.maxObjectBytes,
       nextVersion: () => this.getNextVersion(undefined),
+    });
+    this.writer = new CheckpointWriter({
+      layout: this.layout,
+      once: this.once,
+      reader: this.reader,
+      cache: this.cache,
+      metrics: this.metrics,
+      serde: () => this.serde,
+      compression: resolved.compression,
+      inlineThresholdBytes: resolved.inlineThresholdBytes,
+      maxObjectBytes: resolved.maxObjectBytes,
     });
   }
 
@@ -140,36 +141,26 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    * console.log(caps.immutability); // "conditional-create" on AWS S3 and MinIO
    * ```
    */
-  async setup(options: SetupOptions = {}): Promise<BucketCapabilities> {
-    await this.store.ensureBucket(options.createBucket ?? false);
-    if (options.versioning && this.options.versioning !== "off" && (await this.store.getVersioning()) !== "Enabled") {
-      await this.store.enableVersioning();
-    }
-    if (options.lifecycle) {
-      const { rules, changed } = mergeLifecycleRules(await this.store.getLifecycleRules(), this.options.prefix, options.lifecycle);
-      if (changed) await this.store.putLifecycleRules(rules);
-    }
-    this.writer.forgetCapabilities();
-    const caps = await this.capabilities();
-    const clientAttempts = await Promise.resolve(this.options.client.config.maxAttempts?.()).catch(() => undefined);
-    if (typeof clientAttempts === "number" && clientAttempts > 1 && this.options.resilience.maxAttempts > 1) {
-      this.options.logger.warn(
-        { clientMaxAttempts: clientAttempts, policyMaxAttempts: this.options.resilience.maxAttempts },
-        "the S3 client retries by itself too, so attempts multiply; create it with maxAttempts: 1",
-      );
-    }
-    if (this.options.versioning === "required" && caps.versioning !== "Enabled") {
-      throw new VersioningUnavailableError(
-        `bucket "${this.options.bucket}" has no versioning and option \`versioning\` is "required"; call setup({ versioning: true }) or enable it on the bucket`,
-      );
-    }
-    this.options.logger.info({ bucket: this.options.bucket, prefix: this.options.prefix, ...caps }, `checkpoint immutability by ${caps.immutability}`);
-    return caps;
+  setup(options: SetupOptions = {}): Promise<BucketCapabilities> {
+    const o = this.options;
+    return setupBucket(
+      {
+        store: this.store,
+        once: this.once,
+        client: o.client,
+        logger: o.logger,
+        bucket: o.bucket,
+        prefix: o.prefix,
+        versioning: o.versioning,
+        policyMaxAttempts: o.resilience.maxAttempts,
+      },
+      options,
+    );
   }
 
   /** What the bucket supports (probed once, on `setup()` or on the first write). */
   capabilities(): Promise<BucketCapabilities> {
-    return this.writer.probe();
+    return this.once.probe();
   }
 
   /** Disposes the policy's listeners and releases the S3 client when this checkpointer created it. */
@@ -192,10 +183,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       if (thread === undefined) return undefined;
       const ns = namespaceOf(config) ?? "";
       const place = { thread, ns };
-      const checkpointId = getCheckpointId(config);
-      if (checkpointId) assertCheckpointId(checkpointId);
-      const versionId = config.configurable?.s3_version_id as string | undefined;
-      if (versionId) return this.tupleAtVersion(thread, namespaceOf(config), checkpointId || undefined, versionId);
+      const checkpointId = checkpointIdOf(config);
+      const versionId = versionIdOf(config);
+      if (versionId) return this.tupleAtVersion(thread, namespaceOf(config), checkpointId, versionId);
       if (checkpointId) {
         // the record (often cached) and the listing of its writes go out together; the listing
         // also says whether the record is still there (another process may have deleted it)
@@ -262,11 +252,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
-    return this.timed("put", () => this.putCheckpoint(config, checkpoint, metadata, newVersions));
+    return this.timed("put", () => this.writer.put(config, checkpoint, metadata, newVersions));
   }
 
   putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath = ""): Promise<void> {
-    return this.timed("putWrites", () => this.storeWrites(config, writes, taskId, taskPath));
+    return this.timed("putWrites", () => this.writer.putWrites(config, writes, taskId, taskPath));
   }
 
   /**
@@ -281,18 +271,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         await this.purgeThread(thread);
         return;
       }
-      const prefix = this.layout.thread(thread);
-      // one listing page, then its batch delete: ⌈V/1000⌉ listings and ⌈V/1000⌉ deletes. A
-      // continuation token goes on after its last key, deleted or not (measured on Ceph RGW too,
-      // whose version listings, unlike this one, end early when their marker is deleted).
-      for await (const { objects } of this.store.list(prefix)) {
-        if (objects.length === 0) continue;
-        const failed = await this.store.deleteMany(objects.map((o) => ({ Key: o.key })));
-        if (failed.length > 0) {
-          throw new S3RequestError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
-        }
-      }
-      this.reader.forget(prefix);
+      await deleteThread(this.store, this.layout, this.cache, thread);
     });
   }
 
@@ -305,9 +284,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     return this.timed("getDeltaChannelHistory", async () => {
       const thread = optionalThread(options.config);
       const ns = namespaceOf(options.config) ?? "";
-      const requested = getCheckpointId(options.config);
-      if (requested) assertCheckpointId(requested);
-      return deltaChannelHistory(this.reader, this.layout, this.options.readConcurrency, { thread, ns, checkpointId: requested || undefined }, options.channels);
+      const checkpointId = checkpointIdOf(options.config);
+      return deltaChannelHistory(this.reader, this.layout, this.options.readConcurrency, { thread, ns, checkpointId }, options.channels);
     });
   }
 
@@ -360,8 +338,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     return this.timed("restoreThread", async () => {
       await this.requireVersioning("restoreThread()");
       const thread = requireThreadId(threadId, "restoreThread");
-      this.reader.forget(this.layout.thread(thread));
-      return restoreThread(this.store, this.layout, thread);
+      return restoreThread(this.store, this.layout, this.cache, thread);
     });
   }
 
@@ -377,8 +354,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   purgeThread(threadId: string): Promise<PurgeReport> {
     return this.timed("purgeThread", async () => {
       const thread = requireThreadId(threadId, "purgeThread");
-      this.reader.forget(this.layout.thread(thread));
-      return purgeThread(this.store, this.layout, this.options.logger, thread);
+      return purgeThread(this.store, this.layout, this.cache, this.options.logger, thread);
     });
   }
 
@@ -426,7 +402,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), {
         concurrency: this.options.readConcurrency,
         maxObjectBytes: this.options.maxObjectBytes,
-        reseal: (plaintext, key) => this.seal(plaintext, key),
+        reseal: (plaintext, key) => this.writer.seal(plaintext, key),
       }),
     );
   }
@@ -506,156 +482,4 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     const keys = writeKeys ?? (await this.reader.historicWriteKeys(where, record.head.checkpoint_id));
     return this.reader.assemble(record, await this.reader.readWrites(keys, true), true);
   }
-
-  private async putCheckpoint(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
-    const thread = requireThread(config, "put");
-    const ns = namespaceOf(config) ?? "";
-    assertCheckpointId(checkpoint?.id, "checkpoint.id");
-    const parentId = (config.configurable?.checkpoint_id as string | undefined) || undefined;
-    if (parentId) assertCheckpointId(parentId, "config.configurable.checkpoint_id");
-    const place = { thread, ns };
-
-    // Serialize everything before the first request: a value the serde cannot encode must fail
-    // the call while nothing has been written.
-    const sections: Uint8Array[] = [];
-    const section = (s: Serialized) => sections.push(s.bytes) - 1;
-    const { channel_values: values = {}, ...rest } = checkpoint;
-    const has = (channel: string) => Object.prototype.hasOwnProperty.call(values, channel);
-    const cp = await this.dump({ ...rest, channel_values: {} });
-    const md = await this.dump(metadata);
-    const head: RecordHead = {
-      kind: "checkpoint",
-      fmt: RECORD_FORMAT,
-      thread_id: thread,
-      checkpoint_ns: ns,
-      checkpoint_id: checkpoint.id,
-      ...(parentId ? { parent_checkpoint_id: parentId } : {}),
-      checkpoint: { type: cp.type, s: section(cp) },
-      metadata: { type: md.type, s: section(md) },
-      channels: emptyChannels(),
-    };
-    const blobs: { key: string; body: Buffer; sha256: string; what: string }[] = [];
-    for (const [channel, version] of Object.entries(newVersions ?? {})) {
-      if (!has(channel)) continue; // an empty channel has no value
-      const value = await this.dump((values as Record<string, unknown>)[channel]);
-      if (isValueless(value.type, value.bytes)) continue; // a function or Symbol: left out, as MemorySaver does
-      if (value.bytes.byteLength <= this.options.inlineThresholdBytes) {
-        head.channels[channel] = { v: version, at: "inline", type: value.type, s: section(value) };
-      } else {
-        const key = this.layout.blob(thread, ns, channel, version);
-        const sealed = await this.seal(value.bytes, key, value.type);
-        blobs.push({ key, ...sealed, what: `channel "${channel}" version ${version}` });
-        head.channels[channel] = { v: version, at: "blob" };
-      }
-    }
-    // Unchanged channels: the parent record says where their (channel, version) lives.
-    const changed = newVersions ?? {};
-    const unchanged = Object.keys(checkpoint.channel_versions ?? {}).filter((c) => !Object.hasOwn(changed, c));
-    if (unchanged.length > 0 && parentId) {
-      const parent = await this.reader.readRecord(this.layout.record(thread, ns, parentId), place);
-      for (const channel of unchanged) {
-        const ref = parent ? channelRef(parent.head.channels, channel) : undefined;
-        const version = checkpoint.channel_versions[channel]!;
-        if (!ref || ref.v !== version) continue;
-        if (ref.at !== "inline") {
-          head.channels[channel] = { ...ref };
-          continue;
-        }
-        const value = has(channel) ? await this.dump((values as Record<string, unknown>)[channel]) : undefined;
-        if (value && isValueless(value.type, value.bytes)) continue;
-        head.channels[channel] =
-          value && value.bytes.byteLength <= this.options.inlineThresholdBytes
-            ? { v: version, at: "inline", type: value.type, s: section(value) }
-            : { v: version, at: "record", id: parentId };
-      }
-    }
-    const recordKey = this.layout.record(thread, ns, checkpoint.id);
-    const plaintext = pack(head, sections);
-    const record = await this.seal(plaintext, recordKey);
-
-    // Write order is the atomicity: channel values first, the record that refers to them last,
-    // so a reader never finds a record whose parts are missing.
-    await Promise.all(blobs.map((b) => this.writer.createOnce(b.key, b.body, b.sha256, b.what)));
-    const created = await this.writer.createOnce(recordKey, record.body, record.sha256, `checkpoint ${checkpoint.id}`);
-    this.reader.remember(recordKey, plaintext, record.sha256, created.versionId);
-    return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
-  }
-
-  private async storeWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath: string): Promise<void> {
-    const thread = requireThread(config, "putWrites");
-    const ns = namespaceOf(config) ?? "";
-    const checkpointId = config.configurable?.checkpoint_id as string | undefined;
-    if (!checkpointId) throw new InvalidArgumentError("putWrites(): config.configurable.checkpoint_id is required");
-    assertCheckpointId(checkpointId);
-    if (typeof taskId !== "string") throw new InvalidArgumentError("putWrites(): taskId must be a string");
-    if (!Array.isArray(writes) || !writes.every((w) => Array.isArray(w) && w.length === 2 && typeof w[0] === "string")) {
-      throw new InvalidArgumentError("putWrites(): writes must be an array of [channel, value] pairs with string channels");
-    }
-
-    const regular: WritesHead["writes"] = [];
-    const regularSections: Uint8Array[] = [];
-    const special: { idx: number; body: Buffer }[] = [];
-    const base = { kind: "writes" as const, fmt: RECORD_FORMAT, thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpointId, task_id: taskId, task_path: taskPath ?? "" };
-    for (const [i, [channel, value]] of writes.entries()) {
-      // own properties only: a channel named `constructor` is a regular write
-      const idx = Object.hasOwn(WRITES_IDX_MAP, channel) ? WRITES_IDX_MAP[channel]! : i;
-      const v = await this.dump(value);
-      if (idx >= 0) regular.push({ idx, channel, type: v.type, s: regularSections.push(v.bytes) - 1 });
-      else special.push({ idx, body: pack({ ...base, writes: [{ idx, channel, type: v.type, s: 0 }] }, [v.bytes]) });
-    }
-    const jobs: Promise<unknown>[] = [];
-    if (regular.length > 0) {
-      // regular writes are insert-if-absent: the first write of a task's writes wins
-      const key = this.layout.writes(thread, ns, checkpointId, taskId, "r");
-      const sealed = await this.seal(pack({ ...base, writes: regular }, regularSections), key);
-      jobs.push(this.writer.createIfAbsent(key, sealed.body, sealed.sha256));
-    }
-    for (const s of special) {
-      // special writes (errors, interrupts, resumes, scheduled) replace the earlier one
-      const key = this.layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`);
-      const sealed = await this.seal(s.body, key);
-      jobs.push(this.writer.replace(key, sealed.body, sealed.sha256));
-    }
-    await Promise.all(jobs);
-  }
-
-  private async dump(value: unknown): Promise<Serialized> {
-    const [type, bytes] = await this.serde.dumpsTyped(value);
-    return { type, bytes: typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes };
-  }
-
-  private async seal(plaintext: Uint8Array, key: string, type?: string) {
-    const sealed = await seal(plaintext, { compression: this.options.compression, key, type, maxBytes: this.options.maxObjectBytes });
-    this.metrics.compression(sealed.plaintextBytes, sealed.body.length);
-    return sealed;
-  }
-}
-
-function optionalThread(config: RunnableConfig): string | undefined {
-  const thread = config?.configurable?.thread_id as unknown;
-  if (thread === undefined || thread === null) return undefined;
-  return requireThreadId(thread, "config.configurable");
-}
-
-function requireThreadId(thread: unknown, op: string): string {
-  if (typeof thread === "number" && Number.isFinite(thread)) return String(thread);
-  if (typeof thread !== "string") throw new InvalidArgumentError(`${op}: thread_id must be a string; got ${thread === null ? "null" : typeof thread}`);
-  return thread;
-}
-
-function requireThread(config: RunnableConfig, op: string): string {
-  const thread = optionalThread(config);
-  if (thread === undefined) {
-    throw new InvalidArgumentError(
-      `${op}(): config.configurable.thread_id is required, e.g. graph.invoke(input, { configurable: { thread_id: "my-thread" } })`,
-    );
-  }
-  return thread;
-}
-
-function namespaceOf(config: RunnableConfig): string | undefined {
-  const ns = config?.configurable?.checkpoint_ns as unknown;
-  if (ns === undefined || ns === null) return undefined;
-  if (typeof ns !== "string") throw new InvalidArgumentError(`config.configurable.checkpoint_ns must be a string; got ${typeof ns}`);
-  return ns;
 }

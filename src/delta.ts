@@ -8,7 +8,7 @@
 import type { CheckpointPendingWrite, DeltaChannelHistory } from "@langchain/langgraph-checkpoint";
 import type { KeyLayout } from "./layout.js";
 import type { Group, LoadedRecord, TupleReader } from "./reader.js";
-import { channelRef } from "./payload.js";
+import { channelRef } from "./record.js";
 
 export async function deltaChannelHistory(
   reader: TupleReader,

@@ -8,20 +8,37 @@
  * await checkpointer.setup();
  * ```
  */
-export { S3Checkpointer, type SetupOptions, type RestoreCheckpointOptions } from "./checkpointer.js";
-export type { CheckpointVersion, ListVersionsOptions, PurgeReport, LifecycleOptions } from "./versions.js";
-export {
-  DEFAULTS,
-  MIN_PART_SIZE_BYTES,
-  createClient,
-  type S3CheckpointerOptions,
-  type S3CheckpointerTunables,
-} from "./options.js";
+export { S3Checkpointer, type RestoreCheckpointOptions } from "./checkpointer.js";
+export type { SetupOptions, LifecycleOptions } from "./bucket.js";
+export type { CheckpointVersion, ListVersionsOptions, PurgeReport } from "./versions.js";
+export { DEFAULTS, createClient, type S3CheckpointerOptions, type S3CheckpointerTunables } from "./options.js";
 export type { CompressionCodec, CompressionOptions } from "./codec.js";
-export { zstdImplementation } from "./codec.js";
+export { zstdImplementation } from "./zstd.js";
 export type { BucketCapabilities } from "./immutability.js";
-export { isRetryable, type ResilienceOptions, type BreakerOptions } from "./resilience.js";
+export type { ResilienceOptions, BreakerOptions } from "./resilience.js";
 export { METRIC, type MetricsOptions, type CheckpointerMetrics } from "./metrics.js";
 export { silentLogger, type Logger } from "./logger.js";
-export { KeyLayout, encodeComponent, decodeComponent } from "./layout.js";
-export * from "./errors.js";
+export {
+  S3CheckpointerError,
+  isS3CheckpointerError,
+  InvalidArgumentError,
+  InvalidOptionError,
+  BucketNotFoundError,
+  AccessDeniedError,
+  EndpointUnreachableError,
+  CheckpointNotFoundError,
+  CheckpointConflictError,
+  CheckpointCorruptedError,
+  DecryptionFailedError,
+  VersioningUnavailableError,
+  CircuitOpenError,
+  S3RequestError,
+  CheckpointNotFound,
+  CheckpointConflict,
+  CheckpointCorrupted,
+  DecryptionFailed,
+  VersioningUnavailable,
+  CircuitOpen,
+  type S3CheckpointerErrorCode,
+  type S3CheckpointerErrorDetails,
+} from "./errors.js";

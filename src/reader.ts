@@ -15,12 +15,12 @@ import {
   type CheckpointTuple,
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
-import { LRUCache } from "lru-cache";
 import pLimit, { type LimitFunction } from "p-limit";
-import { open, type EnvelopeHeader } from "./codec.js";
+import { ObjectCache, type OpenedObject } from "./cache.js";
+import { open } from "./codec.js";
 import { CheckpointCorruptedError } from "./errors.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
-import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./payload.js";
+import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./record.js";
 import type { S3Store } from "./store.js";
 
 /** One checkpoint found in a listing: its record key and the keys of its writes. */
@@ -50,17 +50,11 @@ export interface LoadedRecord {
   fromHistory: boolean;
 }
 
-interface CachedObject {
-  plaintext: Buffer;
-  header: EnvelopeHeader;
-  versionId?: string;
-}
-
 export interface ReaderConfig {
   store: S3Store;
   layout: KeyLayout;
   serde: () => SerializerProtocol;
-  cacheMaxBytes: number;
+  cache: ObjectCache;
   readConcurrency: number;
   /** bound on the plaintext of one object (option `maxObjectBytes`) */
   maxObjectBytes: number;
@@ -73,25 +67,6 @@ export interface ReaderConfig {
  */
 export const FIRST_PAGE_KEYS = 100;
 
-/** Bytes a cache entry holds beyond its plaintext: the entry, its header, its key (UTF-16). */
-const CACHE_ENTRY_OVERHEAD_BYTES = 512;
-
-/** What an entry really keeps alive, so `cacheMaxBytes` bounds memory, not just plaintext. */
-function retainedBytes(entry: CachedObject, key: string): number {
-  return entry.plaintext.buffer.byteLength + key.length * 2 + CACHE_ENTRY_OVERHEAD_BYTES;
-}
-
-/**
- * The bytes in a buffer of their own: a slice of a larger buffer (a body read whole, Node's
- * 8 KiB pool) would keep all of it alive in the cache.
- */
-function ownBytes(bytes: Buffer): Buffer {
-  if (bytes.byteOffset === 0 && bytes.buffer.byteLength === bytes.byteLength) return bytes;
-  const own = Buffer.allocUnsafeSlow(bytes.byteLength);
-  bytes.copy(own);
-  return own;
-}
-
 /** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
 function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
   return isValueless(type, bytes) ? Promise.resolve(undefined) : serde.loadsTyped(type, bytes);
@@ -101,7 +76,7 @@ export class TupleReader {
   private readonly store: S3Store;
   private readonly layout: KeyLayout;
   private readonly serde: () => SerializerProtocol;
-  private readonly cache: LRUCache<string, CachedObject> | undefined;
+  private readonly cache: ObjectCache;
   private readonly limit: LimitFunction;
   private readonly nextVersion: () => number | string;
   readonly maxObjectBytes: number;
@@ -112,10 +87,7 @@ export class TupleReader {
     this.serde = config.serde;
     this.nextVersion = config.nextVersion;
     this.maxObjectBytes = config.maxObjectBytes;
-    this.cache =
-      config.cacheMaxBytes > 0
-        ? new LRUCache({ maxSize: config.cacheMaxBytes, sizeCalculation: (v, key) => retainedBytes(v, key) })
-        : undefined;
+    this.cache = config.cache;
     this.limit = pLimit(config.readConcurrency);
   }
 
@@ -186,10 +158,12 @@ export class TupleReader {
    * can. `fromHistory`: when the current version is gone (a soft-deleted thread), the newest
    * stored version is read instead.
    */
-  async readObject(key: string, options: { versionId?: string; cacheable?: boolean; fromHistory?: boolean } = {}): Promise<CachedObject | undefined> {
+  async readObject(
+    key: string,
+    options: { versionId?: string; cacheable?: boolean; fromHistory?: boolean } = {},
+  ): Promise<OpenedObject | undefined> {
     const { versionId, cacheable = true, fromHistory = false } = options;
-    const cacheKey = versionId ? `${key}?versionId=${versionId}` : key;
-    const cached = cacheable ? this.cache?.get(cacheKey) : undefined;
+    const cached = cacheable ? this.cache.get(key, versionId) : undefined;
     if (cached) return cached;
     let object = await this.limit(() => this.store.get(key, versionId));
     if (!object && fromHistory && !versionId) {
@@ -198,23 +172,14 @@ export class TupleReader {
     }
     if (!object) return undefined;
     const opened = await open(object.body, { key, maxBytes: this.maxObjectBytes });
-    const entry = { plaintext: opened.plaintext, header: opened.header, versionId: object.versionId };
-    if (cacheable && this.cache) this.cache.set(cacheKey, { ...entry, plaintext: ownBytes(entry.plaintext) });
+    const entry: OpenedObject = { plaintext: opened.plaintext, type: opened.header.t, versionId: object.versionId };
+    if (cacheable) this.cache.remember(key, entry, versionId);
     return entry;
   }
 
   /** The newest version (not delete marker) of a key, `undefined` when it has none. */
   async newestVersion(key: string): Promise<string | undefined> {
     return (await this.store.versionsOf(key))[0]?.versionId;
-  }
-
-  remember(key: string, plaintext: Buffer, sha256: string, versionId?: string): void {
-    this.cache?.set(key, { plaintext: ownBytes(plaintext), header: { c: "none", n: plaintext.length, h: sha256 }, versionId });
-  }
-
-  forget(prefix: string): void {
-    if (!this.cache) return;
-    for (const key of this.cache.keys()) if (key.startsWith(prefix)) this.cache.delete(key);
   }
 
   /**
@@ -309,7 +274,7 @@ export class TupleReader {
       const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
       const object = await this.readObject(key, { fromHistory });
       if (!object) throw missing(key);
-      return load(serde, object.header.t ?? "json", object.plaintext);
+      return load(serde, object.type ?? "json", object.plaintext);
     }
     const key = this.layout.record(place.thread, place.ns, ref.id);
     const holder = await this.readRecord(key, place, { fromHistory });

@@ -1,16 +1,16 @@
 /**
- * History, recovery and erasure through S3 object versions: listing a thread's checkpoint
- * versions, undoing a soft delete, purging every version and delete marker, server-side thread
- * copies, and the bucket's lifecycle rules. Prefix work only: everything of a thread lives under
- * one prefix.
+ * The verbs over a whole thread, most of them through S3 object versions: listing a thread's
+ * checkpoint versions, soft delete and its undo, purging every version and delete marker, thread
+ * copies. Prefix work only: everything of a thread lives under one prefix.
  */
 
-import type { LifecycleRule, ObjectIdentifier } from "@aws-sdk/client-s3";
+import type { ObjectIdentifier } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
-import { CheckpointNotFoundError, InvalidArgumentError, InvalidOptionError, S3RequestError } from "./errors.js";
+import type { ObjectCache } from "./cache.js";
+import { CheckpointNotFoundError, InvalidArgumentError, S3RequestError } from "./errors.js";
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
-import { pack, unpack, type RecordHead } from "./payload.js";
+import { pack, unpack, type RecordHead } from "./record.js";
 import { open, rebind } from "./codec.js";
 import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
 
@@ -44,13 +44,6 @@ export interface PurgeReport {
   versionsDeleted: number;
   /** entries still failing after every retry (0 when the purge is confirmed) */
   failed: number;
-}
-
-export interface LifecycleOptions {
-  /** Noncurrent versions (older checkpoint versions, soft-deleted threads) expire after this many days. @default 30 */
-  noncurrentVersionDays?: number;
-  /** Incomplete multipart uploads are aborted after this many days. @default 1 */
-  abortIncompleteMultipartDays?: number;
 }
 
 /** Passes in a row that delete nothing before a purge gives up on entries S3 keeps refusing. */
@@ -108,10 +101,33 @@ export async function findRecordVersion(
 }
 
 /**
+ * Deletes every current object of a thread: on a versioned bucket each gets a delete marker
+ * (undo with {@link restoreThread}), on an unversioned one it is gone. One listing page, then its
+ * batch delete: ⌈V/1000⌉ listings and ⌈V/1000⌉ deletes. A continuation token goes on after its
+ * last key, deleted or not (measured on Ceph RGW too, whose version listings, unlike this one,
+ * end early when their marker is deleted).
+ */
+export async function deleteThread(store: S3Store, layout: KeyLayout, cache: ObjectCache, threadId: string): Promise<void> {
+  const prefix = layout.thread(threadId);
+  try {
+    for await (const { objects } of store.list(prefix)) {
+      if (objects.length === 0) continue;
+      const failed = await store.deleteMany(objects.map((o) => ({ Key: o.key })));
+      if (failed.length > 0) {
+        throw new S3RequestError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
+      }
+    }
+  } finally {
+    cache.forgetPrefix(prefix);
+  }
+}
+
+/**
  * Undoes a soft delete: removes the delete markers that sit on top of each key of the thread,
  * so every object is current again exactly as it was. Returns the number of markers removed.
  */
-export async function restoreThread(store: S3Store, layout: KeyLayout, threadId: string): Promise<number> {
+export async function restoreThread(store: S3Store, layout: KeyLayout, cache: ObjectCache, threadId: string): Promise<number> {
+  cache.forgetPrefix(layout.thread(threadId));
   const markers: ObjectIdentifier[] = [];
   let key = "";
   let sawVersion = false;
@@ -148,7 +164,14 @@ export async function restoreThread(store: S3Store, layout: KeyLayout, threadId:
  * version its marker names is gone. A pass costs ⌈V/1000⌉ listings (more on RGW, whose pages
  * are shorter) and ⌈V/1000⌉ deletes; the next pass's listing is the confirmation.
  */
-export async function purgeThread(store: S3Store, layout: KeyLayout, logger: Logger, threadId: string): Promise<PurgeReport> {
+export async function purgeThread(
+  store: S3Store,
+  layout: KeyLayout,
+  cache: ObjectCache,
+  logger: Logger,
+  threadId: string,
+): Promise<PurgeReport> {
+  cache.forgetPrefix(layout.thread(threadId));
   const prefix = layout.thread(threadId);
   const keys = new Set<string>();
   const seen = new Set<string>();
@@ -247,49 +270,3 @@ export async function copyThread(
   await copy(records);
   return records.length + others.length;
 }
-
-/** The id of the lifecycle rule of a prefix, so other rules of the bucket are left alone. */
-export function lifecycleRuleId(prefix: string): string {
-  return `langgraph-checkpoint-s3:${prefix || "(bucket)"}`.slice(0, 255);
-}
-
-/**
- * Merges this library's lifecycle rule (for its prefix) into the bucket's rules: rules of other
- * ids stay as they are, ours is replaced. Returns the merged rules and whether they changed.
- */
-export function mergeLifecycleRules(existing: LifecycleRule[], prefix: string, options: LifecycleOptions): { rules: LifecycleRule[]; changed: boolean } {
-  const noncurrent = options.noncurrentVersionDays ?? 30;
-  const abortDays = options.abortIncompleteMultipartDays ?? 1;
-  for (const [name, value] of [
-    ["lifecycle.noncurrentVersionDays", noncurrent],
-    ["lifecycle.abortIncompleteMultipartDays", abortDays],
-  ] as const) {
-    if (!Number.isInteger(value) || value < 1) throw new InvalidOptionError(`option \`${name}\` must be a whole number of days, at least 1; got ${value}`);
-  }
-  const id = lifecycleRuleId(prefix);
-  const ours: LifecycleRule = {
-    ID: id,
-    Status: "Enabled",
-    Filter: { Prefix: prefix },
-    // older versions of checkpoints (and the versions behind a soft delete) are kept this long
-    NoncurrentVersionExpiration: { NoncurrentDays: noncurrent },
-    // a delete marker with no versions left behind it is removed
-    Expiration: { ExpiredObjectDeleteMarker: true },
-    AbortIncompleteMultipartUpload: { DaysAfterInitiation: abortDays },
-  };
-  const others = existing.filter((r) => r.ID !== id);
-  const previous = existing.find((r) => r.ID === id);
-  const changed = !previous || JSON.stringify(normalizeRule(previous)) !== JSON.stringify(normalizeRule(ours));
-  return { rules: [...others, ours], changed };
-}
-
-function normalizeRule(rule: LifecycleRule) {
-  return {
-    status: rule.Status,
-    prefix: rule.Filter?.Prefix ?? rule.Prefix ?? "",
-    noncurrent: rule.NoncurrentVersionExpiration?.NoncurrentDays,
-    marker: rule.Expiration?.ExpiredObjectDeleteMarker ?? false,
-    abort: rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation,
-  };
-}
-

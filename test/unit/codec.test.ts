@@ -25,7 +25,7 @@ import {
   isS3CheckpointerError,
 } from "../../src/errors.js";
 import { resolveCompression } from "../../src/options.js";
-import { pack, unpack } from "../../src/payload.js";
+import { pack, unpack } from "../../src/record.js";
 import { envelopeV1, envelopeV2, sha256Hex } from "../helpers/zstd-frames.js";
 
 /** Compressible but not trivial: JSON-ish text with random ids, like agent state. */

@@ -2,7 +2,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { CheckpointCorruptedError } from "../../src/errors.js";
-import { pack, unpack } from "../../src/payload.js";
+import { pack, unpack } from "../../src/record.js";
 
 const record = {
   kind: "checkpoint",

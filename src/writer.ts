@@ -1,0 +1,176 @@
+/**
+ * The write path: a checkpoint or a task's writes serialized (all of it before the first
+ * request), encoded as records (record.ts), sealed (codec.ts) and written once (immutability.ts)
+ * in the order that makes a write atomic for readers: channel values first, the record last.
+ */
+
+import type { RunnableConfig } from "@langchain/core/runnables";
+import {
+  WRITES_IDX_MAP,
+  type ChannelVersions,
+  type Checkpoint,
+  type CheckpointMetadata,
+  type PendingWrite,
+  type SerializerProtocol,
+} from "@langchain/langgraph-checkpoint";
+import type { ObjectCache } from "./cache.js";
+import { seal, type ResolvedCompression, type Sealed } from "./codec.js";
+import { checkpointIdOf, namespaceOf, requireThread } from "./config.js";
+import { InvalidArgumentError } from "./errors.js";
+import type { ImmutableWriter } from "./immutability.js";
+import { assertCheckpointId, type KeyLayout } from "./layout.js";
+import type { CheckpointerMetrics } from "./metrics.js";
+import type { TupleReader } from "./reader.js";
+import { RECORD_FORMAT, channelRef, emptyChannels, isValueless, pack, type RecordHead, type Serialized, type WritesHead } from "./record.js";
+
+export interface WriterConfig {
+  layout: KeyLayout;
+  once: ImmutableWriter;
+  reader: TupleReader;
+  cache: ObjectCache;
+  metrics: CheckpointerMetrics;
+  serde: () => SerializerProtocol;
+  compression: ResolvedCompression;
+  inlineThresholdBytes: number;
+  maxObjectBytes: number;
+}
+
+export class CheckpointWriter {
+  constructor(private readonly config: WriterConfig) {}
+
+  /** `put`: the checkpoint's record, and an object for each changed channel value above the inline threshold. */
+  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+    const { layout, reader, inlineThresholdBytes } = this.config;
+    const thread = requireThread(config, "put");
+    const ns = namespaceOf(config) ?? "";
+    assertCheckpointId(checkpoint?.id, "checkpoint.id");
+    const parentId = checkpointIdOf(config, "config.configurable.checkpoint_id");
+    const place = { thread, ns };
+
+    // Serialize everything before the first request: a value the serde cannot encode must fail
+    // the call while nothing has been written.
+    const sections: Uint8Array[] = [];
+    const section = (s: Serialized) => sections.push(s.bytes) - 1;
+    const { channel_values: values = {}, ...rest } = checkpoint;
+    const has = (channel: string) => Object.hasOwn(values, channel);
+    const valueOf = (channel: string) => this.dump((values as Record<string, unknown>)[channel]);
+    const cp = await this.dump({ ...rest, channel_values: {} });
+    const md = await this.dump(metadata);
+    const head: RecordHead = {
+      kind: "checkpoint",
+      fmt: RECORD_FORMAT,
+      thread_id: thread,
+      checkpoint_ns: ns,
+      checkpoint_id: checkpoint.id,
+      ...(parentId ? { parent_checkpoint_id: parentId } : {}),
+      checkpoint: { type: cp.type, s: section(cp) },
+      metadata: { type: md.type, s: section(md) },
+      channels: emptyChannels(),
+    };
+    const blobs: { key: string; sealed: Sealed; what: string }[] = [];
+    for (const [channel, version] of Object.entries(newVersions ?? {})) {
+      if (!has(channel)) continue; // an empty channel has no value
+      const value = await valueOf(channel);
+      if (isValueless(value.type, value.bytes)) continue; // a function or Symbol: left out, as MemorySaver does
+      if (value.bytes.byteLength <= inlineThresholdBytes) {
+        head.channels[channel] = { v: version, at: "inline", type: value.type, s: section(value) };
+      } else {
+        const key = layout.blob(thread, ns, channel, version);
+        blobs.push({ key, sealed: await this.seal(value.bytes, key, value.type), what: `channel "${channel}" version ${version}` });
+        head.channels[channel] = { v: version, at: "blob" };
+      }
+    }
+    // Unchanged channels: the parent record says where their (channel, version) lives.
+    const changed = newVersions ?? {};
+    const unchanged = Object.keys(checkpoint.channel_versions ?? {}).filter((c) => !Object.hasOwn(changed, c));
+    if (unchanged.length > 0 && parentId) {
+      const parent = await reader.readRecord(layout.record(thread, ns, parentId), place);
+      for (const channel of unchanged) {
+        const ref = parent ? channelRef(parent.head.channels, channel) : undefined;
+        const version = checkpoint.channel_versions[channel]!;
+        if (!ref || ref.v !== version) continue;
+        if (ref.at !== "inline") {
+          head.channels[channel] = { ...ref };
+          continue;
+        }
+        const value = has(channel) ? await valueOf(channel) : undefined;
+        if (value && isValueless(value.type, value.bytes)) continue;
+        head.channels[channel] =
+          value && value.bytes.byteLength <= inlineThresholdBytes
+            ? { v: version, at: "inline", type: value.type, s: section(value) }
+            : { v: version, at: "record", id: parentId };
+      }
+    }
+    const recordKey = layout.record(thread, ns, checkpoint.id);
+    const plaintext = pack(head, sections);
+    const record = await this.seal(plaintext, recordKey);
+
+    // Write order is the atomicity: channel values first, the record that refers to them last,
+    // so a reader never finds a record whose parts are missing.
+    await Promise.all(blobs.map((b) => this.config.once.createOnce(b.key, b.sealed.body, b.sealed.sha256, b.what)));
+    const created = await this.config.once.createOnce(recordKey, record.body, record.sha256, `checkpoint ${checkpoint.id}`);
+    this.config.cache.remember(recordKey, { plaintext, versionId: created.versionId });
+    return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
+  }
+
+  /**
+   * `putWrites`: one object of a task's regular writes (the first one stored wins, as
+   * LangGraph's savers keep it), one per special write (errors, interrupts: the latest wins).
+   */
+  async putWrites(config: RunnableConfig, writes: PendingWrite[], taskId: string, taskPath: string): Promise<void> {
+    const { layout, once } = this.config;
+    const thread = requireThread(config, "putWrites");
+    const ns = namespaceOf(config) ?? "";
+    const checkpointId = checkpointIdOf(config);
+    if (!checkpointId) throw new InvalidArgumentError("putWrites(): config.configurable.checkpoint_id is required");
+    if (typeof taskId !== "string") throw new InvalidArgumentError("putWrites(): taskId must be a string");
+    if (!Array.isArray(writes) || !writes.every((w) => Array.isArray(w) && w.length === 2 && typeof w[0] === "string")) {
+      throw new InvalidArgumentError("putWrites(): writes must be an array of [channel, value] pairs with string channels");
+    }
+
+    const regular: WritesHead["writes"] = [];
+    const regularSections: Uint8Array[] = [];
+    const special: { idx: number; body: Buffer }[] = [];
+    const base = {
+      kind: "writes" as const,
+      fmt: RECORD_FORMAT,
+      thread_id: thread,
+      checkpoint_ns: ns,
+      checkpoint_id: checkpointId,
+      task_id: taskId,
+      task_path: taskPath ?? "",
+    };
+    for (const [i, [channel, value]] of writes.entries()) {
+      // own properties only: a channel named `constructor` is a regular write
+      const idx = Object.hasOwn(WRITES_IDX_MAP, channel) ? WRITES_IDX_MAP[channel]! : i;
+      const v = await this.dump(value);
+      if (idx >= 0) regular.push({ idx, channel, type: v.type, s: regularSections.push(v.bytes) - 1 });
+      else special.push({ idx, body: pack({ ...base, writes: [{ idx, channel, type: v.type, s: 0 }] }, [v.bytes]) });
+    }
+    const jobs: Promise<unknown>[] = [];
+    if (regular.length > 0) {
+      const key = layout.writes(thread, ns, checkpointId, taskId, "r");
+      const sealed = await this.seal(pack({ ...base, writes: regular }, regularSections), key);
+      jobs.push(once.createIfAbsent(key, sealed.body, sealed.sha256));
+    }
+    for (const s of special) {
+      const key = layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`);
+      const sealed = await this.seal(s.body, key);
+      jobs.push(once.replace(key, sealed.body, sealed.sha256));
+    }
+    await Promise.all(jobs);
+  }
+
+  /** Seals a plaintext for `key` (bound to it), counting the compression ratio. */
+  async seal(plaintext: Uint8Array, key: string, type?: string): Promise<Sealed> {
+    const { compression, maxObjectBytes, metrics } = this.config;
+    const sealed = await seal(plaintext, { compression, key, type, maxBytes: maxObjectBytes });
+    metrics.compression(sealed.plaintextBytes, sealed.body.length);
+    return sealed;
+  }
+
+  private async dump(value: unknown): Promise<Serialized> {
+    const [type, bytes] = await this.config.serde().dumpsTyped(value);
+    return { type, bytes: typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes };
+  }
+}
