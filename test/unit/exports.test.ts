@@ -1,0 +1,48 @@
+/** The public surface: what a user imports. A name added or dropped here is a decision, not an accident. */
+import { describe, expect, it } from "vitest";
+import * as api from "../../src/index.js";
+
+describe("public exports", () => {
+  it("are the class, createClient, the defaults, the metric names, the logger and the errors", () => {
+    expect(Object.keys(api).sort()).toEqual(
+      [
+        "AccessDeniedError",
+        "BucketNotFoundError",
+        "CheckpointConflict",
+        "CheckpointConflictError",
+        "CheckpointCorrupted",
+        "CheckpointCorruptedError",
+        "CheckpointNotFound",
+        "CheckpointNotFoundError",
+        "CircuitOpen",
+        "CircuitOpenError",
+        "DEFAULTS",
+        "DecryptionFailed",
+        "DecryptionFailedError",
+        "EndpointUnreachableError",
+        "InvalidArgumentError",
+        "InvalidOptionError",
+        "METRIC",
+        "S3Checkpointer",
+        "S3CheckpointerError",
+        "S3RequestError",
+        "VersioningUnavailable",
+        "VersioningUnavailableError",
+        "createClient",
+        "isS3CheckpointerError",
+        "silentLogger",
+        "zstdImplementation",
+      ].sort(),
+    );
+  });
+
+  it("the short error names are the same classes", () => {
+    expect(api.CheckpointNotFound).toBe(api.CheckpointNotFoundError);
+    expect(api.CircuitOpen).toBe(api.CircuitOpenError);
+  });
+
+  it("the defaults cannot be changed by a caller", () => {
+    expect(Object.isFrozen(api.DEFAULTS)).toBe(true);
+    expect(Object.isFrozen(api.DEFAULTS.resilience)).toBe(true);
+  });
+});
