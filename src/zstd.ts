@@ -248,7 +248,7 @@ export async function zstdDecompress(input: Uint8Array, expectedBytes: number): 
     out = await promisify(nativeZstd.zstdDecompress)(input, { maxOutputLength: Math.max(expectedBytes, 1), chunkSize });
   } catch (e) {
     if ((e as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE")
-      throw new Error("zstd input decodes to more bytes than expected");
+      throw new Error("zstd input decodes to more bytes than expected", { cause: e });
     throw e;
   }
   if (out.length !== expectedBytes) throw new Error(`zstd input decodes to ${out.length} bytes, not ${expectedBytes}`);
