@@ -25,7 +25,8 @@ import { KeyLayout, assertCheckpointId, decodeComponent, encodeComponent } from 
 import { createMetrics, type CheckpointerMetrics } from "./metrics.js";
 import { optionsFromEnv, resolveOptions, type ResolvedOptions, type S3CheckpointerOptions } from "./options.js";
 import { deltaChannelHistory } from "./delta.js";
-import { TupleReader, type Group, type Place } from "./reader.js";
+import { FIRST_PAGE_KEYS, TupleReader, type Group, type Place } from "./reader.js";
+import { Tombstones, isCurrent, type Lineage } from "./tombstone.js";
 import { ImmutableWriter, type BucketCapabilities } from "./immutability.js";
 import { S3Store } from "./store.js";
 import { CheckpointWriter } from "./writer.js";
@@ -71,6 +72,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   readonly store: S3Store;
   private readonly once: ImmutableWriter;
   private readonly cache: ObjectCache;
+  private readonly tombs: Tombstones;
   private readonly reader: TupleReader;
   private readonly writer: CheckpointWriter;
   private closed = false;
@@ -95,6 +97,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     });
     this.once = new ImmutableWriter(this.store, (token) => this.layout.probe(token), resolved.versioning === "required");
     this.cache = new ObjectCache(resolved.cacheMaxBytes);
+    this.tombs = new Tombstones(this.store, this.layout, resolved.compression);
     this.reader = new TupleReader({
       store: this.store,
       layout: this.layout,
@@ -109,6 +112,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       once: this.once,
       reader: this.reader,
       cache: this.cache,
+      tombs: this.tombs,
       metrics: this.metrics,
       serde: () => this.serde,
       compression: resolved.compression,
@@ -186,21 +190,32 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       const checkpointId = checkpointIdOf(config);
       const versionId = versionIdOf(config);
       if (versionId) return this.tupleAtVersion(thread, namespaceOf(config), checkpointId, versionId);
+      // the thread's generation (tombstone.ts) is read beside everything else: no extra round trip
+      const current = this.tombs.current(thread);
       if (checkpointId) {
         // the record (often cached) and the listing of its writes go out together; the listing
         // also says whether the record is still there (another process may have deleted it)
-        const [record, listed] = await Promise.all([
+        const [lineage, record, listed] = await Promise.all([
+          current,
           this.reader.readRecord(this.layout.record(thread, ns, checkpointId), place),
           this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId)).then(async (g) => ({
             exists: g?.recordKey !== undefined,
             writes: await this.reader.readWrites(g?.writeKeys ?? []),
           })),
         ]);
-        return record && listed.exists ? this.reader.assemble(record, listed.writes, this.versionIds) : undefined;
+        if (!record || !listed.exists || !isCurrent(record.head.lineage, lineage)) return undefined;
+        return this.reader.assemble(record, listed.writes, this.versionIds);
       }
-      const group = await this.reader.latestGroup(this.layout.namespace(thread, ns));
-      if (!group?.recordKey) return undefined;
-      return this.loadGroup(group, place);
+      current.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
+      // newest first: records hidden by a delete (a late writer's) are passed over
+      for await (const groups of this.reader.groups(this.layout.namespace(thread, ns), undefined, FIRST_PAGE_KEYS)) {
+        for (const group of groups) {
+          if (!group.recordKey) continue;
+          const tuple = await this.loadGroup(group, place, current);
+          if (tuple) return tuple;
+        }
+      }
+      return undefined;
     });
   }
 
@@ -237,16 +252,35 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     const nsKey = ns === undefined ? undefined : encodeComponent(ns);
     const keep = (g: Group) =>
       (nsKey === undefined || g.ns === nsKey) && (!onlyId || g.checkpointId === onlyId) && (!beforeId || g.checkpointId < beforeId);
+    // each thread's generation (tombstone.ts), read once per call, beside the listing
+    const generations = new Map<string, Promise<Lineage>>();
+    const generation = (threadComponent: string) => {
+      let p = generations.get(threadComponent);
+      if (!p) {
+        p = this.tombs.currentOf(threadComponent);
+        p.catch(() => undefined); // awaited where it is used
+        generations.set(threadComponent, p);
+      }
+      return p;
+    };
+    if (thread !== undefined) generation(encodeComponent(thread));
     for await (const groups of this.reader.groups(prefix, startAfter)) {
-      const candidates = groups.filter((g) => g.recordKey && keep(g));
-      // without a filter only as many as still wanted are read
-      const batch = filter || remaining === undefined ? candidates : candidates.slice(0, remaining);
-      const tuples = await Promise.all(batch.map((g) => this.loadGroup(g, { thread: thread ?? decodeComponent(g.thread), ns: ns ?? decodeComponent(g.ns) })));
-      for (const tuple of tuples) {
-        if (!tuple) continue;
-        if (filter && !Object.entries(filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue;
-        yield tuple;
-        if (remaining !== undefined && --remaining <= 0) return;
+      let candidates = groups.filter((g) => g.recordKey && keep(g));
+      while (candidates.length > 0) {
+        // without a filter only as many as still wanted are read (more when some were hidden)
+        const batch = filter || remaining === undefined ? candidates : candidates.slice(0, remaining);
+        candidates = candidates.slice(batch.length);
+        const tuples = await Promise.all(
+          batch.map((g) =>
+            this.loadGroup(g, { thread: thread ?? decodeComponent(g.thread), ns: ns ?? decodeComponent(g.ns) }, generation(g.thread)),
+          ),
+        );
+        for (const tuple of tuples) {
+          if (!tuple) continue;
+          if (filter && !Object.entries(filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue;
+          yield tuple;
+          if (remaining !== undefined && --remaining <= 0) return;
+        }
       }
     }
   }
@@ -271,7 +305,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         await this.purgeThread(thread);
         return;
       }
-      await deleteThread(this.store, this.layout, this.cache, thread);
+      await deleteThread(this.store, this.layout, this.cache, this.tombs, thread);
     });
   }
 
@@ -285,7 +319,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       const thread = optionalThread(options.config);
       const ns = namespaceOf(options.config) ?? "";
       const checkpointId = checkpointIdOf(options.config);
-      return deltaChannelHistory(this.reader, this.layout, this.options.readConcurrency, { thread, ns, checkpointId }, options.channels);
+      const current = thread === undefined ? Promise.resolve(undefined) : this.tombs.current(thread);
+      current.catch(() => undefined); // awaited inside
+      return deltaChannelHistory(this.reader, this.layout, this.options.readConcurrency, { thread, ns, checkpointId }, options.channels, current);
     });
   }
 
@@ -338,7 +374,10 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     return this.timed("restoreThread", async () => {
       await this.requireVersioning("restoreThread()");
       const thread = requireThreadId(threadId, "restoreThread");
-      return restoreThread(this.store, this.layout, this.cache, thread);
+      return restoreThread(this.store, this.layout, this.cache, this.tombs, thread, async (key) => {
+        const record = await this.reader.readRecord(key, { thread });
+        return record?.head.lineage;
+      });
     });
   }
 
@@ -354,7 +393,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   purgeThread(threadId: string): Promise<PurgeReport> {
     return this.timed("purgeThread", async () => {
       const thread = requireThreadId(threadId, "purgeThread");
-      return purgeThread(this.store, this.layout, this.cache, this.options.logger, thread);
+      return purgeThread(this.store, this.layout, this.cache, this.tombs, this.options.logger, thread);
     });
   }
 
@@ -383,12 +422,14 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       const sameThread = target === from.thread_id;
       const checkpoint: Checkpoint = { ...source.checkpoint, id: uuid6(-1), ts: new Date().toISOString() };
       const metadata = { ...(source.metadata as CheckpointMetadata), source: "fork" as const };
-      // every channel is written again: the restored checkpoint stands on its own
-      return this.put(
+      // every channel is written again: the restored checkpoint stands on its own, in the
+      // thread's current generation (the source may be from before a delete)
+      return this.writer.put(
         { configurable: { thread_id: target, checkpoint_ns: from.checkpoint_ns, ...(sameThread ? { checkpoint_id: from.checkpoint_id } : {}) } },
         checkpoint,
         metadata,
         { ...checkpoint.channel_versions },
+        { currentLineage: true },
       );
     });
   }
@@ -402,6 +443,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), {
         concurrency: this.options.readConcurrency,
         maxObjectBytes: this.options.maxObjectBytes,
+        tombs: this.tombs,
         reseal: (plaintext, key) => this.writer.seal(plaintext, key),
       }),
     );
@@ -451,9 +493,14 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
   }
 
-  private async loadGroup(group: Group, place: { thread?: string; ns?: string }): Promise<CheckpointTuple | undefined> {
-    const [record, writes] = await Promise.all([this.reader.readRecord(group.recordKey!, place), this.reader.readWrites(group.writeKeys)]);
-    return record ? this.reader.assemble(record, writes, this.versionIds) : undefined;
+  /** The tuple of a listed group; `undefined` when its record is gone or not of the current generation. */
+  private async loadGroup(group: Group, place: { thread?: string; ns?: string }, current: Promise<Lineage>): Promise<CheckpointTuple | undefined> {
+    const [lineage, record, writes] = await Promise.all([
+      current,
+      this.reader.readRecord(group.recordKey!, place),
+      this.reader.readWrites(group.writeKeys),
+    ]);
+    return record && isCurrent(record.head.lineage, lineage) ? this.reader.assemble(record, writes, this.versionIds) : undefined;
   }
 
   /** A tuple from history: the record version `versionId`, its parts as they were last stored. */

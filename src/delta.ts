@@ -7,8 +7,9 @@
 
 import type { CheckpointPendingWrite, DeltaChannelHistory } from "@langchain/langgraph-checkpoint";
 import type { KeyLayout } from "./layout.js";
-import type { Group, LoadedRecord, TupleReader } from "./reader.js";
+import { FIRST_PAGE_KEYS, type Group, type LoadedRecord, type TupleReader } from "./reader.js";
 import { channelRef } from "./record.js";
+import { isCurrent, type Lineage } from "./tombstone.js";
 
 export async function deltaChannelHistory(
   reader: TupleReader,
@@ -16,13 +17,15 @@ export async function deltaChannelHistory(
   readConcurrency: number,
   at: { thread: string | undefined; ns: string; checkpointId: string | undefined },
   channels: string[],
+  /** the thread's generation: a checkpoint hidden by a delete has no history to give */
+  current: Promise<Lineage>,
 ): Promise<Record<string, DeltaChannelHistory>> {
   if (channels.length === 0) return {};
   const empty = () => Object.fromEntries(channels.map((c) => [c, { writes: [] }]));
   const { thread, ns } = at;
   if (thread === undefined) return empty();
   const place = { thread, ns };
-  const targetId = at.checkpointId ?? (await reader.latestGroup(layout.namespace(thread, ns)))?.checkpointId;
+  const targetId = at.checkpointId ?? (await latestCurrentId(reader, layout, place, current));
   if (!targetId) return empty();
 
   // Records of the target and everything older, read a growing batch at a time.
@@ -57,7 +60,8 @@ export async function deltaChannelHistory(
     return records.get(id);
   };
 
-  const target = await need(targetId);
+  const found = await need(targetId);
+  const target = found && isCurrent(found.head.lineage, await current) ? found : undefined;
   // on-path ancestors, newest first, with the channels still unresolved when each is reached
   const steps: { id: string; record: LoadedRecord; open: string[]; seeds: string[]; writes?: CheckpointPendingWrite[] }[] = [];
   const remaining = new Set(channels);
@@ -98,4 +102,21 @@ export async function deltaChannelHistory(
     result[c] = entry;
   }
   return result;
+}
+
+/** The id of the newest checkpoint of the current generation (its record is then cached). */
+async function latestCurrentId(
+  reader: TupleReader,
+  layout: KeyLayout,
+  place: { thread: string; ns: string },
+  current: Promise<Lineage>,
+): Promise<string | undefined> {
+  for await (const groups of reader.groups(layout.namespace(place.thread, place.ns), undefined, FIRST_PAGE_KEYS)) {
+    for (const g of groups) {
+      if (!g.recordKey) continue;
+      const [record, lineage] = await Promise.all([reader.readRecord(g.recordKey, place), current]);
+      if (record && isCurrent(record.head.lineage, lineage)) return g.checkpointId;
+    }
+  }
+  return undefined;
 }

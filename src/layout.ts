@@ -7,6 +7,7 @@
  * {prefix}threads/{thread}/n/{ns}/{inv(id)}/w/{task}/r    regular writes of a task (insert-if-absent)
  * {prefix}threads/{thread}/n/{ns}/{inv(id)}/w/{task}/s{n} special write with index -n (replaced)
  * {prefix}threads/{thread}/b/{ns}/{channel}/{version}     channel value too large to inline (immutable)
+ * {prefix}tombstones/{thread}                             the thread's deletion generation (tombstone.ts)
  * {prefix}_probe/{random}                                 capability probe of setup(), deleted again
  * ```
  *
@@ -255,6 +256,16 @@ export class KeyLayout {
    */
   fromCheckpoint(threadId: string, ns: string, checkpointId: string): string {
     return `${this.namespace(threadId, ns)}${invertCheckpointId(checkpointId)}.`;
+  }
+
+  /** The thread's deletion tombstone (tombstone.ts): outside its prefix, so it outlives a purge. */
+  tombstone(threadId: string): string {
+    return this.tombstoneOf(encodeComponent(threadId));
+  }
+
+  /** {@link tombstone} of a thread component as listed (`Group.thread`). */
+  tombstoneOf(threadComponent: string): string {
+    return `${this.prefix}tombstones/${threadComponent}`;
   }
 
   probe(token: string): string {

@@ -121,24 +121,6 @@ export class TupleReader {
     }
   }
 
-  /**
-   * The newest checkpoint under a namespace prefix that has a record. Groups of writes without
-   * a record (left by a crashed or late writer) are passed over, however many sort first: they
-   * must never hide the thread's latest checkpoint.
-   */
-  async latestGroup(prefix: string): Promise<Group | undefined> {
-    const pages = this.groups(prefix, undefined, FIRST_PAGE_KEYS);
-    try {
-      for await (const groups of pages) {
-        const found = groups.find((g) => g.recordKey !== undefined);
-        if (found) return found;
-      }
-      return undefined;
-    } finally {
-      await pages.return(undefined);
-    }
-  }
-
   /** The group of one checkpoint (`prefix` names it), with all of its write keys. */
   async firstGroup(prefix: string, startAfter?: string, pageSize = FIRST_PAGE_KEYS): Promise<Group | undefined> {
     const pages = this.groups(prefix, startAfter, pageSize);

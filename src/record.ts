@@ -36,6 +36,12 @@ export interface RecordHead {
   checkpoint_ns: string;
   checkpoint_id: string;
   parent_checkpoint_id?: string;
+  /**
+   * The deletion generation the record's chain began in (tombstone.ts): the token of the
+   * thread's tombstone when its root checkpoint was written, inherited by every child. Absent
+   * for chains begun before the thread was ever deleted.
+   */
+  lineage?: string;
   checkpoint: { type: string; s: number };
   metadata: { type: string; s: number };
   channels: Record<string, ChannelRef>;
@@ -129,6 +135,7 @@ const isTyped = (v: unknown, count: number) => isObject(v) && isString(v.type) &
 function recordHeadProblem(head: Record<string, unknown>, count: number): string | undefined {
   if (!isString(head.thread_id) || !isString(head.checkpoint_ns) || !isString(head.checkpoint_id)) return "ids missing";
   if (head.parent_checkpoint_id !== undefined && !isString(head.parent_checkpoint_id)) return "bad parent id";
+  if (head.lineage !== undefined && !isString(head.lineage)) return "bad lineage";
   if (!isTyped(head.checkpoint, count) || !isTyped(head.metadata, count)) return "checkpoint or metadata missing";
   if (!isObject(head.channels)) return "channels missing";
   for (const ref of Object.values(head.channels)) {

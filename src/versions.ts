@@ -7,6 +7,7 @@
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import type { ObjectCache } from "./cache.js";
+import { isCurrent, type Lineage, type Tombstones } from "./tombstone.js";
 import { CheckpointNotFoundError, InvalidArgumentError, S3RequestError } from "./errors.js";
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
@@ -107,8 +108,17 @@ export async function findRecordVersion(
  * last key, deleted or not (measured on Ceph RGW too, whose version listings, unlike this one,
  * end early when their marker is deleted).
  */
-export async function deleteThread(store: S3Store, layout: KeyLayout, cache: ObjectCache, threadId: string): Promise<void> {
+export async function deleteThread(
+  store: S3Store,
+  layout: KeyLayout,
+  cache: ObjectCache,
+  tombs: Tombstones,
+  threadId: string,
+): Promise<void> {
   const prefix = layout.thread(threadId);
+  // a new token first: the thread reads empty at once, never half-deleted; and again at the
+  // end, so a chain begun while the objects were going is hidden too (tombstone.ts)
+  await tombs.renew(threadId);
   try {
     for await (const { objects } of store.list(prefix)) {
       if (objects.length === 0) continue;
@@ -117,6 +127,7 @@ export async function deleteThread(store: S3Store, layout: KeyLayout, cache: Obj
         throw new S3RequestError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
       }
     }
+    await tombs.renew(threadId);
   } finally {
     cache.forgetPrefix(prefix);
   }
@@ -126,7 +137,14 @@ export async function deleteThread(store: S3Store, layout: KeyLayout, cache: Obj
  * Undoes a soft delete: removes the delete markers that sit on top of each key of the thread,
  * so every object is current again exactly as it was. Returns the number of markers removed.
  */
-export async function restoreThread(store: S3Store, layout: KeyLayout, cache: ObjectCache, threadId: string): Promise<number> {
+export async function restoreThread(
+  store: S3Store,
+  layout: KeyLayout,
+  cache: ObjectCache,
+  tombs: Tombstones,
+  threadId: string,
+  lineageOf: (recordKey: string) => Promise<Lineage>,
+): Promise<number> {
   cache.forgetPrefix(layout.thread(threadId));
   const markers: ObjectIdentifier[] = [];
   let key = "";
@@ -151,7 +169,20 @@ export async function restoreThread(store: S3Store, layout: KeyLayout, cache: Ob
   if (failed.length > 0) {
     throw new S3RequestError(`restoreThread(): ${failed.length} delete markers could not be removed (first: ${failed[0]!.code}); run it again`);
   }
+  // the thread shows again once its token is the one its newest checkpoint was written under
+  const newest = await newestRecordKey(store, layout, threadId);
+  await tombs.reset(threadId, newest === undefined ? undefined : await lineageOf(newest));
+  cache.forgetPrefix(layout.thread(threadId));
   return markers.length;
+}
+
+/** The key of the first record listed under the thread's namespaces (the root namespace's newest). */
+async function newestRecordKey(store: S3Store, layout: KeyLayout, threadId: string): Promise<string | undefined> {
+  for await (const { objects } of store.list(layout.namespaces(threadId))) {
+    const found = objects.find((o) => layout.parse(o.key)?.kind === "record");
+    if (found) return found.key;
+  }
+  return undefined;
 }
 
 /**
@@ -168,10 +199,13 @@ export async function purgeThread(
   store: S3Store,
   layout: KeyLayout,
   cache: ObjectCache,
+  tombs: Tombstones,
   logger: Logger,
   threadId: string,
 ): Promise<PurgeReport> {
   cache.forgetPrefix(layout.thread(threadId));
+  // as deleteThread: hidden at once, and whatever a run still going writes meanwhile stays hidden
+  await tombs.renew(threadId);
   const prefix = layout.thread(threadId);
   const keys = new Set<string>();
   const seen = new Set<string>();
@@ -209,6 +243,8 @@ export async function purgeThread(
     stalled = deleted === 0 ? stalled + 1 : 0;
     if (stalled >= PURGE_STALLED_PASSES) break;
   }
+  await tombs.renew(threadId);
+  cache.forgetPrefix(prefix);
   logger.info({ ...report }, "purged thread");
   if (report.failed > 0) {
     throw new S3RequestError(`purgeThread(): ${report.failed} versions of the thread could not be deleted; run it again`);
@@ -226,17 +262,24 @@ export async function copyThread(
   layout: KeyLayout,
   from: string,
   to: string,
-  options: { concurrency: number; maxObjectBytes: number; reseal: (plaintext: Buffer, key: string) => Promise<{ body: Buffer; sha256: string }> },
+  options: {
+    concurrency: number;
+    maxObjectBytes: number;
+    tombs: Tombstones;
+    reseal: (plaintext: Buffer, key: string) => Promise<{ body: Buffer; sha256: string }>;
+  },
 ): Promise<number> {
-  const { concurrency, maxObjectBytes, reseal } = options;
+  const { concurrency, maxObjectBytes, reseal, tombs } = options;
   if (from === to) throw new InvalidArgumentError("copyThread(): the source and target threads are the same");
   const target = layout.thread(to);
   const source = layout.thread(from);
   const records: string[] = [];
   const others: string[] = [];
   // is the target empty? asked while the source is listed
-  const [existing] = await Promise.all([
+  const [existing, sourceLineage, targetLineage] = await Promise.all([
     store.list(target, { pageSize: 1 }).next(),
+    tombs.current(from),
+    tombs.current(to),
     (async () => {
       for await (const { objects } of store.list(source)) {
         for (const { key } of objects) (layout.parse(key)?.kind === "record" ? records : others).push(key);
@@ -248,6 +291,7 @@ export async function copyThread(
   }
   const limit = pLimit(concurrency);
   // not a server-side CopyObject: every body is bound to its key, so it is re-bound to the new one
+  let copied = 0;
   const copyOne = async (key: string) => {
     const targetKey = target + key.slice(source.length);
     const object = await store.get(key);
@@ -258,15 +302,28 @@ export async function copyThread(
       // records and writes name their thread inside: the copy names the new one, or readers
       // (rightly) refuse it as an object from elsewhere
       const { plaintext } = await open(object.body, { key, maxBytes: maxObjectBytes });
-      const { head, sections } = unpack<{ kind: string; thread_id: string }>(plaintext, kind === "record" ? "checkpoint" : "writes", key);
-      moved = await reseal(pack({ ...head, thread_id: to }, sections), targetKey);
+      const { head, sections } = unpack<{ kind: string; thread_id: string; lineage?: string }>(
+        plaintext,
+        kind === "record" ? "checkpoint" : "writes",
+        key,
+      );
+      if (kind === "writes") {
+        moved = await reseal(pack({ ...head, thread_id: to }, sections), targetKey);
+      } else {
+        // a record hidden in the source (a late write after a delete) stays behind; the copies
+        // take the target's generation, so they show there
+        if (!isCurrent(head.lineage, sourceLineage)) return;
+        const { lineage: _old, ...rest } = head;
+        moved = await reseal(pack({ ...rest, thread_id: to, ...(targetLineage ? { lineage: targetLineage } : {}) }, sections), targetKey);
+      }
     } else {
       moved = await rebind(object.body, { from: key, to: targetKey, maxBytes: maxObjectBytes });
     }
     await store.put(targetKey, moved.body, { sha256: moved.sha256 });
+    copied += 1;
   };
   const copy = (keys: string[]) => Promise.all(keys.map((key) => limit(() => copyOne(key))));
   await copy(others);
   await copy(records);
-  return records.length + others.length;
+  return copied;
 }

@@ -20,7 +20,9 @@ import { InvalidArgumentError } from "./errors.js";
 import type { ImmutableWriter } from "./immutability.js";
 import { assertCheckpointId, type KeyLayout } from "./layout.js";
 import type { CheckpointerMetrics } from "./metrics.js";
-import type { TupleReader } from "./reader.js";
+import { LRUCache } from "lru-cache";
+import type { LoadedRecord, Place, TupleReader } from "./reader.js";
+import { Tombstones, type Lineage } from "./tombstone.js";
 import { RECORD_FORMAT, channelRef, emptyChannels, isValueless, pack, type RecordHead, type Serialized, type WritesHead } from "./record.js";
 
 export interface WriterConfig {
@@ -28,6 +30,7 @@ export interface WriterConfig {
   once: ImmutableWriter;
   reader: TupleReader;
   cache: ObjectCache;
+  tombs: Tombstones;
   metrics: CheckpointerMetrics;
   serde: () => SerializerProtocol;
   compression: ResolvedCompression;
@@ -35,11 +38,28 @@ export interface WriterConfig {
   maxObjectBytes: number;
 }
 
+/** Records whose lineage one instance remembers, so a child's `put` need not read its parent. */
+const KNOWN_LINEAGES = 10_000;
+
+/** Options of {@link CheckpointWriter.put} that LangGraph's `put` does not have. */
+export interface PutOptions {
+  /** Give the checkpoint the thread's current lineage, whatever its parent's (a restore). */
+  currentLineage?: boolean;
+}
+
 export class CheckpointWriter {
+  private readonly lineages = new LRUCache<string, { value: Lineage }>({ max: KNOWN_LINEAGES });
+
   constructor(private readonly config: WriterConfig) {}
 
   /** `put`: the checkpoint's record, and an object for each changed channel value above the inline threshold. */
-  async put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+  async put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+    options: PutOptions = {},
+  ): Promise<RunnableConfig> {
     const { layout, reader, inlineThresholdBytes } = this.config;
     const thread = requireThread(config, "put");
     const ns = namespaceOf(config) ?? "";
@@ -53,6 +73,12 @@ export class CheckpointWriter {
     const section = (s: Serialized) => sections.push(s.bytes) - 1;
     const { channel_values: values = {}, ...rest } = checkpoint;
     const has = (channel: string) => Object.hasOwn(values, channel);
+    // the parent record, read at most once (usually from the cache) when it is needed
+    let parentRead: Promise<LoadedRecord | undefined> | undefined;
+    const parent = () => (parentRead ??= reader.readRecord(layout.record(thread, ns, parentId!), place));
+    const lineage = options.currentLineage
+      ? await this.config.tombs.current(thread)
+      : await this.lineageOf(place, parentId, parent);
     const valueOf = (channel: string) => this.dump((values as Record<string, unknown>)[channel]);
     const cp = await this.dump({ ...rest, channel_values: {} });
     const md = await this.dump(metadata);
@@ -63,6 +89,7 @@ export class CheckpointWriter {
       checkpoint_ns: ns,
       checkpoint_id: checkpoint.id,
       ...(parentId ? { parent_checkpoint_id: parentId } : {}),
+      ...(lineage !== undefined ? { lineage } : {}),
       checkpoint: { type: cp.type, s: section(cp) },
       metadata: { type: md.type, s: section(md) },
       channels: emptyChannels(),
@@ -84,9 +111,9 @@ export class CheckpointWriter {
     const changed = newVersions ?? {};
     const unchanged = Object.keys(checkpoint.channel_versions ?? {}).filter((c) => !Object.hasOwn(changed, c));
     if (unchanged.length > 0 && parentId) {
-      const parent = await reader.readRecord(layout.record(thread, ns, parentId), place);
+      const parentRecord = await parent();
       for (const channel of unchanged) {
-        const ref = parent ? channelRef(parent.head.channels, channel) : undefined;
+        const ref = parentRecord ? channelRef(parentRecord.head.channels, channel) : undefined;
         const version = checkpoint.channel_versions[channel]!;
         if (!ref || ref.v !== version) continue;
         if (ref.at !== "inline") {
@@ -110,6 +137,7 @@ export class CheckpointWriter {
     await Promise.all(blobs.map((b) => this.config.once.createOnce(b.key, b.sealed.body, b.sealed.sha256, b.what)));
     const created = await this.config.once.createOnce(recordKey, record.body, record.sha256, `checkpoint ${checkpoint.id}`);
     this.config.cache.remember(recordKey, { plaintext, versionId: created.versionId });
+    this.lineages.set(recordKey, { value: lineage });
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
   }
 
@@ -159,6 +187,21 @@ export class CheckpointWriter {
       jobs.push(once.replace(key, sealed.body, sealed.sha256));
     }
     await Promise.all(jobs);
+  }
+
+  /**
+   * The lineage of a new checkpoint (tombstone.ts): a root takes the thread's current token, a
+   * child its parent's. A child whose parent is gone from a thread that was deleted is a late
+   * write of a run that outlived the delete: it gets a lineage that never shows.
+   */
+  private async lineageOf(place: Place, parentId: string | undefined, parent: () => Promise<LoadedRecord | undefined>): Promise<Lineage> {
+    if (!parentId) return this.config.tombs.forRoot(place.thread);
+    const known = this.lineages.get(this.config.layout.record(place.thread, place.ns, parentId));
+    if (known) return known.value;
+    const record = await parent();
+    if (record) return record.head.lineage;
+    const current = await this.config.tombs.current(place.thread);
+    return current === undefined ? undefined : Tombstones.orphan();
   }
 
   /** Seals a plaintext for `key` (bound to it), counting the compression ratio. */

@@ -3,12 +3,12 @@
  * real S3 server and compared with LangGraph's MemorySaver where MemorySaver has an answer.
  */
 import { randomUUID } from "node:crypto";
-import { PutObjectCommand } from "@aws-sdk/client-s3";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Annotation, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
 import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { S3Checkpointer } from "../../src/index.js";
-import { bucketsForFile, testClient } from "../helpers/s3.js";
+import { bucketsForFile, describeWithVersioning, testClient } from "../helpers/s3.js";
 
 const client = testClient();
 const buckets = bucketsForFile("hard", client);
@@ -211,9 +211,15 @@ describe("listings that stall", () => {
       for await (const _ of stalled.list({ configurable: { thread_id: "t" } })) void _;
     };
     await expect(listing()).rejects.toMatchObject({ code: "S3_REQUEST_FAILED", s3Code: "StalledListing" });
-    await expect(stalled.deleteThread("t")).rejects.toMatchObject({ s3Code: "StalledListing" });
-    // nothing was lost on the way: the thread is whole
+    // nothing is half-read meanwhile: the list failed before yielding, the thread is whole
     expect((await writer.getTuple({ configurable: { thread_id: "t" } }))?.checkpoint.id).toBe(first.id);
+    await expect(stalled.deleteThread("t")).rejects.toMatchObject({ s3Code: "StalledListing" });
+    // a delete that failed midway leaves the thread deleted as far as readers go (never half
+    // there); running it again finishes the work
+    expect(await writer.getTuple({ configurable: { thread_id: "t" } })).toBeUndefined();
+    await writer.deleteThread("t");
+    const left = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}threads/` }));
+    expect(left.KeyCount ?? 0).toBe(0);
   });
 
   it("a version listing that does not advance fails purgeThread instead of reporting it done", async () => {
@@ -223,6 +229,127 @@ describe("listings that stall", () => {
     await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, first.channel_versions);
     const stalled = new S3Checkpointer({ bucket: buckets.versioned, client: stallingClient("ListObjectVersions"), prefix });
     await expect(stalled.purgeThread("t")).rejects.toMatchObject({ s3Code: "StalledListing" });
-    expect((await writer.getTuple({ configurable: { thread_id: "t" } }))?.checkpoint.id).toBe(first.id);
+    expect(await writer.getTuple({ configurable: { thread_id: "t" } })).toBeUndefined();
+    const report = await writer.purgeThread("t");
+    expect(report.failed).toBe(0);
+  });
+});
+
+/** A two-step graph with a large channel (its own object) and a small one, as a real agent has. */
+function docGraph(saver: BaseCheckpointSaver) {
+  const State = Annotation.Root({
+    doc: Annotation<string>({ reducer: (_a, b) => b, default: () => "" }),
+    steps: Annotation<number>({ reducer: (a, b) => a + b, default: () => 0 }),
+  });
+  return new StateGraph(State)
+    .addNode("write", (s) => ({ doc: `${s.doc}${"d".repeat(200)}`, steps: 1 }))
+    .addNode("count", () => ({ steps: 1 }))
+    .addEdge(START, "write")
+    .addEdge("write", "count")
+    .addEdge("count", END)
+    .compile({ checkpointer: saver });
+}
+
+describe.each(["versioned", "unversioned"] as const)("a run that outlives a delete, on a %s bucket", (kind) => {
+  const bucket = () => buckets[kind];
+
+  /** Thread `t` with two checkpoints written by `late`, whose cache holds them; then deleted by `other`. */
+  async function lateWriterSetup(how: "delete" | "purge") {
+    const prefix = `hard/${randomUUID()}/`;
+    const late = saverOn(bucket(), { prefix });
+    const other = saverOn(bucket(), { prefix });
+    const root = cp({ doc: "x".repeat(300), n: 1 });
+    const c1 = await late.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, root, meta, { ...root.channel_versions });
+    const second: Checkpoint = { ...root, id: uuid6(-1), channel_values: { doc: "x".repeat(300), n: 2 }, channel_versions: { doc: 1, n: 2 } };
+    const c2 = await late.put(c1, second, meta, { n: 2 });
+    if (how === "delete") await other.deleteThread("t");
+    else expect((await other.purgeThread("t")).failed).toBe(0);
+    // the run goes on: a child whose unchanged `doc` refers to the deleted channel object
+    const third: Checkpoint = { ...second, id: uuid6(-1), channel_values: { doc: "x".repeat(300), n: 3 }, channel_versions: { doc: 1, n: 3 } };
+    const c3 = await late.put(c2, third, meta, { n: 3 });
+    await late.putWrites(c3, [["n", 4]], "task-late");
+    return { prefix, late, other, c3 };
+  }
+
+  it.each(["delete", "purge"] as const)("late writes after a %s stay hidden from every instance; a fresh start works", async (how) => {
+    const { prefix, late, other, c3 } = await lateWriterSetup(how);
+    const fresh = saverOn(bucket(), { prefix });
+    for (const saver of [late, other, fresh]) {
+      // before tombstones: CheckpointCorruptedError (value of channel "doc" is missing), forever
+      expect(await saver.getTuple({ configurable: { thread_id: "t" } })).toBeUndefined();
+      expect(await saver.getTuple(c3)).toBeUndefined();
+      const listed = [];
+      for await (const t of saver.list({ configurable: { thread_id: "t" } })) listed.push(t);
+      expect(listed).toEqual([]);
+      const all = [];
+      for await (const t of saver.list({})) all.push(t);
+      expect(all).toEqual([]);
+    }
+    // the expected meaning of a delete: the thread id starts afresh, from any instance
+    const graph = docGraph(fresh);
+    const config = { configurable: { thread_id: "t" } };
+    await graph.invoke({ steps: 0 }, config);
+    expect((await graph.getState(config)).values).toEqual({ doc: "d".repeat(200), steps: 2 });
+    for (const saver of [late, other]) {
+      const again = docGraph(saver);
+      await again.invoke({ steps: 0 }, config);
+    }
+    const state = await docGraph(fresh).getState(config);
+    expect(state.values).toEqual({ doc: "d".repeat(600), steps: 6 });
+    const history = [];
+    for await (const s of docGraph(other).getStateHistory(config)) history.push(s);
+    expect(history.every((s) => (s.values as { doc: string }).doc.startsWith("d") || s.values.doc === "")).toBe(true);
+  });
+
+  it("a graph still running on another instance when the thread is deleted never bricks it", async () => {
+    const prefix = `hard/${randomUUID()}/`;
+    const runner = saverOn(bucket(), { prefix });
+    const deleter = saverOn(bucket(), { prefix });
+    const config = { configurable: { thread_id: "busy" } };
+    const graph = docGraph(runner);
+    await graph.invoke({ steps: 0 }, config);
+    // deletes race the next runs
+    const runs = Promise.all([graph.invoke({ steps: 0 }, config), graph.invoke({ steps: 0 }, config)]);
+    await Promise.all([deleter.deleteThread("busy"), runs.catch(() => undefined)]);
+    await deleter.deleteThread("busy");
+    for (const saver of [runner, deleter, saverOn(bucket(), { prefix })]) {
+      const state = await docGraph(saver).getState(config);
+      expect(state.values).toEqual({}); // deleted means empty, from everywhere
+    }
+    await graph.invoke({ steps: 0 }, config);
+    expect((await docGraph(deleter).getState(config)).values).toEqual({ doc: "d".repeat(200), steps: 2 });
+  });
+});
+
+describeWithVersioning("a soft delete undone", () => {
+  it("restoreThread brings the thread back whole, with what a run still going wrote meanwhile", async () => {
+    const prefix = `hard/${randomUUID()}/`;
+    const saver = saverOn(buckets.versioned, { prefix });
+    const config = { configurable: { thread_id: "undo" } };
+    const graph = docGraph(saver);
+    await graph.invoke({ steps: 0 }, config);
+    const before = await graph.getState(config);
+    const latest = (await saver.getTuple(config))!;
+    await saverOn(buckets.versioned, { prefix }).deleteThread("undo");
+    // a late child of the latest checkpoint
+    const late: Checkpoint = { ...latest.checkpoint, id: uuid6(-1) };
+    await saver.put(latest.config, late, meta, {});
+    expect(await saver.getTuple(config)).toBeUndefined();
+    await saverOn(buckets.versioned, { prefix }).restoreThread("undo");
+    // the late child continues the restored chain (its parts came back with it): readable whole
+    const reader = docGraph(saverOn(buckets.versioned, { prefix }));
+    const after = await reader.getState(config);
+    expect(after.values).toEqual(before.values);
+    expect(after.config.configurable?.checkpoint_id).toBe(late.id);
+    const ids = [];
+    for await (const s of reader.getStateHistory(config)) ids.push(s.config.configurable?.checkpoint_id);
+    expect(ids).toContain(before.config.configurable?.checkpoint_id);
+    // and a checkpoint restored by version id from a deleted thread shows in it
+    const versions = [];
+    for await (const v of saver.listVersions("undo")) versions.push(v);
+    await saver.deleteThread("undo");
+    const restored = await saver.restoreCheckpoint({ configurable: { thread_id: "undo", s3_version_id: versions[0]!.versionId } });
+    const tuple = await saverOn(buckets.versioned, { prefix }).getTuple({ configurable: { thread_id: "undo" } });
+    expect(tuple?.config.configurable?.checkpoint_id).toBe(restored.configurable?.checkpoint_id);
   });
 });

@@ -67,7 +67,8 @@ describe("faults at the connection", () => {
     const config = await saver.put({ configurable: { thread_id: "refused" } }, cp({ x: 1 }), meta, { x: "1" });
     expect((await saver.getTuple(config))?.checkpoint.channel_values).toEqual({ x: 1 });
     const text = await saver.metrics.registry!.metrics();
-    expect(text).toMatch(/langgraph_s3_s3_retries_total\{command="PutObject"\} [1-9]/);
+    // the first request after the outage is the new thread's tombstone read, or its write
+    expect(text).toMatch(/langgraph_s3_s3_retries_total\{command="(PutObject|GetObject)"\} [1-9]/);
   });
 });
 
@@ -90,18 +91,22 @@ describe("circuit breaker", () => {
       logger,
       metrics: { registry },
       prefix: `breaker/${randomUUID()}/`,
-      resilience: { maxAttempts: 1, breaker: { consecutiveFailures: 3, halfOpenAfterMs: 300 } },
+      // a latest read sends two requests at once (the listing and the thread's tombstone)
+      resilience: { maxAttempts: 1, breaker: { consecutiveFailures: 4, halfOpenAfterMs: 300 } },
     });
     const gauge = async () => (await registry.getSingleMetric("langgraph_s3_circuit_state")!.get()).values[0]!.value;
     const attempt = () => saver.getTuple({ configurable: { thread_id: "t" } });
-    for (let i = 0; i < 3; i += 1) await expect(attempt()).rejects.toThrow(/503|ServiceUnavailable/);
+    for (let i = 0; i < 2; i += 1) await expect(attempt()).rejects.toThrow(/503|ServiceUnavailable/);
     expect(await gauge()).toBe(1);
     const started = performance.now();
     await expect(attempt()).rejects.toThrow(CircuitOpenError);
     expect(performance.now() - started).toBeLessThan(100); // failed fast, nothing sent
     failing = false;
     await new Promise((r) => setTimeout(r, 350));
-    expect(await attempt()).toBeUndefined(); // the trial request passes: closed again
+    // half-open lets one trial request through; the read's second request may be refused while
+    // the trial is out, so the first read after the pause may still fail fast
+    await attempt().catch((e: unknown) => expect(e).toBeInstanceOf(CircuitOpenError));
+    expect(await attempt()).toBeUndefined(); // the trial request passed: closed again
     expect(await gauge()).toBe(0);
     const text = await registry.metrics();
     expect(text).toMatch(/langgraph_s3_circuit_breaks_total 1/);
