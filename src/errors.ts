@@ -21,6 +21,7 @@ export type S3CheckpointerErrorCode =
   | "DECRYPTION_FAILED"
   | "VERSIONING_UNAVAILABLE"
   | "CIRCUIT_OPEN"
+  | "PURGE_INCOMPLETE"
   | "S3_REQUEST_FAILED";
 
 export interface S3CheckpointerErrorDetails {
@@ -135,6 +136,25 @@ export class VersioningUnavailableError extends S3CheckpointerError {
 export class CircuitOpenError extends S3CheckpointerError {
   constructor(message: string, details?: S3CheckpointerErrorDetails) {
     super("CIRCUIT_OPEN", message, details);
+  }
+}
+
+/**
+ * `purgeThread` could not confirm the thread gone: S3 kept refusing some deletes, or a writer
+ * kept adding objects. `report` says what was found, deleted and left; what is left is hidden
+ * from readers, and running the purge again removes it.
+ */
+export class PurgeIncompleteError extends S3CheckpointerError {
+  readonly report: {
+    threadId: string;
+    keys: number;
+    versionsFound: number;
+    versionsDeleted: number;
+    failed: number;
+  };
+  constructor(message: string, report: PurgeIncompleteError["report"], details?: S3CheckpointerErrorDetails) {
+    super("PURGE_INCOMPLETE", message, details);
+    this.report = report;
   }
 }
 

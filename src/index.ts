@@ -32,6 +32,7 @@ export {
   DecryptionFailedError,
   VersioningUnavailableError,
   CircuitOpenError,
+  PurgeIncompleteError,
   S3RequestError,
   CheckpointNotFound,
   CheckpointConflict,

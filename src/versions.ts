@@ -8,7 +8,7 @@ import type { ObjectIdentifier } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import type { ObjectCache } from "./cache.js";
 import { isCurrent, type Lineage, type Tombstones } from "./tombstone.js";
-import { CheckpointNotFoundError, InvalidArgumentError, S3RequestError } from "./errors.js";
+import { CheckpointNotFoundError, InvalidArgumentError, PurgeIncompleteError, S3RequestError } from "./errors.js";
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import { pack, unpack, type RecordHead } from "./record.js";
@@ -49,6 +49,11 @@ export interface PurgeReport {
 
 /** Passes in a row that delete nothing before a purge gives up on entries S3 keeps refusing. */
 export const PURGE_STALLED_PASSES = 3;
+/**
+ * Passes a purge makes at most: a writer that keeps adding objects to the thread (a run that
+ * outlived the purge) cannot keep it going for ever; what it adds is hidden (tombstone.ts).
+ */
+export const PURGE_MAX_PASSES = 10;
 
 /** Sorts a listing page so each key's entries come newest first (S3 sends versions and markers apart). */
 function byKeyNewestFirst(page: ListedVersion[]): ListedVersion[] {
@@ -241,13 +246,21 @@ export async function purgeThread(
     }
     report.versionsDeleted += deleted;
     stalled = deleted === 0 ? stalled + 1 : 0;
-    if (stalled >= PURGE_STALLED_PASSES) break;
+    if (stalled >= PURGE_STALLED_PASSES || pass >= PURGE_MAX_PASSES) {
+      // the report must be true: count what a last listing still finds
+      report.failed = 0;
+      for await (const page of store.listVersions(prefix)) report.failed += page.length;
+      break;
+    }
   }
   await tombs.renew(threadId);
   cache.forgetPrefix(prefix);
   logger.info({ ...report }, "purged thread");
   if (report.failed > 0) {
-    throw new S3RequestError(`purgeThread(): ${report.failed} versions of the thread could not be deleted; run it again`);
+    throw new PurgeIncompleteError(
+      `purgeThread(): ${report.failed} versions of thread ${JSON.stringify(threadId)} are still stored (S3 refused their deletes, or a writer kept adding them); they are hidden from readers; run it again`,
+      { ...report },
+    );
   }
   return report;
 }

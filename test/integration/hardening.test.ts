@@ -3,7 +3,7 @@
  * real S3 server and compared with LangGraph's MemorySaver where MemorySaver has an answer.
  */
 import { randomUUID } from "node:crypto";
-import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Annotation, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
 import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
@@ -351,5 +351,39 @@ describeWithVersioning("a soft delete undone", () => {
     const restored = await saver.restoreCheckpoint({ configurable: { thread_id: "undo", s3_version_id: versions[0]!.versionId } });
     const tuple = await saverOn(buckets.versioned, { prefix }).getTuple({ configurable: { thread_id: "undo" } });
     expect(tuple?.config.configurable?.checkpoint_id).toBe(restored.configurable?.checkpoint_id);
+  });
+});
+
+describeWithVersioning("a purge in a race", () => {
+  it("reports truly what a writer still running left, keeps it hidden, and a second purge finishes", async () => {
+    const prefix = `hard/${randomUUID()}/`;
+    const writer = saverOn(buckets.versioned, { prefix });
+    const purger = saverOn(buckets.versioned, { prefix });
+    let config = await writer.put({ configurable: { thread_id: "race", checkpoint_ns: "" } }, cp({ n: 0 }), meta, { n: 1 });
+    for (let i = 1; i < 20; i += 1) config = await writer.put(config, cp({ n: i }, i + 1), meta, { n: i + 1 });
+    let writing = true;
+    const late = (async () => {
+      let i = 100;
+      while (writing) {
+        config = await writer.put(config, cp({ n: i }, i + 1), meta, { n: i + 1 });
+        await writer.putWrites(config, [["n", i]], `task-${i}`);
+        i += 1;
+      }
+    })();
+    const outcome = await purger.purgeThread("race").then(
+      (report) => ({ report, error: undefined }),
+      (error: { code?: string; report?: { failed: number } }) => ({ report: error.report, error }),
+    );
+    writing = false;
+    await late;
+    if (outcome.error) expect(outcome.error.code).toBe("PURGE_INCOMPLETE");
+    expect(outcome.report).toBeDefined();
+    // whatever the writer added stays out of sight
+    expect(await purger.getTuple({ configurable: { thread_id: "race" } })).toBeUndefined();
+    expect(await writer.getTuple({ configurable: { thread_id: "race" } })).toBeUndefined();
+    const second = await purger.purgeThread("race");
+    expect(second.failed).toBe(0);
+    const left = await client.send(new ListObjectVersionsCommand({ Bucket: buckets.versioned, Prefix: `${prefix}threads/` }));
+    expect([...(left.Versions ?? []), ...(left.DeleteMarkers ?? [])]).toEqual([]);
   });
 });

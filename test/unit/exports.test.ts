@@ -23,6 +23,7 @@ describe("public exports", () => {
         "InvalidArgumentError",
         "InvalidOptionError",
         "METRIC",
+        "PurgeIncompleteError",
         "S3Checkpointer",
         "S3CheckpointerError",
         "S3RequestError",
