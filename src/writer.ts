@@ -212,8 +212,22 @@ export class CheckpointWriter {
     return sealed;
   }
 
+  /**
+   * A value as the serde encodes it. What it cannot encode (a structure nested deeper than the
+   * stack allows, a serde that throws) fails the call here, before the first request.
+   */
   private async dump(value: unknown): Promise<Serialized> {
-    const [type, bytes] = await this.config.serde().dumpsTyped(value);
+    let typed: [string, Uint8Array | string];
+    try {
+      typed = await this.config.serde().dumpsTyped(value);
+    } catch (e) {
+      // the error's name only: a serde's message may quote the value, and state stays out of messages
+      const why = e instanceof Error ? e.name : typeof e;
+      throw new InvalidArgumentError(`the serializer could not encode a value (${why}, see the cause); nothing was written`, {
+        cause: e,
+      });
+    }
+    const [type, bytes] = typed;
     return { type, bytes: typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes };
   }
 }

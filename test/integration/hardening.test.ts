@@ -5,9 +5,9 @@
 import { randomUUID } from "node:crypto";
 import { ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Annotation, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
-import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import { JsonPlusSerializer, emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
-import { S3Checkpointer } from "../../src/index.js";
+import { InvalidArgumentError, S3Checkpointer } from "../../src/index.js";
 import { bucketsForFile, describeWithVersioning, testClient } from "../helpers/s3.js";
 
 const client = testClient();
@@ -385,5 +385,68 @@ describeWithVersioning("a purge in a race", () => {
     expect(second.failed).toBe(0);
     const left = await client.send(new ListObjectVersionsCommand({ Bucket: buckets.versioned, Prefix: `${prefix}threads/` }));
     expect([...(left.Versions ?? []), ...(left.DeleteMarkers ?? [])]).toEqual([]);
+  });
+});
+
+describe("values at the edge of what the serializer takes", () => {
+  const nest = (depth: number) => {
+    let o: Record<string, unknown> = { leaf: true };
+    for (let i = 0; i < depth; i += 1) o = { o };
+    return o;
+  };
+
+  it("undefined, BigInt, a throwing toJSON, cycles, Map, Set, Date and deep nesting read back as from MemorySaver", async () => {
+    const values: Record<string, unknown> = {
+      undef: undefined,
+      big: 10n,
+      throwing: {
+        toJSON() {
+          throw new Error("no JSON for me");
+        },
+      },
+      cyclic: (() => {
+        const o: Record<string, unknown> = { a: 1 };
+        o.self = o;
+        return o;
+      })(),
+      map: new Map([["k", 1]]),
+      set: new Set([1, 2]),
+      date: new Date(0),
+      nan: Number.NaN,
+      deep: nest(2000),
+    };
+    // what LangGraph's serializer itself makes of each value (MemorySaver 1.2 loses the whole
+    // channel map of such a checkpoint, so it cannot be the reference here)
+    const serde = new JsonPlusSerializer();
+    const expected: Record<string, unknown> = {};
+    for (const [k, v] of Object.entries(values)) {
+      const [type, bytes] = await serde.dumpsTyped(v);
+      expected[k] = await serde.loadsTyped(type, bytes);
+    }
+    const saver = saverOn(buckets.unversioned);
+    const first = cp(values);
+    const config = await saver.put({ configurable: { thread_id: "edge", checkpoint_ns: "" } }, first, meta, { ...first.channel_versions });
+    await saver.putWrites(config, Object.entries(values), "task");
+    for (const reader of [saver, saverOn(buckets.unversioned, { prefix: saver.options.prefix })]) {
+      const tuple = await reader.getTuple(config);
+      expect(tuple!.checkpoint.channel_values).toEqual(expected);
+      expect(tuple!.pendingWrites).toEqual(Object.entries(expected).map(([k, v]) => ["task", k, v]));
+    }
+  });
+
+  it("a value the serializer cannot encode fails put and putWrites with a typed error, nothing written", async () => {
+    const prefix = `hard/${randomUUID()}/`;
+    const saver = saverOn(buckets.unversioned, { prefix });
+    const tooDeep = cp({ fine: 1, deep: nest(200_000) });
+    await expect(saver.put({ configurable: { thread_id: "deep", checkpoint_ns: "" } }, tooDeep, meta, { fine: 1, deep: 1 })).rejects.toThrow(
+      InvalidArgumentError,
+    );
+    const ok = cp({ fine: 1 });
+    const config = await saver.put({ configurable: { thread_id: "deep2", checkpoint_ns: "" } }, ok, meta, { fine: 1 });
+    await expect(saver.putWrites(config, [["fine", 2], ["deep", nest(200_000)]], "task")).rejects.toThrow(InvalidArgumentError);
+    const left = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}threads/` }));
+    // only deep2's record: nothing of the failed put, no writes of the failed putWrites
+    expect((left.Contents ?? []).map((o) => o.Key!.slice(prefix.length).split("/")[1])).toEqual(["deep2"]);
+    expect((await saver.getTuple(config))?.pendingWrites).toEqual([]);
   });
 });
