@@ -30,6 +30,7 @@ import { Tombstones, isCurrent, type Lineage } from "./tombstone.js";
 import { ImmutableWriter, type BucketCapabilities } from "./immutability.js";
 import { S3Store } from "./store.js";
 import { CheckpointWriter } from "./writer.js";
+import { reencryptThread, type ReencryptReport } from "./reencrypt.js";
 import {
   copyThread,
   deleteThread,
@@ -94,6 +95,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         queueSize: resolved.multipartQueueSize,
       },
       resilience: resolved.resilience,
+      sse: resolved.sse,
     });
     this.once = new ImmutableWriter(this.store, (token) => this.layout.probe(token), resolved.versioning === "required");
     this.cache = new ObjectCache(resolved.cacheMaxBytes);
@@ -105,6 +107,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       cache: this.cache,
       readConcurrency: resolved.readConcurrency,
       maxObjectBytes: resolved.maxObjectBytes,
+      cipher: resolved.cipher,
       nextVersion: () => this.getNextVersion(undefined),
     });
     this.writer = new CheckpointWriter({
@@ -116,6 +119,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       metrics: this.metrics,
       serde: () => this.serde,
       compression: resolved.compression,
+      cipher: resolved.cipher,
       inlineThresholdBytes: resolved.inlineThresholdBytes,
       maxObjectBytes: resolved.maxObjectBytes,
     });
@@ -435,6 +439,39 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   /**
+   * Rewrites every current object of the thread that is not under the current encryption key
+   * (an older key, or none) under the current key; objects already under it are left alone, so
+   * it can be run again after an interruption. On a versioned bucket older versions keep their
+   * old key until the lifecycle rule or `purgeThread` removes them (the report says so).
+   *
+   * @example
+   * ```ts
+   * const report = await checkpointer.reencryptThread("t-1"); // { objects, reencrypted, alreadyCurrent, ... }
+   * ```
+   */
+  reencryptThread(threadId: string): Promise<ReencryptReport> {
+    return this.timed("reencryptThread", async () => {
+      const thread = requireThreadId(threadId, "reencryptThread");
+      const versioned = this.options.versioning !== "off" && (await this.capabilities()).versioning !== "Disabled";
+      const report = await reencryptThread(
+        {
+          store: this.store,
+          layout: this.layout,
+          logger: this.options.logger,
+          cipher: this.options.cipher,
+          compression: this.options.compression,
+          maxObjectBytes: this.options.maxObjectBytes,
+          concurrency: this.options.readConcurrency,
+          versioned,
+        },
+        thread,
+      );
+      this.cache.forgetPrefix(this.layout.thread(thread));
+      return report;
+    });
+  }
+
+  /**
    * Copies every current object of a thread into an empty thread with server-side copies (no
    * download); the copy is a full, independent thread. Returns the number of objects copied.
    */
@@ -443,6 +480,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), {
         concurrency: this.options.readConcurrency,
         maxObjectBytes: this.options.maxObjectBytes,
+        cipher: this.options.cipher,
         tombs: this.tombs,
         reseal: (plaintext, key) => this.writer.seal(plaintext, key),
       }),

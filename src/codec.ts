@@ -71,8 +71,13 @@ export const MAX_HEADER_BYTES = 64 * 1024;
 
 const PRELUDE_BYTES = 9;
 const HEADER_DIGEST_BYTES = 32;
-/** Room for an AEAD's tag (and whatever else a cipher adds) in the payload bound. */
-const CIPHER_OVERHEAD_BYTES = 1024;
+/**
+ * Room for what a cipher adds to a payload of `n` bytes in the payload bound: a 16-byte tag per
+ * chunk of at least {@link MIN_CIPHER_CHUNK_BYTES}, and some slack.
+ */
+const cipherOverheadBytes = (n: number) => 16 * (Math.ceil(n / MIN_CIPHER_CHUNK_BYTES) + 1) + 1024;
+/** Smallest chunk a chunked cipher may use (crypto.ts writes 1 MiB chunks). */
+export const MIN_CIPHER_CHUNK_BYTES = 4096;
 /** Hashing runs over slices of this size between looks at the clock. */
 const HASH_SLICE_BYTES = 1 << 20;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -105,8 +110,23 @@ export interface EncryptionMeta {
  * not authentic; anything else it throws is reported as one.
  */
 export interface EnvelopeCipher {
-  begin(): { meta: EncryptionMeta; encrypt(payload: Uint8Array, aad: Uint8Array): Uint8Array | Promise<Uint8Array> };
+  /** Starts one object: its metadata (`alg`, `kid`, nonce, …), its encryption, its keyed digest. */
+  begin(): Promise<EncryptionStart> | EncryptionStart;
   open(meta: EncryptionMeta, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * The digest stored in the clear header (and the object's metadata) of an encrypted object, from
+   * the plaintext's SHA-256: keyed, so equal plaintexts cannot be found or guessed without the key.
+   */
+  digest(meta: EncryptionMeta, sha256: string): string | Promise<string>;
+  /** Refuse objects that are not encrypted. */
+  readonly required?: boolean;
+  /** Told when an object without encryption is read (an encrypting reader of older objects). */
+  onPlaintext?(key: string): void;
+}
+
+export interface EncryptionStart {
+  meta: EncryptionMeta;
+  encrypt(payload: Uint8Array, aad: Uint8Array): Uint8Array | Promise<Uint8Array>;
 }
 
 /** What the header of an envelope records. */
@@ -180,7 +200,8 @@ export function maxEnvelopeBytes(maxBytes: number): number {
 
 /** Bound on the stored payload of `n` plaintext bytes: zstd adds well under n/128 + 1 KiB. */
 function maxPayloadBytes(n: number, encrypted: boolean): number {
-  return n + Math.floor(n / 128) + 1024 + (encrypted ? CIPHER_OVERHEAD_BYTES : 0);
+  const compressed = n + Math.floor(n / 128) + 1024;
+  return compressed + (encrypted ? cipherOverheadBytes(compressed) : 0);
 }
 
 /**
@@ -211,12 +232,15 @@ export async function seal(plaintext: Uint8Array | readonly Uint8Array[], option
       : Buffer.concat(parts, plaintextBytes);
   const header: EnvelopeHeader = { c: compression.codec, n: plaintextBytes, h: sha256, k: keyDigest(key) };
   if (type !== undefined) header.t = type;
-  const started = cipher?.begin();
-  if (started) header.e = started.meta;
+  const started = cipher ? await cipher.begin() : undefined;
+  if (started) {
+    header.e = started.meta;
+    header.h = await cipher!.digest(started.meta, sha256);
+  }
   const stored = storedHeader(header, key);
   const payload = started ? await started.encrypt(compressed, additionalData(stored, key)) : compressed;
   const digest = createHash("sha256").update(stored).digest();
-  return { body: Buffer.concat([stored, digest, payload]), sha256, plaintextBytes };
+  return { body: Buffer.concat([stored, digest, payload]), sha256: header.h, plaintextBytes };
 }
 
 /**
@@ -241,10 +265,10 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
     );
   }
   const { header, version, stored, payload } = parseEnvelope(buf, key);
+  // an encrypted body that is not authentic is a decryption failure, whatever part was altered
+  const fail = header.e ? altered(key, header.e) : corrupted;
   if (version >= 2 && header.k !== keyDigest(key)) {
-    throw corrupted(
-      "it was sealed for another key (copied or moved here from elsewhere), so it is not this key's content",
-    );
+    throw fail("it was sealed for another key (copied or moved here from elsewhere), so it is not this key's content");
   }
   if (header.n > maxBytes) {
     throw corrupted(
@@ -257,6 +281,13 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
   }
   let compressed: Uint8Array = payload;
   if (header.e) compressed = await decrypt(header.e, payload, additionalData(stored, key), key, cipher);
+  else if (cipher?.required) {
+    throw new DecryptionFailedError(
+      `object ${key} is not encrypted, and option \`encryption.required\` refuses such objects; ` +
+        "re-encrypt the thread (reencryptThread) or turn the option off to read it",
+      { key },
+    );
+  } else cipher?.onPlaintext?.(key);
   let plaintext: Buffer;
   if (header.c === "none") {
     if (compressed.byteLength !== header.n)
@@ -269,7 +300,9 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
       throw corrupted(`its payload does not decompress (${(e as Error).message})`, e);
     }
   }
-  if ((await digestOf([plaintext], new Pacer())) !== header.h) throw corrupted("checksum mismatch");
+  const sha256 = await digestOf([plaintext], new Pacer());
+  const expected = header.e && cipher ? await cipher.digest(header.e, sha256) : sha256;
+  if (expected !== header.h) throw fail("checksum mismatch");
   return { plaintext, header, version, keyBound: version >= 2 };
 }
 
@@ -300,22 +333,41 @@ export async function rebind(
     throw corrupted("it was sealed for another key, so it is not this key's content");
   const next: EnvelopeHeader = { ...header, k: keyDigest(to) };
   let payloadOut: Uint8Array = payload;
-  let started: ReturnType<EnvelopeCipher["begin"]> | undefined;
+  let started: EncryptionStart | undefined;
   if (header.e) {
     // the AAD names the key: an encrypted payload is decrypted and encrypted anew for `to`
     payloadOut = await decrypt(header.e, payload, additionalData(stored, from), from, cipher);
-    started = cipher!.begin();
+    started = await cipher!.begin();
     next.e = started.meta;
+    // the keyed digest of the new key: found by opening the payload (the old one cannot be undone)
+    const plain = await openPayload(next, payloadOut, from);
+    next.h = await cipher!.digest(started.meta, await digestOf([plain], new Pacer()));
   }
   const nextStored = storedHeader(next, to);
   if (started) payloadOut = await started.encrypt(payloadOut, additionalData(nextStored, to));
   return {
     body: Buffer.concat([nextStored, createHash("sha256").update(nextStored).digest(), payloadOut]),
-    sha256: header.h,
+    sha256: next.h,
   };
 }
 
 // ---- internals ----------------------------------------------------------------------------
+
+/** The plaintext of a (decrypted) payload, for re-keying a digest. */
+async function openPayload(header: EnvelopeHeader, payload: Uint8Array, key: string): Promise<Buffer> {
+  if (header.c === "none") return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
+  try {
+    return await zstdDecompress(payload, header.n);
+  } catch (e) {
+    throw corruption(key)(`its payload does not decompress (${(e as Error).message})`, e);
+  }
+}
+
+/** The error of an encrypted body found altered before or after its decryption. */
+function altered(key: string, meta: EncryptionMeta) {
+  return (why: string, cause?: unknown) =>
+    new DecryptionFailedError(`object ${key} (encrypted, key id ${JSON.stringify(meta.kid)}) was altered: ${why}`, { key, cause });
+}
 
 function corruption(key: string) {
   return (why: string, cause?: unknown) =>
@@ -414,6 +466,10 @@ function parseEnvelope(buf: Buffer, key: string): ParsedEnvelope {
   if (payloadStart > buf.length) throw corrupted("truncated header");
   const stored = buf.subarray(0, headerEnd);
   if (version >= 2 && !createHash("sha256").update(stored).digest().equals(buf.subarray(headerEnd, payloadStart))) {
+    // the header of an encrypted body was altered: a decryption failure, as any other change to it
+    if (/"e":\{"alg":/.test(stored.subarray(PRELUDE_BYTES).toString("latin1"))) {
+      throw new DecryptionFailedError(`object ${key} (encrypted) was altered: header checksum mismatch`, { key });
+    }
     throw corrupted("header checksum mismatch");
   }
   let raw: unknown;

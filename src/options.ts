@@ -5,9 +5,11 @@
 
 import { S3Client, type S3ClientConfig } from "@aws-sdk/client-s3";
 import type { SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import { createCipher, type EncryptionOptions } from "./crypto.js";
 import {
   DEFAULT_MAX_OBJECT_BYTES,
   MAX_ZSTD_LEVEL,
+  type EnvelopeCipher,
   type CompressionCodec,
   type CompressionOptions,
   type ResolvedCompression,
@@ -135,7 +137,30 @@ export type S3CheckpointerOptions = {
    * @default the AWS SDK's defaults (region, credentials chain, `AWS_ENDPOINT_URL_S3`)
    */
   clientConfig?: S3ClientConfig;
+  /**
+   * Client-side encryption (AES-256-GCM): a keyring `{ keys: { [keyId]: key }, currentKeyId }`
+   * (keys of 32 bytes, or base64 of 32 bytes) or a key provider `{ currentKeyId(), getKey(id) }`
+   * such as `kmsKeyProvider(...)`; `required: true` refuses objects that are not encrypted.
+   * @default none: objects are stored compressed, not encrypted
+   */
+  encryption?: EncryptionOptions;
+  /**
+   * Server-side encryption requested on every write (puts, multipart uploads, copies):
+   * `{ type: "AES256" }` (SSE-S3) or `{ type: "aws:kms", keyId?, bucketKey? }` (SSE-KMS).
+   * @default none: the bucket's default encryption applies
+   */
+  serverSideEncryption?: ServerSideEncryption;
 } & Partial<S3CheckpointerTunables>;
+
+/** Option `serverSideEncryption`. */
+export type ServerSideEncryption = { type: "AES256" } | { type: "aws:kms"; keyId?: string; bucketKey?: boolean };
+
+/** The request parameters of {@link ServerSideEncryption}. */
+export interface SseParams {
+  ServerSideEncryption: "AES256" | "aws:kms";
+  SSEKMSKeyId?: string;
+  BucketKeyEnabled?: boolean;
+}
 
 export interface ResolvedOptions {
   readonly bucket: string;
@@ -158,6 +183,9 @@ export interface ResolvedOptions {
   readonly resilience: ResolvedResilience;
   readonly slowOperationMs: number;
   readonly maxObjectBytes: number;
+  /** the cipher of option `encryption`; it keeps the keys out of `util.inspect` and JSON */
+  readonly cipher: EnvelopeCipher | undefined;
+  readonly sse: SseParams | undefined;
 }
 
 /** The one integer check of every numeric option: a safe integer from `min` to `max`. */
@@ -272,8 +300,38 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
     resilience: resolveResilience(options.resilience),
     slowOperationMs: wholeNumber("slowOperationMs", options.slowOperationMs, DEFAULTS.slowOperationMs, 0, MAX_TIMER_MS),
     maxObjectBytes: wholeNumber("maxObjectBytes", options.maxObjectBytes, DEFAULTS.maxObjectBytes, 1),
+    cipher: undefined,
+    sse: resolveSse(options.serverSideEncryption),
   };
+  if (options.encryption !== undefined) {
+    let warned = false;
+    const cipher = createCipher(options.encryption, (key) => {
+      if (warned) return;
+      warned = true;
+      resolved.logger.info({ key }, "reading objects that are not encrypted (written before encryption was turned on)");
+    });
+    return Object.freeze({ ...resolved, cipher });
+  }
   return Object.freeze(resolved);
+}
+
+function resolveSse(option: ServerSideEncryption | undefined): SseParams | undefined {
+  if (option === undefined) return undefined;
+  if (option === null || typeof option !== "object" || (option.type !== "AES256" && option.type !== "aws:kms")) {
+    throw new InvalidOptionError('option `serverSideEncryption` must be `{ type: "AES256" }` or `{ type: "aws:kms", keyId?, bucketKey? }`');
+  }
+  if (option.type === "AES256") return Object.freeze({ ServerSideEncryption: "AES256" });
+  if (option.keyId !== undefined && (typeof option.keyId !== "string" || option.keyId === "")) {
+    throw new InvalidOptionError("option `serverSideEncryption.keyId` must be a KMS key id, ARN or alias");
+  }
+  if (option.bucketKey !== undefined && typeof option.bucketKey !== "boolean") {
+    throw new InvalidOptionError("option `serverSideEncryption.bucketKey` must be a boolean");
+  }
+  return Object.freeze({
+    ServerSideEncryption: "aws:kms",
+    ...(option.keyId !== undefined ? { SSEKMSKeyId: option.keyId } : {}),
+    ...(option.bucketKey !== undefined ? { BucketKeyEnabled: option.bucketKey } : {}),
+  });
 }
 
 export function resolveCompression(option: CompressionOptions | CompressionCodec | undefined): ResolvedCompression {

@@ -17,7 +17,7 @@ import {
 } from "@langchain/langgraph-checkpoint";
 import pLimit, { type LimitFunction } from "p-limit";
 import { ObjectCache, type OpenedObject } from "./cache.js";
-import { open } from "./codec.js";
+import { open, type EnvelopeCipher } from "./codec.js";
 import { CheckpointCorruptedError } from "./errors.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
 import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./record.js";
@@ -58,6 +58,7 @@ export interface ReaderConfig {
   readConcurrency: number;
   /** bound on the plaintext of one object (option `maxObjectBytes`) */
   maxObjectBytes: number;
+  cipher: EnvelopeCipher | undefined;
   nextVersion: () => number | string;
 }
 
@@ -80,6 +81,7 @@ export class TupleReader {
   private readonly limit: LimitFunction;
   private readonly nextVersion: () => number | string;
   readonly maxObjectBytes: number;
+  private readonly cipher: EnvelopeCipher | undefined;
 
   constructor(config: ReaderConfig) {
     this.store = config.store;
@@ -87,6 +89,7 @@ export class TupleReader {
     this.serde = config.serde;
     this.nextVersion = config.nextVersion;
     this.maxObjectBytes = config.maxObjectBytes;
+    this.cipher = config.cipher;
     this.cache = config.cache;
     this.limit = pLimit(config.readConcurrency);
   }
@@ -153,7 +156,7 @@ export class TupleReader {
       if (newest) object = await this.limit(() => this.store.get(key, newest));
     }
     if (!object) return undefined;
-    const opened = await open(object.body, { key, maxBytes: this.maxObjectBytes });
+    const opened = await open(object.body, { key, maxBytes: this.maxObjectBytes, cipher: this.cipher });
     const entry: OpenedObject = { plaintext: opened.plaintext, type: opened.header.t, versionId: object.versionId };
     if (cacheable) this.cache.remember(key, entry, versionId);
     return entry;

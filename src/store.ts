@@ -5,7 +5,6 @@
  */
 
 import {
-  CopyObjectCommand,
   CreateBucketCommand,
   GetBucketLifecycleConfigurationCommand,
   PutBucketLifecycleConfigurationCommand,
@@ -36,6 +35,7 @@ import {
   statusOf,
 } from "./errors.js";
 import type { CheckpointerMetrics } from "./metrics.js";
+import type { SseParams } from "./options.js";
 import type { Logger } from "./logger.js";
 import {
   createResiliencePolicy,
@@ -66,6 +66,8 @@ export interface StoreConfig {
   logger: Logger;
   multipart: MultipartSettings;
   resilience: ResolvedResilience;
+  /** server-side encryption asked for on every write */
+  sse?: SseParams;
 }
 
 export interface StoredObject {
@@ -116,6 +118,7 @@ export class S3Store {
   private readonly metrics: CheckpointerMetrics;
   private readonly logger: Logger;
   private readonly multipart: MultipartSettings;
+  private readonly sse: SseParams | undefined;
   private inFlight = 0;
   /** The client handed to lib-storage: the caller's client, with our `send` (policy, counting) in front. */
   private readonly uploadClient: S3Client;
@@ -128,6 +131,7 @@ export class S3Store {
     this.metrics = config.metrics;
     this.logger = config.logger;
     this.multipart = config.multipart;
+    this.sse = config.sse;
     this.policy = createResiliencePolicy(config.resilience, {
       onCircuitChange: (state, cause) => {
         this.metrics.circuit(state);
@@ -283,6 +287,8 @@ export class S3Store {
       ContentType: "application/octet-stream",
       Metadata: { [SHA256_METADATA]: options.sha256 },
       ...(options.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
+      // on PutObject and, through lib-storage, on CreateMultipartUpload
+      ...this.sse,
     };
     const exists = (e: unknown) => (options.ifNoneMatch && isPreconditionFailed(e) ? { value: { exists: true as const } } : undefined);
     if (body.length < this.multipart.thresholdBytes) {
@@ -438,19 +444,6 @@ export class S3Store {
   async deleteVersion(key: string, versionId: string): Promise<void> {
     await this.call(new DeleteObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), key, (e) =>
       isNotFound(e) ? { value: undefined } : undefined,
-    );
-  }
-
-  /**
-   * Server-side copy (no download) of the current object.
-   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CopyObject.html
-   */
-  async copy(sourceKey: string, targetKey: string): Promise<void> {
-    // the copy source is "bucket/key", URL-encoded except for its slashes
-    const source = `${this.bucket}/${encodeURIComponent(sourceKey).replace(/%2F/g, "/")}`;
-    await this.call(
-      new CopyObjectCommand({ Bucket: this.bucket, Key: targetKey, CopySource: source, MetadataDirective: "COPY" }),
-      sourceKey,
     );
   }
 

@@ -12,7 +12,7 @@ import { CheckpointNotFoundError, InvalidArgumentError, PurgeIncompleteError, S3
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import { pack, unpack, type RecordHead } from "./record.js";
-import { open, rebind } from "./codec.js";
+import { open, rebind, type EnvelopeCipher } from "./codec.js";
 import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
 
 /** One stored version of a checkpoint record. */
@@ -278,11 +278,12 @@ export async function copyThread(
   options: {
     concurrency: number;
     maxObjectBytes: number;
+    cipher: EnvelopeCipher | undefined;
     tombs: Tombstones;
     reseal: (plaintext: Buffer, key: string) => Promise<{ body: Buffer; sha256: string }>;
   },
 ): Promise<number> {
-  const { concurrency, maxObjectBytes, reseal, tombs } = options;
+  const { concurrency, maxObjectBytes, reseal, tombs, cipher } = options;
   if (from === to) throw new InvalidArgumentError("copyThread(): the source and target threads are the same");
   const target = layout.thread(to);
   const source = layout.thread(from);
@@ -314,7 +315,7 @@ export async function copyThread(
     if (kind === "record" || kind === "writes") {
       // records and writes name their thread inside: the copy names the new one, or readers
       // (rightly) refuse it as an object from elsewhere
-      const { plaintext } = await open(object.body, { key, maxBytes: maxObjectBytes });
+      const { plaintext } = await open(object.body, { key, maxBytes: maxObjectBytes, cipher });
       const { head, sections } = unpack<{ kind: string; thread_id: string; lineage?: string }>(
         plaintext,
         kind === "record" ? "checkpoint" : "writes",
@@ -330,7 +331,7 @@ export async function copyThread(
         moved = await reseal(pack({ ...rest, thread_id: to, ...(targetLineage ? { lineage: targetLineage } : {}) }, sections), targetKey);
       }
     } else {
-      moved = await rebind(object.body, { from: key, to: targetKey, maxBytes: maxObjectBytes });
+      moved = await rebind(object.body, { from: key, to: targetKey, maxBytes: maxObjectBytes, cipher });
     }
     await store.put(targetKey, moved.body, { sha256: moved.sha256 });
     copied += 1;

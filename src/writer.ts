@@ -14,7 +14,7 @@ import {
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
 import type { ObjectCache } from "./cache.js";
-import { seal, type ResolvedCompression, type Sealed } from "./codec.js";
+import { seal, type EnvelopeCipher, type ResolvedCompression, type Sealed } from "./codec.js";
 import { checkpointIdOf, namespaceOf, requireThread } from "./config.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { ImmutableWriter } from "./immutability.js";
@@ -34,6 +34,7 @@ export interface WriterConfig {
   metrics: CheckpointerMetrics;
   serde: () => SerializerProtocol;
   compression: ResolvedCompression;
+  cipher: EnvelopeCipher | undefined;
   inlineThresholdBytes: number;
   maxObjectBytes: number;
 }
@@ -206,8 +207,8 @@ export class CheckpointWriter {
 
   /** Seals a plaintext for `key` (bound to it), counting the compression ratio. */
   async seal(plaintext: Uint8Array, key: string, type?: string): Promise<Sealed> {
-    const { compression, maxObjectBytes, metrics } = this.config;
-    const sealed = await seal(plaintext, { compression, key, type, maxBytes: maxObjectBytes });
+    const { compression, cipher, maxObjectBytes, metrics } = this.config;
+    const sealed = await seal(plaintext, { compression, key, type, maxBytes: maxObjectBytes, cipher });
     metrics.compression(sealed.plaintextBytes, sealed.body.length);
     return sealed;
   }

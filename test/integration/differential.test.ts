@@ -8,7 +8,7 @@
 import { randomUUID } from "node:crypto";
 import { Annotation, Command, DeltaChannel, END, MemorySaver, START, StateGraph, interrupt, type BaseCheckpointSaver } from "@langchain/langgraph";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { S3Checkpointer } from "../../src/index.js";
+import { S3Checkpointer, generateKey } from "../../src/index.js";
 import { createBucket, dropBucket, storeFacts, testClient, uniqueBucket } from "../helpers/s3.js";
 
 const client = testClient();
@@ -58,13 +58,18 @@ async function snapshotHistory(graph: AnyGraph, saver: Saver, config: { configur
   };
 }
 
-/** Runs `scenario` with both savers and expects equal observations. */
+const encryption = { keys: { k1: generateKey() }, currentKeyId: "k1" };
+
+/** Runs `scenario` with MemorySaver and the S3 saver (plain and encrypted); expects equal observations. */
 async function differential(scenario: (saver: Saver, threadId: string) => Promise<unknown>) {
   const memory = await scenario(new MemorySaver(), randomUUID());
   const saver = new S3Checkpointer({ bucket, client, prefix: `diff/${randomUUID()}/`, inlineThresholdBytes: 64 });
   await saver.setup();
   const s3 = await scenario(saver, randomUUID());
   expect(s3).toEqual(memory);
+  // and once more with client-side encryption on
+  const encrypted = new S3Checkpointer({ bucket, client, prefix: `diff/${randomUUID()}/`, inlineThresholdBytes: 64, encryption });
+  expect(await scenario(encrypted, randomUUID())).toEqual(memory);
   return s3;
 }
 

@@ -318,6 +318,7 @@ function testCipher(secret: string): EnvelopeCipher & { opened: number } {
       if (!tag(aad, ct).equals(ciphertext.subarray(ciphertext.byteLength - 32))) throw new Error("tag mismatch");
       return xor(ct, meta.iv!);
     },
+    digest: (_meta: EncryptionMeta, sha256: string) => sha256,
   };
   return cipher;
 }

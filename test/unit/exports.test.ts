@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import * as api from "../../src/index.js";
 
 describe("public exports", () => {
-  it("are the class, createClient, the defaults, the metric names, the logger and the errors", () => {
+  it("are the class, createClient, the defaults, the metric names, the logger, the key helpers and the errors", () => {
     expect(Object.keys(api).sort()).toEqual(
       [
         "AccessDeniedError",
@@ -30,6 +30,8 @@ describe("public exports", () => {
         "VersioningUnavailable",
         "VersioningUnavailableError",
         "createClient",
+        "generateKey",
+        "kmsKeyProvider",
         "isS3CheckpointerError",
         "silentLogger",
         "zstdImplementation",

@@ -1,0 +1,241 @@
+/**
+ * Client-side encryption: AES-256-GCM from `node:crypto`, compress then encrypt, a fresh random
+ * 96-bit nonce per object, keys picked by id so they can rotate.
+ *
+ * The payload is encrypted in chunks of {@link CHUNK_BYTES}, each with its own tag:
+ *
+ * ```text
+ * chunk i:  AES-256-GCM(key, nonce XOR i, chunk, AAD = envelope AAD || u32 i || u8 last)
+ * payload:  ciphertext 0 || tag 0 || ciphertext 1 || tag 1 || …
+ * ```
+ *
+ * The envelope AAD (codec.ts) is the stored header (key id, nonce, algorithm, lengths included)
+ * followed by the object's S3 key, so a body moved to another key, thread or namespace fails to
+ * decrypt. The chunk index in the nonce and the AAD detects reordered chunks; the `last` flag
+ * detects a payload cut at a chunk boundary. Every failure is a `DecryptionFailedError`, never a
+ * wrong state.
+ *
+ * The clear header carries a digest of the plaintext; with encryption on it is an HMAC under a
+ * key derived from the data key (HKDF), so equal or guessable plaintexts cannot be recognised
+ * without the key.
+ */
+
+import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { inspect } from "node:util";
+import type { EncryptionMeta, EncryptionStart, EnvelopeCipher } from "./codec.js";
+import { MIN_CIPHER_CHUNK_BYTES } from "./codec.js";
+import { DecryptionFailedError, InvalidOptionError } from "./errors.js";
+
+/** The `alg` of the envelope header. */
+export const ALGORITHM = "A256GCM-CHUNKED";
+/** Plaintext bytes per chunk: each has its own 16-byte tag. */
+export const CHUNK_BYTES = 1 << 20;
+/** Largest chunk size a reader accepts from a header. */
+const MAX_CHUNK_BYTES = 16 << 20;
+const TAG_BYTES = 16;
+const NONCE_BYTES = 12;
+const KEY_BYTES = 32;
+/** Key ids: short, printable, safe in logs and headers. */
+const KEY_ID = /^[A-Za-z0-9._:/+=-]{1,512}$/;
+
+/**
+ * Where keys come from: the id of the key new objects are written with, and any key by id.
+ * A KMS plugs in here (see {@link kmsKeyProvider}).
+ */
+export interface KeyProvider {
+  currentKeyId(): string | Promise<string>;
+  getKey(keyId: string): Promise<Uint8Array>;
+}
+
+/** A static keyring: keys by id (32 bytes, or base64 of 32 bytes) and the one to write with. */
+export interface Keyring {
+  keys: Record<string, Uint8Array | string>;
+  currentKeyId: string;
+}
+
+/**
+ * Option `encryption`: a keyring or a key provider, and whether objects without encryption are
+ * refused (`required`, default false: an encrypting checkpointer reads older plaintext objects).
+ */
+export type EncryptionOptions = (Keyring | KeyProvider) & {
+  /** Refuse to read objects that are not encrypted. @default false */
+  required?: boolean;
+};
+
+/** Generates a new 256-bit key, base64-encoded (the same as `openssl rand -base64 32`). */
+export function generateKey(): string {
+  return randomBytes(KEY_BYTES).toString("base64");
+}
+
+function isProvider(o: object): o is KeyProvider {
+  return typeof (o as KeyProvider).currentKeyId === "function" && typeof (o as KeyProvider).getKey === "function";
+}
+
+function keyBytes(id: string, key: unknown): Buffer {
+  let bytes: Buffer | undefined;
+  if (typeof key === "string") {
+    const trimmed = key.trim();
+    if (/^[A-Za-z0-9+/_-]+={0,2}$/.test(trimmed)) bytes = Buffer.from(trimmed, "base64");
+  } else if (key instanceof Uint8Array) {
+    bytes = Buffer.from(key);
+  }
+  if (!bytes || bytes.length !== KEY_BYTES) {
+    // the message names the key id, never the key
+    throw new InvalidOptionError(
+      `option \`encryption.keys\`: key ${JSON.stringify(id)} must be 32 bytes (a Uint8Array, or base64 of 32 bytes: \`openssl rand -base64 32\`)`,
+    );
+  }
+  return bytes;
+}
+
+function checkKeyId(id: unknown, where: string): string {
+  if (typeof id !== "string" || !KEY_ID.test(id)) {
+    throw new InvalidOptionError(`${where} must be a key id of 1 to 512 characters [A-Za-z0-9._:/+=-]; got ${JSON.stringify(id)}`);
+  }
+  return id;
+}
+
+/** A keyring as a provider; its keys are copied, so the caller's buffers may be wiped. */
+function keyringProvider(ring: Keyring): KeyProvider {
+  if (ring.keys === null || typeof ring.keys !== "object") {
+    throw new InvalidOptionError("option `encryption.keys` must be an object of key id → key");
+  }
+  const keys = new Map<string, Buffer>();
+  for (const [id, key] of Object.entries(ring.keys)) keys.set(checkKeyId(id, "a key id of `encryption.keys`"), keyBytes(id, key));
+  const current = checkKeyId(ring.currentKeyId, "option `encryption.currentKeyId`");
+  if (!keys.has(current)) {
+    throw new InvalidOptionError(`option \`encryption.currentKeyId\` names ${JSON.stringify(current)}, which is not in \`encryption.keys\``);
+  }
+  return {
+    currentKeyId: () => current,
+    getKey: async (id) => {
+      const key = keys.get(id);
+      if (!key) throw new DecryptionFailedError(`no key with id ${JSON.stringify(id)} in the keyring; add it to \`encryption.keys\``);
+      return key;
+    },
+  };
+}
+
+/** The cipher of option `encryption` (validated here, once). */
+export function createCipher(options: EncryptionOptions, onPlaintext?: (key: string) => void): EnvelopeCipher {
+  if (options === null || typeof options !== "object") {
+    throw new InvalidOptionError("option `encryption` must be `{ keys, currentKeyId }` or a key provider `{ currentKeyId(), getKey(id) }`");
+  }
+  if (options.required !== undefined && typeof options.required !== "boolean") {
+    throw new InvalidOptionError("option `encryption.required` must be a boolean");
+  }
+  const provider = isProvider(options) ? options : keyringProvider(options as Keyring);
+  return new AesGcmCipher(provider, options.required ?? false, onPlaintext);
+}
+
+/** Derived keys per key id: the HMAC key of the clear digest. */
+function digestKey(key: Uint8Array): Buffer {
+  return Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), "langgraph-checkpoint-s3 digest", KEY_BYTES));
+}
+
+function chunkNonce(base: Buffer, index: number): Buffer {
+  const nonce = Buffer.from(base);
+  nonce.writeUInt32BE((nonce.readUInt32BE(NONCE_BYTES - 4) ^ index) >>> 0, NONCE_BYTES - 4);
+  return nonce;
+}
+
+function chunkAad(aad: Uint8Array, index: number, last: boolean): Buffer {
+  const suffix = Buffer.alloc(5);
+  suffix.writeUInt32BE(index, 0);
+  suffix.writeUInt8(last ? 1 : 0, 4);
+  return Buffer.concat([aad, suffix]);
+}
+
+class AesGcmCipher implements EnvelopeCipher {
+  constructor(
+    private readonly provider: KeyProvider,
+    readonly required: boolean,
+    private readonly plaintextSeen?: (key: string) => void,
+  ) {}
+
+  onPlaintext(key: string): void {
+    this.plaintextSeen?.(key);
+  }
+
+  async begin(): Promise<EncryptionStart> {
+    const kid = checkKeyId(await this.provider.currentKeyId(), "the current key id of the key provider");
+    const key = await this.key(kid);
+    const nonce = randomBytes(NONCE_BYTES);
+    const meta: EncryptionMeta = { alg: ALGORITHM, kid, iv: nonce.toString("base64url"), cs: String(CHUNK_BYTES) };
+    return {
+      meta,
+      encrypt: (payload, aad) => {
+        const count = Math.max(1, Math.ceil(payload.byteLength / CHUNK_BYTES));
+        const out: Buffer[] = [];
+        for (let i = 0; i < count; i += 1) {
+          const cipher = createCipheriv("aes-256-gcm", key, chunkNonce(nonce, i));
+          cipher.setAAD(chunkAad(aad, i, i === count - 1));
+          out.push(cipher.update(payload.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)), cipher.final(), cipher.getAuthTag());
+        }
+        return Buffer.concat(out);
+      },
+    };
+  }
+
+  async open(meta: EncryptionMeta, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+    if (meta.alg !== ALGORITHM) throw new DecryptionFailedError(`unknown encryption algorithm ${JSON.stringify(meta.alg)}`);
+    const nonce = Buffer.from(meta.iv ?? "", "base64url");
+    const chunk = Number(meta.cs);
+    if (nonce.length !== NONCE_BYTES || !Number.isSafeInteger(chunk) || chunk < MIN_CIPHER_CHUNK_BYTES || chunk > MAX_CHUNK_BYTES) {
+      throw new DecryptionFailedError("malformed encryption metadata (nonce or chunk size)");
+    }
+    const key = await this.key(meta.kid);
+    const stride = chunk + TAG_BYTES;
+    const count = Math.max(1, Math.ceil(ciphertext.byteLength / stride));
+    if (ciphertext.byteLength < TAG_BYTES) throw new DecryptionFailedError("the encrypted payload is truncated");
+    const out: Buffer[] = [];
+    for (let i = 0; i < count; i += 1) {
+      const part = ciphertext.subarray(i * stride, (i + 1) * stride);
+      if (part.byteLength < TAG_BYTES) throw new DecryptionFailedError("the encrypted payload is truncated");
+      const decipher = createDecipheriv("aes-256-gcm", key, chunkNonce(nonce, i));
+      decipher.setAAD(chunkAad(aad, i, i === count - 1));
+      decipher.setAuthTag(part.subarray(part.byteLength - TAG_BYTES));
+      out.push(decipher.update(part.subarray(0, part.byteLength - TAG_BYTES)));
+      out.push(decipher.final()); // throws when the chunk is not authentic
+    }
+    return Buffer.concat(out);
+  }
+
+  async digest(meta: EncryptionMeta, sha256: string): Promise<string> {
+    const key = await this.key(meta.kid);
+    return createHmac("sha256", digestKey(key)).update(sha256, "utf8").digest("hex");
+  }
+
+  /** The current key id (for re-encryption: objects under it are left as they are). */
+  currentKeyId(): Promise<string> {
+    return Promise.resolve(this.provider.currentKeyId());
+  }
+
+  private async key(kid: string): Promise<Uint8Array> {
+    let key: Uint8Array;
+    try {
+      key = await this.provider.getKey(kid);
+    } catch (e) {
+      if (e instanceof DecryptionFailedError) throw e;
+      throw new DecryptionFailedError(`the key provider could not give key ${JSON.stringify(kid)}`, { cause: e });
+    }
+    if (!(key instanceof Uint8Array) || key.byteLength !== KEY_BYTES) {
+      throw new DecryptionFailedError(`the key provider gave key ${JSON.stringify(kid)} not as 32 bytes`);
+    }
+    return key;
+  }
+
+  /** Keys stay out of logs and `util.inspect`. */
+  [inspect.custom](): string {
+    return `AesGcmCipher { required: ${this.required} }`;
+  }
+
+  toJSON(): object {
+    return { required: this.required };
+  }
+}
+
+/** The current key id of a cipher made by {@link createCipher}, `undefined` for others. */
+export function currentKeyIdOf(cipher: EnvelopeCipher): Promise<string> | undefined {
+  return cipher instanceof AesGcmCipher ? cipher.currentKeyId() : undefined;
+}

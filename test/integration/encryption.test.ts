@@ -1,0 +1,237 @@
+/**
+ * Client-side encryption against the real server: round trips from 0 B to a multipart upload,
+ * every kind of tampering with stored objects, key rotation with reencryptThread, plaintext
+ * objects, a graph run read by a second process, and server-side encryption headers.
+ */
+import { randomBytes, randomUUID } from "node:crypto";
+import { inspect } from "node:util";
+import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
+import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import { describe, expect, it } from "vitest";
+import { DecryptionFailedError, InvalidOptionError, S3Checkpointer, generateKey } from "../../src/index.js";
+import { bucketsForFile, testClient } from "../helpers/s3.js";
+
+const client = testClient();
+const buckets = bucketsForFile("enc", client);
+const meta = { source: "loop" as const, step: 0, parents: {} };
+const keyA = generateKey();
+const keyB = generateKey();
+
+function cp(values: Record<string, unknown>): Checkpoint {
+  return {
+    ...emptyCheckpoint(),
+    id: uuid6(-1),
+    channel_values: values,
+    channel_versions: Object.fromEntries(Object.keys(values).map((k) => [k, 1])),
+  };
+}
+
+function saver(prefix: string, encryption?: object, extra: Record<string, unknown> = {}) {
+  return new S3Checkpointer({ bucket: buckets.unversioned, client, prefix, inlineThresholdBytes: 64, encryption: encryption as never, ...extra });
+}
+
+async function rawKeys(prefix: string): Promise<string[]> {
+  const res = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}threads/` }));
+  return (res.Contents ?? []).map((o) => o.Key!);
+}
+
+async function rawGet(key: string): Promise<Buffer> {
+  const res = await client.send(new GetObjectCommand({ Bucket: buckets.unversioned, Key: key }));
+  return Buffer.from(await res.Body!.transformToByteArray());
+}
+
+async function rawPut(key: string, body: Buffer): Promise<void> {
+  await client.send(new PutObjectCommand({ Bucket: buckets.unversioned, Key: key, Body: body }));
+}
+
+const ringA = { keys: { a: keyA }, currentKeyId: "a" };
+
+describe("encrypted state round-trips", () => {
+  it.each([
+    ["0 B", 0],
+    ["1 B", 1],
+    ["1 MB", 1024 * 1024],
+    ["64 MB (multipart)", 64 * 1024 * 1024],
+  ])("%s", async (_label, bytes) => {
+    const prefix = `enc/${randomUUID()}/`;
+    const value = randomBytes(Math.ceil((bytes * 3) / 4)).toString("base64").slice(0, bytes);
+    const writer = saver(prefix, ringA, { multipartThresholdBytes: 16 * 1024 * 1024 });
+    const first = cp({ value, marker: "visible-marker-text" });
+    const config = await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, { ...first.channel_versions });
+    const fresh = saver(prefix, ringA);
+    const tuple = await fresh.getTuple(config);
+    expect((tuple!.checkpoint.channel_values as { value: string }).value === value).toBe(true);
+    // nothing of the state is readable in the bucket
+    for (const key of await rawKeys(prefix)) expect((await rawGet(key)).includes("visible-marker-text")).toBe(false);
+  }, 120_000);
+});
+
+describe("tampering with encrypted objects", () => {
+  async function setup() {
+    const prefix = `enc/${randomUUID()}/`;
+    const s = saver(prefix, ringA);
+    const c1 = await s.put({ configurable: { thread_id: "t1", checkpoint_ns: "" } }, cp({ a: "one" }), meta, { a: 1 });
+    const c2 = await s.put({ configurable: { thread_id: "t2", checkpoint_ns: "" } }, cp({ a: "two" }), meta, { a: 1 });
+    const keys = await rawKeys(prefix);
+    const k1 = keys.find((k) => k.includes("/t1/") && k.endsWith("/c"))!;
+    const k2 = keys.find((k) => k.includes("/t2/") && k.endsWith("/c"))!;
+    return { prefix, c1, c2, k1, k2, read: (c: typeof c1) => saver(prefix, ringA).getTuple(c) };
+  }
+
+  it("a flipped byte in the ciphertext, the tag or the header", async () => {
+    const { c1, k1, read } = await setup();
+    const original = await rawGet(k1);
+    for (const at of [original.length - 30, original.length - 1, 15]) {
+      const altered = Buffer.from(original);
+      altered[at]! ^= 0x40;
+      await rawPut(k1, altered);
+      await expect(read(c1)).rejects.toThrow(DecryptionFailedError);
+    }
+    await rawPut(k1, original);
+    expect((await read(c1))?.checkpoint.channel_values).toEqual({ a: "one" });
+  });
+
+  it("two objects' bodies swapped, a body truncated, a body moved to another thread", async () => {
+    const { c1, c2, k1, k2, read } = await setup();
+    const [b1, b2] = [await rawGet(k1), await rawGet(k2)];
+    await rawPut(k1, b2);
+    await rawPut(k2, b1);
+    await expect(read(c1)).rejects.toThrow(DecryptionFailedError);
+    await expect(read(c2)).rejects.toThrow(DecryptionFailedError);
+    await rawPut(k1, b1.subarray(0, b1.length - 5));
+    await expect(read(c1)).rejects.toThrow(DecryptionFailedError);
+    // moved: thread t1's record copied under t2's key (a server-side copy, as someone with bucket access would)
+    await client.send(new CopyObjectCommand({ Bucket: buckets.unversioned, Key: k2, CopySource: `${buckets.unversioned}/${k1}` }));
+    await rawPut(k1, b1);
+    await client.send(new CopyObjectCommand({ Bucket: buckets.unversioned, Key: k2, CopySource: `${buckets.unversioned}/${encodeURI(k1)}` }));
+    await expect(read(c2)).rejects.toThrow(DecryptionFailedError);
+    expect((await read(c1))?.checkpoint.channel_values).toEqual({ a: "one" });
+  });
+});
+
+describe("keys", () => {
+  it("rotation A → B → reencryptThread → A dropped: everything readable", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const a = saver(prefix, ringA);
+    let config = await a.put({ configurable: { thread_id: "rot", checkpoint_ns: "" } }, cp({ big: "x".repeat(500), n: 1 }), meta, { big: 1, n: 1 });
+    await a.putWrites(config, [["n", 2]], "task");
+    const both = saver(prefix, { keys: { a: keyA, b: keyB }, currentKeyId: "b" });
+    const next: Checkpoint = { ...cp({ big: "x".repeat(500), n: 3 }), channel_versions: { big: 1, n: 3 } };
+    config = await both.put(config, next, meta, { n: 3 });
+    const report = await both.reencryptThread("rot");
+    expect(report).toMatchObject({ threadId: "rot", alreadyCurrent: 1, olderVersionsKeepOldKeys: false });
+    expect(report.reencrypted).toBe(report.objects - 1);
+    expect((await both.reencryptThread("rot")).reencrypted).toBe(0); // idempotent
+    const onlyB = saver(prefix, { keys: { b: keyB }, currentKeyId: "b" });
+    const tuple = await onlyB.getTuple(config);
+    expect(tuple?.checkpoint.channel_values).toEqual({ big: "x".repeat(500), n: 3 });
+    const history = [];
+    for await (const t of onlyB.list({ configurable: { thread_id: "rot" } })) history.push(t);
+    expect(history).toHaveLength(2);
+    expect(history[1]!.pendingWrites).toEqual([["task", "n", 2]]);
+  });
+
+  it("a wrong key, a missing key, a plaintext object with required: true", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const config = await saver(prefix, ringA).put({ configurable: { thread_id: "k", checkpoint_ns: "" } }, cp({ n: 1 }), meta, { n: 1 });
+    await expect(saver(prefix, { keys: { a: keyB }, currentKeyId: "a" }).getTuple(config)).rejects.toThrow(DecryptionFailedError);
+    const missing = await saver(prefix, { keys: { b: keyB }, currentKeyId: "b" }).getTuple(config).catch((e: Error) => e);
+    expect(missing).toBeInstanceOf(DecryptionFailedError);
+    expect((missing as Error).message).toContain('"a"');
+    await expect(saver(prefix).getTuple(config)).rejects.toThrow(/encrypted/);
+    // plaintext objects: read by an encrypting checkpointer, refused with required
+    const plainConfig = await saver(prefix).put({ configurable: { thread_id: "p", checkpoint_ns: "" } }, cp({ n: 2 }), meta, { n: 1 });
+    expect((await saver(prefix, ringA).getTuple(plainConfig))?.checkpoint.channel_values).toEqual({ n: 2 });
+    await expect(saver(prefix, { ...ringA, required: true }).getTuple(plainConfig)).rejects.toThrow(DecryptionFailedError);
+    // reencryptThread turns the plaintext thread into an encrypted one
+    await saver(prefix, ringA).reencryptThread("p");
+    expect((await saver(prefix, { ...ringA, required: true }).getTuple(plainConfig))?.checkpoint.channel_values).toEqual({ n: 2 });
+  });
+
+  it("keys never show in inspect, JSON, errors or logs", async () => {
+    const lines: string[] = [];
+    const logger = Object.fromEntries(["debug", "info", "warn", "error"].map((l) => [l, (o: unknown, m?: string) => lines.push(JSON.stringify(o) + (m ?? ""))])) as never;
+    const s = saver(`enc/${randomUUID()}/`, ringA, { logger });
+    await s.put({ configurable: { thread_id: "i", checkpoint_ns: "" } }, cp({ n: 1 }), meta, { n: 1 });
+    await s.reencryptThread("i");
+    const shown = [inspect(s, { depth: 20, showHidden: true }), JSON.stringify({ ...s.options, client: undefined }), ...lines].join("\n");
+    expect(shown).not.toContain(keyA);
+    expect(shown).not.toContain(Buffer.from(keyA, "base64").toString("hex"));
+    const bad = (() => {
+      try {
+        saver("x/", { keys: { a: keyA.slice(0, 30) }, currentKeyId: "a" });
+      } catch (e) {
+        return e as Error;
+      }
+    })();
+    expect(bad).toBeInstanceOf(InvalidOptionError);
+    expect(bad!.message).not.toContain(keyA.slice(0, 30));
+  });
+
+  it("a graph run encrypted, continued and read by a second process with the same keyring", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const State = Annotation.Root({ notes: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }) });
+    const build = (s: S3Checkpointer) =>
+      new StateGraph(State)
+        .addNode("note", (st) => ({ notes: [`note ${st.notes.length} ${"secret ".repeat(20)}`] }))
+        .addEdge(START, "note")
+        .addEdge("note", END)
+        .compile({ checkpointer: s });
+    const config = { configurable: { thread_id: "g" } };
+    await build(saver(prefix, ringA)).invoke({ notes: [] }, config);
+    await build(saver(prefix, ringA)).invoke({ notes: [] }, config);
+    const state = await build(saver(prefix, { keys: { a: keyA }, currentKeyId: "a", required: true })).getState(config);
+    expect(state.values.notes).toHaveLength(2);
+    for (const key of await rawKeys(prefix)) expect((await rawGet(key)).includes("secret")).toBe(false);
+  });
+});
+
+describe("server-side encryption", () => {
+  function recordingClient(): { client: S3Client; seen: { command: string; sse?: string; kms?: string }[] } {
+    const c = testClient();
+    const seen: { command: string; sse?: string; kms?: string }[] = [];
+    c.middlewareStack.add(
+      (next, context) => async (args) => {
+        const headers = (args.request as { headers: Record<string, string> }).headers;
+        seen.push({
+          command: String(context.commandName),
+          sse: headers["x-amz-server-side-encryption"],
+          kms: headers["x-amz-server-side-encryption-aws-kms-key-id"],
+        });
+        return next(args);
+      },
+      { step: "finalizeRequest", name: "recordSse" },
+    );
+    return { client: c, seen };
+  }
+
+  it("asks for SSE-S3 on every write: puts, multipart uploads and copies", async () => {
+    const { client: recording, seen } = recordingClient();
+    const s = new S3Checkpointer({
+      bucket: buckets.unversioned,
+      client: recording,
+      prefix: `enc/${randomUUID()}/`,
+      serverSideEncryption: { type: "AES256" },
+      multipartThresholdBytes: 6 * 1024 * 1024,
+      multipartPartSizeBytes: 5 * 1024 * 1024,
+      compression: "none",
+      inlineThresholdBytes: 64,
+    });
+    const config = await s.put({ configurable: { thread_id: "sse", checkpoint_ns: "" } }, cp({ big: "y".repeat(7 * 1024 * 1024), n: 1 }), meta, { big: 1, n: 1 });
+    await s.putWrites(config, [["n", 2]], "task");
+    await s.copyThread("sse", "sse-copy");
+    const writes = seen.filter((r) => ["PutObjectCommand", "CreateMultipartUploadCommand"].includes(r.command));
+    expect(writes.some((r) => r.command === "CreateMultipartUploadCommand")).toBe(true);
+    expect(writes.length).toBeGreaterThanOrEqual(5); // blob, record, writes, and their copies
+    expect(writes.every((r) => r.sse === "AES256")).toBe(true);
+    // Ceph RGW here does not encrypt at rest, but reads work as ever
+    expect((await s.getTuple({ configurable: { thread_id: "sse-copy" } }))?.checkpoint.channel_values).toMatchObject({ n: 1 });
+  }, 60_000);
+
+  it("SSE-KMS options are checked (Ceph RGW here has no KMS to send them to)", () => {
+    expect(() => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "aws:kms", keyId: "" } })).toThrow(InvalidOptionError);
+    expect(() => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "DES" } as never })).toThrow(InvalidOptionError);
+    expect(() => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "aws:kms", keyId: "alias/x", bucketKey: true } })).not.toThrow();
+  });
+});
