@@ -13,26 +13,20 @@
  *   npm run bench:compare   (starts a local S3 server, runs this, stops it)
  *   ROUNDS=5 SIZES=1,10,100 LONG=5000 S3_ENDPOINT=… S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npx tsx benchmarks/compare.ts
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { CreateBucketCommand, GetObjectCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Annotation, END, MemorySaver, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { S3Checkpointer, createClient, zstdImplementation } from "../src/index.js";
 import { DelayProxy } from "./helpers/delay-proxy.js";
+import { serverFromEnv, stateText } from "./helpers/setup.js";
 
-const endpoint = process.env.S3_ENDPOINT;
-if (!endpoint) {
-  console.error("set S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (or run: npm run bench:compare)");
-  process.exit(2);
-}
+const { endpoint, region, credentials, client: direct } = serverFromEnv("bench:compare");
 const ROUNDS = Number(process.env.ROUNDS ?? 5);
 const SIZES = (process.env.SIZES ?? "1,10").split(",").map(Number);
 const LONG = Number(process.env.LONG ?? 5000);
 const RTT_MS = 20;
-const credentials = { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "", secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "" };
-const region = process.env.S3_REGION ?? "us-east-1";
-const direct = createClient({ endpoint, region, credentials });
 const url = new URL(endpoint);
 const proxy = new DelayProxy({ host: url.hostname, port: Number(url.port) }, RTT_MS);
 await proxy.start();
@@ -153,19 +147,6 @@ for (const n of [10, LONG]) {
 }
 
 // ---- 3. large states against raw S3 ----------------------------------------------------------
-
-function stateText(mb: number, compressible: boolean): string {
-  if (!compressible) return randomBytes(Math.ceil((mb * 1024 * 1024 * 3) / 4)).toString("base64");
-  const words = ["the", "agent", "tool", "result", "user", "asked", "for", "a", "summary", "of", "flights"];
-  const out: string[] = [];
-  let size = 0;
-  while (size < mb * 1024 * 1024) {
-    const line = Array.from({ length: 30 }, () => words[Math.floor(Math.random() * words.length)]).join(" ");
-    out.push(line);
-    size += line.length + 1;
-  }
-  return out.join("\n");
-}
 
 /** Runs `fn`, sampling RSS every 10 ms: the peak growth over the start, in MiB. */
 async function peakRss<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number; rssMiB: number }> {

@@ -6,21 +6,13 @@
  *   npm run bench:encryption   (starts a local S3 server, runs this, stops it)
  *   ROUNDS=5 SIZES=1,100 S3_ENDPOINT=… S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npx tsx benchmarks/encryption.ts
  */
-import { randomBytes, randomUUID } from "node:crypto";
+import { randomUUID } from "node:crypto";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
-import { S3Checkpointer, createClient, generateKey, zstdImplementation } from "../src/index.js";
+import { S3Checkpointer, generateKey, zstdImplementation } from "../src/index.js";
+import { serverFromEnv, stateText } from "./helpers/setup.js";
 
-const endpoint = process.env.S3_ENDPOINT;
-if (!endpoint) {
-  console.error("set S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (or run: npm run bench:encryption)");
-  process.exit(2);
-}
-const client = createClient({
-  endpoint,
-  region: process.env.S3_REGION ?? "us-east-1",
-  credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "", secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "" },
-});
+const { endpoint, client } = serverFromEnv("bench:encryption");
 const rounds = Number(process.env.ROUNDS ?? 3);
 const sizes = (process.env.SIZES ?? "1,100").split(",").map(Number);
 const bucket = `bench-enc-${randomUUID().slice(0, 8)}`;
@@ -28,24 +20,11 @@ await client.send(new CreateBucketCommand({ Bucket: bucket }));
 const encryption = { keys: { k: generateKey() }, currentKeyId: "k" };
 const meta = { source: "loop" as const, step: 0, parents: {} };
 
-/** State-like text: JSON of messages, compressible as real agent state is. */
-function stateOf(mb: number): string {
-  const words = ["the", "agent", "tool", "result", "user", "asked", "for", "a", "summary", "of", randomBytes(6).toString("hex")];
-  const parts: string[] = [];
-  let size = 0;
-  while (size < mb * 1024 * 1024) {
-    const line = Array.from({ length: 40 }, () => words[Math.floor(Math.random() * words.length)]).join(" ");
-    parts.push(line);
-    size += line.length + 1;
-  }
-  return parts.join("\n");
-}
-
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`node ${process.version}, zstd: ${zstdImplementation}, ${rounds} rounds, store ${endpoint}`);
 console.log("| state | mode | put ms (MB/s) | getTuple ms (MB/s) |\n| --- | --- | --- | --- |");
 for (const mb of sizes) {
-  const value = stateOf(mb);
+  const value = stateText(mb);
   const times: Record<string, { put: number[]; get: number[] }> = { plain: { put: [], get: [] }, encrypted: { put: [], get: [] } };
   for (let r = 0; r < rounds; r += 1) {
     for (const mode of ["plain", "encrypted"] as const) {

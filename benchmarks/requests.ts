@@ -11,18 +11,10 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { CreateBucketCommand, PutBucketVersioningCommand } from "@aws-sdk/client-s3";
 import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
-import { S3Checkpointer, createClient } from "../src/index.js";
+import { S3Checkpointer } from "../src/index.js";
+import { serverFromEnv } from "./helpers/setup.js";
 
-const endpoint = process.env.S3_ENDPOINT;
-if (!endpoint) {
-  console.error("set S3_ENDPOINT, S3_ACCESS_KEY_ID, S3_SECRET_ACCESS_KEY (or run: npm run bench)");
-  process.exit(2);
-}
-const client = createClient({
-  endpoint,
-  region: process.env.S3_REGION ?? "us-east-1",
-  credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "", secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "" },
-});
+const { client } = serverFromEnv("bench");
 
 interface Count {
   requests: number;

@@ -5,27 +5,20 @@
 import { randomUUID } from "node:crypto";
 import { ListObjectVersionsCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Annotation, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
-import { JsonPlusSerializer, emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import { JsonPlusSerializer, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, S3Checkpointer } from "../../src/index.js";
 import { bucketsForFile, describeWithVersioning, testClient } from "../helpers/s3.js";
+import { checkpointOf, meta } from "../helpers/checkpoints.js";
 
 const client = testClient();
 const buckets = bucketsForFile("hard", client);
-const meta = { source: "loop" as const, step: 0, parents: {} };
 
 function saverOn(bucket: string, extra: Record<string, unknown> = {}) {
   return new S3Checkpointer({ bucket, client, prefix: `hard/${randomUUID()}/`, inlineThresholdBytes: 64, ...extra });
 }
 
-function cp(values: Record<string, unknown>, version: string | number = 1): Checkpoint {
-  return {
-    ...emptyCheckpoint(),
-    id: uuid6(-1),
-    channel_values: values,
-    channel_versions: Object.fromEntries(Object.keys(values).map((k) => [k, version])),
-  };
-}
+const cp = checkpointOf;
 
 /** A graph whose node returns values JSON has no form for, run `runs` times on one thread. */
 async function runOddValues(saver: BaseCheckpointSaver, threadId: string, runs: number) {

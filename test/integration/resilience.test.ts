@@ -5,26 +5,21 @@
  */
 import { randomUUID } from "node:crypto";
 import { ListMultipartUploadsCommand } from "@aws-sdk/client-s3";
-import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import type { Checkpoint } from "@langchain/langgraph-checkpoint";
 import { Registry } from "prom-client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { CircuitOpenError, S3Checkpointer, type Logger } from "../../src/index.js";
 import { FaultProxy, type Fate } from "../helpers/fault-proxy.js";
 import { proxiedClient, proxyTarget } from "../helpers/faulty-client.js";
 import { createBucket, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
+import { checkpointOf, meta } from "../helpers/checkpoints.js";
 
 const direct = testClient();
 const bucket = uniqueBucket("res");
 beforeAll(() => createBucket(direct, bucket, false));
 afterAll(() => dropBucket(direct, bucket));
 
-const meta = { source: "loop" as const, step: 0, parents: {} };
-const cp = (values: Record<string, unknown>, version: string | number = "1"): Checkpoint => ({
-  ...emptyCheckpoint(),
-  id: uuid6(-1),
-  channel_values: values,
-  channel_versions: Object.fromEntries(Object.keys(values).map((k) => [k, version])),
-});
+const cp = (values: Record<string, unknown>, version: string | number = "1"): Checkpoint => checkpointOf(values, version);
 
 function captureLogger() {
   const lines: { level: string; msg?: string; obj: Record<string, unknown> }[] = [];

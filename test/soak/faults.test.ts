@@ -4,25 +4,20 @@
  * Every put that resolved must be readable and equal; every rejected one absent or complete.
  */
 import { randomUUID } from "node:crypto";
-import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import type { Checkpoint } from "@langchain/langgraph-checkpoint";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Checkpointer } from "../../src/index.js";
 import { FaultProxy } from "../helpers/fault-proxy.js";
 import { proxiedClient, proxyTarget } from "../helpers/faulty-client.js";
 import { createBucket, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
+import { checkpointOf, meta } from "../helpers/checkpoints.js";
 
 const direct = testClient();
 const bucket = uniqueBucket("soak");
 beforeAll(() => createBucket(direct, bucket, false));
 afterAll(() => dropBucket(direct, bucket));
 
-const meta = { source: "loop" as const, step: 0, parents: {} };
-const cp = (values: Record<string, unknown>, version: string | number = "1"): Checkpoint => ({
-  ...emptyCheckpoint(),
-  id: uuid6(-1),
-  channel_values: values,
-  channel_versions: Object.fromEntries(Object.keys(values).map((k) => [k, version])),
-});
+const cp = (values: Record<string, unknown>, version: string | number = "1"): Checkpoint => checkpointOf(values, version);
 
 describe("soak: 10,000 operations, 50 threads, about 10% of requests faulted", () => {
   let proxy: FaultProxy;
