@@ -16,6 +16,8 @@ export type { CompressionCodec, CompressionOptions } from "./codec.js";
 export { generateKey, type EncryptionOptions, type KeyProvider, type Keyring } from "./crypto.js";
 export { kmsKeyProvider, type KmsKeyProviderOptions } from "./kms.js";
 export type { ReencryptReport } from "./reencrypt.js";
+export type { ListThreadsOptions, ThreadInfo } from "./threads.js";
+export { migrate, type MigrateOptions, type MigrateProgress, type MigrateReport } from "./migrate.js";
 export type { ServerSideEncryption } from "./options.js";
 export { zstdImplementation } from "./zstd.js";
 export type { BucketCapabilities } from "./immutability.js";

@@ -78,6 +78,7 @@ export interface StoredObject {
 export interface ListedObject {
   key: string;
   size: number;
+  lastModified?: Date;
 }
 
 export interface ListedPage {
@@ -332,7 +333,7 @@ export class S3Store {
     let pageSize = options.pageSize ?? MAX_LIST_KEYS;
     for (;;) {
       const res = await this.call<{
-        Contents?: { Key?: string; Size?: number }[];
+        Contents?: { Key?: string; Size?: number; LastModified?: Date }[];
         IsTruncated?: boolean;
         NextContinuationToken?: string;
       }>(
@@ -351,10 +352,38 @@ export class S3Store {
       if (!last && (!res.NextContinuationToken || res.NextContinuationToken === token)) {
         throw stalledListing("ListObjectsV2", prefix);
       }
-      yield { objects: (res.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0 })), last };
+      yield { objects: (res.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified })), last };
       if (last) return;
       token = res.NextContinuationToken;
       pageSize = MAX_LIST_KEYS;
+    }
+  }
+
+  /**
+   * ListObjectsV2 with a `/` delimiter: the "folders" right below `prefix`, in key order, page
+   * by page (each a full prefix ending in `/`).
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectsV2.html
+   */
+  async *listFolders(prefix: string, options: { startAfter?: string } = {}): AsyncGenerator<string[]> {
+    let token: string | undefined;
+    for (;;) {
+      const res = await this.call<{ CommonPrefixes?: { Prefix?: string }[]; IsTruncated?: boolean; NextContinuationToken?: string }>(
+        new ListObjectsV2Command({
+          Bucket: this.bucket,
+          Prefix: prefix,
+          Delimiter: "/",
+          StartAfter: token ? undefined : options.startAfter,
+          ContinuationToken: token,
+          MaxKeys: MAX_LIST_KEYS,
+        }),
+        prefix,
+      );
+      if (res.IsTruncated && (!res.NextContinuationToken || res.NextContinuationToken === token)) {
+        throw stalledListing("ListObjectsV2", prefix);
+      }
+      yield (res.CommonPrefixes ?? []).map((p) => p.Prefix!).filter(Boolean);
+      if (!res.IsTruncated) return;
+      token = res.NextContinuationToken;
     }
   }
 

@@ -32,6 +32,7 @@ describe("public exports", () => {
         "createClient",
         "generateKey",
         "kmsKeyProvider",
+        "migrate",
         "isS3CheckpointerError",
         "silentLogger",
         "zstdImplementation",
