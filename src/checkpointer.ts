@@ -100,7 +100,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     });
     this.once = new ImmutableWriter(this.store, (token) => this.layout.probe(token), resolved.versioning === "required");
     this.cache = new ObjectCache(resolved.cacheMaxBytes);
-    this.tombs = new Tombstones(this.store, this.layout, resolved.compression);
+    this.tombs = new Tombstones(this.store, this.layout, resolved.compression, resolved.logger);
     this.reader = new TupleReader({
       store: this.store,
       layout: this.layout,
@@ -150,7 +150,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    * console.log(caps.immutability); // "conditional-create" on AWS S3 and MinIO
    * ```
    */
-  setup(options: SetupOptions = {}): Promise<BucketCapabilities> {
+  async setup(options: SetupOptions = {}): Promise<BucketCapabilities> {
+    this.assertOpen("setup");
     const o = this.options;
     return setupBucket(
       {
@@ -168,7 +169,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   /** What the bucket supports (probed once, on `setup()` or on the first write). */
-  capabilities(): Promise<BucketCapabilities> {
+  async capabilities(): Promise<BucketCapabilities> {
+    this.assertOpen("capabilities");
     return this.once.probe();
   }
 
@@ -361,6 +363,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    * ```
    */
   async *listVersions(threadId: string, options: ListVersionsOptions = {}): AsyncGenerator<CheckpointVersion> {
+    this.assertOpen("listVersions");
     await this.requireVersioning("listVersions()");
     yield* listCheckpointVersions(this.store, this.layout, requireThreadId(threadId, "listVersions"), options);
   }
@@ -526,7 +529,6 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
   }
 
-  /** Runs an operation with its duration and outcome recorded, and a warning when it is slow. */
   /** A closed checkpointer has destroyed its client: using it must say so, not half-work. */
   private assertOpen(operation: string): void {
     if (this.closed) {
@@ -534,6 +536,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
   }
 
+  /** Runs an operation with its duration and outcome recorded, and a warning when it is slow. */
   private async timed<T>(operation: string, fn: () => Promise<T>): Promise<T> {
     this.assertOpen(operation);
     const done = this.metrics.operation(operation);

@@ -20,8 +20,9 @@
 import { randomBytes } from "node:crypto";
 import { LRUCache } from "lru-cache";
 import { open, seal, type ResolvedCompression } from "./codec.js";
-import { CheckpointCorruptedError } from "./errors.js";
+import { CheckpointCorruptedError, DecryptionFailedError } from "./errors.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
+import type { Logger } from "./logger.js";
 import type { S3Store } from "./store.js";
 
 /** A tombstone's plaintext is a few dozen bytes; anything larger is not one. */
@@ -38,6 +39,14 @@ export const TOKEN_TRUST_MS = 30_000;
 /** The current generation of a thread: a token, or `undefined` when it was never deleted. */
 export type Lineage = string | undefined;
 
+/**
+ * The generation of a thread whose tombstone cannot be read (damaged or planted in the bucket):
+ * every lineage shows, so no stored object can make a thread unreadable. Tokens are base64url,
+ * so no token equals it. Never stored: a root checkpoint written meanwhile takes no lineage, and
+ * the next delete or purge writes a new tombstone over the damaged one.
+ */
+export const ANY_LINEAGE = "*any*";
+
 export class Tombstones {
   private readonly known = new LRUCache<string, { token: Lineage; at: number }>({ max: KNOWN_THREADS });
 
@@ -45,6 +54,7 @@ export class Tombstones {
     private readonly store: S3Store,
     private readonly layout: KeyLayout,
     private readonly compression: ResolvedCompression,
+    private readonly logger?: Logger,
   ) {}
 
   /** The thread's current token, read from the store. */
@@ -59,19 +69,17 @@ export class Tombstones {
     const object = await this.store.get(key);
     let token: Lineage;
     if (object) {
-      const { plaintext } = await open(object.body, { key, maxBytes: MAX_TOMBSTONE_BYTES });
-      let parsed: unknown;
       try {
-        parsed = JSON.parse(plaintext.toString("utf8"));
+        token = await this.parse(object.body, key);
       } catch (e) {
-        throw new CheckpointCorruptedError(`tombstone ${key} is not JSON`, { key, cause: e });
+        if (!(e instanceof CheckpointCorruptedError || e instanceof DecryptionFailedError)) throw e;
+        // a damaged tombstone must not take the thread (and every listing of it) down with it
+        this.logger?.warn(
+          { key, code: e.code },
+          "a thread's tombstone cannot be read; its checkpoints of every generation show until the next delete",
+        );
+        token = ANY_LINEAGE;
       }
-      const t = (parsed as { token?: unknown } | null)?.token;
-      // null: reset to "never deleted" by restoreThread
-      if (t !== null && (typeof t !== "string" || t === "")) {
-        throw new CheckpointCorruptedError(`tombstone ${key} has no token`, { key });
-      }
-      token = t ?? undefined;
     }
     this.known.set(thread, { token, at: Date.now() });
     return token;
@@ -80,8 +88,23 @@ export class Tombstones {
   /** The token a new root checkpoint of `thread` takes: the one read moments ago, or read now. */
   async forRoot(thread: string): Promise<Lineage> {
     const seen = this.known.get(encodeComponent(thread));
-    if (seen && Date.now() - seen.at <= TOKEN_TRUST_MS) return seen.token;
-    return this.current(thread);
+    return storable(seen && Date.now() - seen.at <= TOKEN_TRUST_MS ? seen.token : await this.current(thread));
+  }
+
+  private async parse(body: Buffer, key: string): Promise<Lineage> {
+    const { plaintext } = await open(body, { key, maxBytes: MAX_TOMBSTONE_BYTES });
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(plaintext.toString("utf8"));
+    } catch (e) {
+      throw new CheckpointCorruptedError(`tombstone ${key} is not JSON`, { key, cause: e });
+    }
+    const t = (parsed as { token?: unknown } | null)?.token;
+    // null: reset to "never deleted" by restoreThread
+    if (t !== null && (typeof t !== "string" || t === "" || t === ANY_LINEAGE)) {
+      throw new CheckpointCorruptedError(`tombstone ${key} has no token`, { key });
+    }
+    return t ?? undefined;
   }
 
   /** Gives the thread a new token: everything written under the old one is hidden from now on. */
@@ -112,5 +135,10 @@ export class Tombstones {
 
 /** True when a record of lineage `lineage` belongs to the thread's current generation. */
 export function isCurrent(lineage: Lineage, current: Lineage): boolean {
-  return (lineage ?? undefined) === (current ?? undefined);
+  return current === ANY_LINEAGE || (lineage ?? undefined) === (current ?? undefined);
+}
+
+/** A generation as a record may carry it: {@link ANY_LINEAGE} is never written. */
+export function storable(lineage: Lineage): Lineage {
+  return lineage === ANY_LINEAGE ? undefined : lineage;
 }

@@ -7,7 +7,7 @@
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
 import pLimit from "p-limit";
 import type { ObjectCache } from "./cache.js";
-import { isCurrent, type Lineage, type Tombstones } from "./tombstone.js";
+import { isCurrent, storable, type Lineage, type Tombstones } from "./tombstone.js";
 import { CheckpointNotFoundError, InvalidArgumentError, PurgeIncompleteError, S3RequestError } from "./errors.js";
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
@@ -293,7 +293,7 @@ export async function copyThread(
   const [existing, sourceLineage, targetLineage] = await Promise.all([
     store.list(target, { pageSize: 1 }).next(),
     tombs.current(from),
-    tombs.current(to),
+    tombs.current(to).then(storable),
     (async () => {
       for await (const { objects } of store.list(source)) {
         for (const { key } of objects) (layout.parse(key)?.kind === "record" ? records : others).push(key);

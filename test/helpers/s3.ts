@@ -101,21 +101,20 @@ export async function dropBucket(client: S3Client, bucket: string): Promise<void
   if (serverLost() !== undefined) return;
   try {
     // a batch delete may fail partway and leave part of the batch behind (s3rver answers 500
-    // when two of its deletes race to remove one empty directory): list again and repeat
+    // when two of its deletes race to remove one empty directory, and answers before its other
+    // deletes of the batch are done, so a listing right after may race them and fail too):
+    // pause, list again and repeat
     for (let round = 1; ; round += 1) {
-      const versions = await allVersions(client, bucket);
-      if (versions.length === 0) break;
-      for (let i = 0; i < versions.length; i += 1000) {
-        await client
-          .send(
-            new DeleteObjectsCommand({
-              Bucket: bucket,
-              Delete: { Objects: versions.slice(i, i + 1000).map((v) => ({ Key: v.Key, VersionId: v.VersionId })), Quiet: true },
-            }),
-          )
-          .catch((e: unknown) => {
-            if (round >= MAX_DROP_ROUNDS || httpStatus(e) !== 500) throw e;
-          });
+      try {
+        const versions = await allVersions(client, bucket);
+        if (versions.length === 0) break;
+        for (let i = 0; i < versions.length; i += 1000) {
+          const batch = versions.slice(i, i + 1000).map((v) => ({ Key: v.Key, VersionId: v.VersionId }));
+          await client.send(new DeleteObjectsCommand({ Bucket: bucket, Delete: { Objects: batch, Quiet: true } }));
+        }
+      } catch (e) {
+        if (round >= MAX_DROP_ROUNDS || httpStatus(e) !== 500) throw e;
+        await new Promise((resolve) => setTimeout(resolve, 100 * round));
       }
     }
     await client.send(new DeleteBucketCommand({ Bucket: bucket }));

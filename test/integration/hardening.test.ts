@@ -131,6 +131,9 @@ describe("calls that once failed late, or silently", () => {
     await saver.close();
     await expect(saver.getTuple(config)).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("closed") });
     await expect(saver.list({}).next()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    for (const call of [() => saver.setup(), () => saver.capabilities(), () => saver.listVersions("calls").next()]) {
+      await expect(call()).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("closed") });
+    }
   });
 
   it('versioning: "required" refuses an unversioned bucket at the first write, without setup()', async () => {
@@ -153,6 +156,40 @@ describe("calls that once failed late, or silently", () => {
     const config = { configurable: { thread_id: "big", checkpoint_ns: "" } };
     await expect(saver.put(config, cp({ a: "y".repeat(5000) }), meta, { a: 1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     expect(await saver.getTuple(config)).toBeUndefined();
+  });
+});
+
+describe.each(["versioned", "unversioned"] as const)("a damaged tombstone, on a %s bucket", (kind) => {
+  it("never makes the thread or a listing of all threads unreadable; the next delete writes a new one", async () => {
+    const prefix = `hard/${randomUUID()}/`;
+    const warnings: string[] = [];
+    const logger = { debug() {}, info() {}, error() {}, warn: (_o: unknown, msg?: string) => warnings.push(msg ?? "") };
+    const writer = new S3Checkpointer({ bucket: buckets[kind], client, prefix });
+    const at = (thread_id: string) => ({ configurable: { thread_id, checkpoint_ns: "" } });
+    await writer.put(at("t"), cp({ a: 1 }), meta, { a: 1 });
+    await writer.deleteThread("t"); // writes t's tombstone
+    const fresh = cp({ a: 2 });
+    await writer.put(at("t"), fresh, meta, { a: 1 });
+    await writer.put(at("other"), cp({ b: 1 }), meta, { b: 1 });
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: buckets[kind], Prefix: `${prefix}tombstones/` }));
+    const tombstone = listed.Contents?.[0]?.Key;
+    expect(tombstone).toBe(`${prefix}tombstones/t`);
+    await client.send(new PutObjectCommand({ Bucket: buckets[kind], Key: tombstone, Body: "not an envelope" }));
+
+    const reader = new S3Checkpointer({ bucket: buckets[kind], client, prefix, logger });
+    expect((await reader.getTuple(at("t")))?.checkpoint.id).toBe(fresh.id);
+    const threads = [];
+    for await (const t of reader.list({})) threads.push(t.config.configurable?.thread_id);
+    expect(threads.sort()).toEqual(["other", "t"]);
+    expect(warnings.some((w) => w.includes("tombstone"))).toBe(true);
+
+    // a delete heals it: a new token, the old chains hidden, a fresh start shows
+    await reader.deleteThread("t");
+    expect(await reader.getTuple(at("t"))).toBeUndefined();
+    const again = cp({ a: 3 });
+    await reader.put(at("t"), again, meta, { a: 1 });
+    const later = new S3Checkpointer({ bucket: buckets[kind], client, prefix });
+    expect((await later.getTuple(at("t")))?.checkpoint.id).toBe(again.id);
   });
 });
 
