@@ -45,6 +45,12 @@ const KEY_ID = /^[A-Za-z0-9._:/+=-]{1,512}$/;
 export interface KeyProvider {
   currentKeyId(): string | Promise<string>;
   getKey(keyId: string): Promise<Uint8Array>;
+  /**
+   * Whether an object under `keyId` is under the current key, so `reencryptThread` leaves it
+   * alone. For providers whose key ids change while the key behind them does not (the data
+   * keys of {@link kmsKeyProvider} under one KMS key). @default `keyId === currentKeyId()`
+   */
+  isCurrent?(keyId: string): boolean | Promise<boolean>;
 }
 
 /** A static keyring: keys by id (32 bytes, or base64 of 32 bytes) and the one to write with. */
@@ -207,6 +213,12 @@ class AesGcmCipher implements EnvelopeCipher {
   }
 
   /** The current key id (for re-encryption: objects under it are left as they are). */
+  /** Whether objects under `kid` need no re-encryption (see {@link KeyProvider.isCurrent}). */
+  async isCurrentKey(kid: string): Promise<boolean> {
+    if (this.provider.isCurrent) return this.provider.isCurrent(kid);
+    return kid === (await this.provider.currentKeyId());
+  }
+
   currentKeyId(): Promise<string> {
     return Promise.resolve(this.provider.currentKeyId());
   }
@@ -238,4 +250,9 @@ class AesGcmCipher implements EnvelopeCipher {
 /** The current key id of a cipher made by {@link createCipher}, `undefined` for others. */
 export function currentKeyIdOf(cipher: EnvelopeCipher): Promise<string> | undefined {
   return cipher instanceof AesGcmCipher ? cipher.currentKeyId() : undefined;
+}
+
+/** Whether an object encrypted under `kid` (`undefined`: not encrypted) is under the current key. */
+export async function isCurrentKeyOf(cipher: EnvelopeCipher, kid: string | undefined): Promise<boolean> {
+  return kid !== undefined && cipher instanceof AesGcmCipher && cipher.isCurrentKey(kid);
 }

@@ -3,7 +3,9 @@
  * come from KMS `GenerateDataKey`. The key id written into each object's header is the wrapped
  * (KMS-encrypted) data key itself, so any reader with `kms:Decrypt` on the KMS key can unwrap it;
  * nothing else has to be stored. One data key is used for new objects for a while
- * (`dataKeyTtlMs`); unwrapped keys are cached, bounded in count and time.
+ * (`dataKeyTtlMs`); unwrapped keys are cached, bounded in count and time. An object counts as
+ * under the current key when its data key was made by the same KMS key (the `KeyId` that KMS
+ * names in its answers), so `reencryptThread` rewrites only what an older KMS key wraps.
  *
  * `@aws-sdk/client-kms` is an optional peer dependency, loaded only when the provider is used.
  */
@@ -67,13 +69,15 @@ export function kmsKeyProvider(options: KmsKeyProviderOptions): KeyProvider {
   }
   if (typeof options.keyId !== "string" || options.keyId === "") throw new InvalidOptionError("kmsKeyProvider: `keyId` must name a KMS key");
   const dataKeyTtlMs = positive("dataKeyTtlMs", options.dataKeyTtlMs, 300_000);
-  const cache = new LRUCache<string, Uint8Array>({
+  /** Unwrapped data keys by key id, with the ARN of the KMS key that wraps each (when KMS names it). */
+  const cache = new LRUCache<string, { key: Uint8Array; kmsKey: string | undefined }>({
     max: positive("cacheSize", options.cacheSize, 100),
     ttl: positive("cacheTtlMs", options.cacheTtlMs, 900_000),
   });
   const { client, keyId, encryptionContext } = options;
-  const send = (command: unknown) => client.send(command as never) as Promise<{ Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array }>;
-  let current: { id: string; until: number } | undefined;
+  const send = (command: unknown) =>
+    client.send(command as never) as Promise<{ Plaintext?: Uint8Array; CiphertextBlob?: Uint8Array; KeyId?: string }>;
+  let current: { id: string; until: number; kmsKey: string | undefined } | undefined;
   let generating: Promise<string> | undefined;
 
   const generate = async (): Promise<string> => {
@@ -81,33 +85,48 @@ export function kmsKeyProvider(options: KmsKeyProviderOptions): KeyProvider {
     const res = await send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: "AES_256", EncryptionContext: encryptionContext }));
     if (!res.Plaintext || !res.CiphertextBlob) throw new Error("KMS GenerateDataKey returned no key");
     const id = KMS_KEY_ID_PREFIX + Buffer.from(res.CiphertextBlob).toString("base64url");
-    cache.set(id, Uint8Array.from(res.Plaintext));
-    current = { id, until: Date.now() + dataKeyTtlMs };
+    cache.set(id, { key: Uint8Array.from(res.Plaintext), kmsKey: res.KeyId });
+    current = { id, until: Date.now() + dataKeyTtlMs, kmsKey: res.KeyId };
     return id;
   };
 
+  const currentKeyId = (): string | Promise<string> => {
+    if (current && Date.now() < current.until && cache.has(current.id)) return current.id;
+    generating ??= generate().finally(() => (generating = undefined));
+    return generating;
+  };
+
+  const unwrap = async (id: string) => {
+    const cached = cache.get(id);
+    if (cached) return cached;
+    if (!id.startsWith(KMS_KEY_ID_PREFIX)) throw new Error("not a KMS data key id");
+    const { DecryptCommand } = await loadKms();
+    // no KeyId: the wrapped key names the KMS key that wraps it, and pinning the configured one
+    // would make every object under a previous KMS key unreadable once `keyId` changes (the
+    // caller's kms:Decrypt permissions decide which KMS keys may be used)
+    const res = await send(
+      new DecryptCommand({
+        CiphertextBlob: Buffer.from(id.slice(KMS_KEY_ID_PREFIX.length), "base64url"),
+        EncryptionContext: encryptionContext,
+      }),
+    );
+    if (!res.Plaintext) throw new Error("KMS Decrypt returned no key");
+    const entry = { key: Uint8Array.from(res.Plaintext), kmsKey: res.KeyId };
+    cache.set(id, entry);
+    return entry;
+  };
+
   return {
-    currentKeyId() {
-      if (current && Date.now() < current.until && cache.has(current.id)) return current.id;
-      generating ??= generate().finally(() => (generating = undefined));
-      return generating;
-    },
+    currentKeyId,
     async getKey(id: string) {
-      const cached = cache.get(id);
-      if (cached) return cached;
-      if (!id.startsWith(KMS_KEY_ID_PREFIX)) throw new Error("not a KMS data key id");
-      const { DecryptCommand } = await loadKms();
-      const res = await send(
-        new DecryptCommand({
-          CiphertextBlob: Buffer.from(id.slice(KMS_KEY_ID_PREFIX.length), "base64url"),
-          KeyId: keyId,
-          EncryptionContext: encryptionContext,
-        }),
-      );
-      if (!res.Plaintext) throw new Error("KMS Decrypt returned no key");
-      const key = Uint8Array.from(res.Plaintext);
-      cache.set(id, key);
-      return key;
+      return (await unwrap(id)).key;
+    },
+    async isCurrent(id: string) {
+      const now = await currentKeyId();
+      if (id === now) return true;
+      const kmsKey = current?.kmsKey;
+      // a KMS that names no key in its answers: only the data key in use counts as current
+      return kmsKey !== undefined && id.startsWith(KMS_KEY_ID_PREFIX) && (await unwrap(id)).kmsKey === kmsKey;
     },
   };
 }

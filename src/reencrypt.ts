@@ -7,7 +7,7 @@
 
 import pLimit from "p-limit";
 import { open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
-import { currentKeyIdOf } from "./crypto.js";
+import { currentKeyIdOf, isCurrentKeyOf } from "./crypto.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
@@ -58,7 +58,7 @@ export async function reencryptThread(
           const object = await store.get(key);
           if (!object) return; // deleted meanwhile
           const opened = await open(object.body, { key, maxBytes: maxObjectBytes, cipher });
-          if (opened.header.e?.kid === kid) {
+          if (await isCurrentKeyOf(cipher, opened.header.e?.kid)) {
             report.alreadyCurrent += 1;
             return;
           }

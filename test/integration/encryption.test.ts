@@ -8,8 +8,10 @@ import { inspect } from "node:util";
 import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import type { RunnableConfig } from "@langchain/core/runnables";
 import { describe, expect, it } from "vitest";
-import { DecryptionFailedError, InvalidOptionError, S3Checkpointer, generateKey } from "../../src/index.js";
+import { DecryptionFailedError, InvalidOptionError, S3Checkpointer, generateKey, kmsKeyProvider } from "../../src/index.js";
+import { fakeKms } from "../helpers/fake-kms.js";
 import { bucketsForFile, testClient } from "../helpers/s3.js";
 
 const client = testClient();
@@ -130,6 +132,27 @@ describe("keys", () => {
     for await (const t of onlyB.list({ configurable: { thread_id: "rot" } })) history.push(t);
     expect(history).toHaveLength(2);
     expect(history[1]!.pendingWrites).toEqual([["task", "n", 2]]);
+  });
+
+  it("with KMS data keys: reencryptThread settles under one KMS key and moves a thread to the next one", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const { client: kms } = fakeKms(["alias/test", "alias/next"]);
+    const kmsOptions = { client: kms as never, encryptionContext: { app: "x" }, dataKeyTtlMs: 1 };
+    const first = saver(prefix, kmsKeyProvider({ ...kmsOptions, keyId: "alias/test" }));
+    let config: RunnableConfig = { configurable: { thread_id: "kms", checkpoint_ns: "" } };
+    for (let n = 1; n <= 3; n += 1) {
+      // each write under a new data key of the same KMS key (dataKeyTtlMs: 1)
+      const next: Checkpoint = { ...cp({ big: `${n}`.repeat(500), n }), channel_versions: { big: n, n } };
+      config = await first.put(config, next, meta, { big: n, n });
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    const settled = await first.reencryptThread("kms");
+    expect(settled).toMatchObject({ reencrypted: 0, alreadyCurrent: settled.objects });
+    const moved = saver(prefix, kmsKeyProvider({ ...kmsOptions, keyId: "alias/next" }));
+    expect((await moved.reencryptThread("kms")).reencrypted).toBe(settled.objects);
+    expect((await moved.reencryptThread("kms")).reencrypted).toBe(0);
+    const tuple = await saver(prefix, kmsKeyProvider({ ...kmsOptions, keyId: "alias/next" })).getTuple(config);
+    expect(tuple?.checkpoint.channel_values).toEqual({ big: "3".repeat(500), n: 3 });
   });
 
   it("a wrong key, a missing key, a plaintext object with required: true", async () => {

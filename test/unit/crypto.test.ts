@@ -5,6 +5,7 @@ import { open, seal } from "../../src/codec.js";
 import { CHUNK_BYTES, createCipher, generateKey } from "../../src/crypto.js";
 import { CheckpointCorruptedError, DecryptionFailedError, InvalidOptionError } from "../../src/errors.js";
 import { kmsKeyProvider } from "../../src/kms.js";
+import { fakeKms } from "../helpers/fake-kms.js";
 import { resolveCompression } from "../../src/options.js";
 
 const KEY = "prefix/threads/t/n/~/abc/c";
@@ -113,28 +114,6 @@ describe("client-side encryption", () => {
 });
 
 describe("KMS key provider (a fake KMS client: not run against AWS)", () => {
-  function fakeKms() {
-    const master = randomBytes(32);
-    const calls: string[] = [];
-    const wrap = (key: Buffer) => Buffer.concat([Buffer.from("wrapped:"), Buffer.from(key.map((b, i) => b ^ master[i]!))]);
-    const client = {
-      async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {
-        calls.push(command.constructor.name);
-        if (command.constructor.name === "GenerateDataKeyCommand") {
-          expect(command.input).toMatchObject({ KeyId: "alias/test", KeySpec: "AES_256", EncryptionContext: { app: "x" } });
-          const key = randomBytes(32);
-          return { Plaintext: new Uint8Array(key), CiphertextBlob: new Uint8Array(wrap(key)) };
-        }
-        if (command.constructor.name === "DecryptCommand") {
-          const blob = Buffer.from(command.input.CiphertextBlob as Uint8Array).subarray(8);
-          return { Plaintext: new Uint8Array(blob.map((b, i) => b ^ master[i]!)) };
-        }
-        throw new Error(`unexpected ${command.constructor.name}`);
-      },
-    };
-    return { client, calls };
-  }
-
   it("data keys come from GenerateDataKey, are reused for a while, and unwrap with Decrypt on another reader", async () => {
     const { client, calls } = fakeKms();
     const options = { client: client as never, keyId: "alias/test", encryptionContext: { app: "x" } };
@@ -158,5 +137,39 @@ describe("KMS key provider (a fake KMS client: not run against AWS)", () => {
     expect(calls.length).toBe(2);
     expect(() => kmsKeyProvider({ client: {} as never, keyId: "k" })).toThrow(InvalidOptionError);
     expect(() => kmsKeyProvider({ client: client as never, keyId: "" })).toThrow(InvalidOptionError);
+  });
+
+  it("every data key of one KMS key is current (re-encryption settles); a previous KMS key's are not, and still read", async () => {
+    const { client } = fakeKms(["alias/test", "alias/next"]);
+    const context = { encryptionContext: { app: "x" }, dataKeyTtlMs: 1 };
+    const old = kmsKeyProvider({ client: client as never, keyId: "alias/test", ...context });
+    const a = await old.currentKeyId();
+    await new Promise((r) => setTimeout(r, 5));
+    const b = await old.currentKeyId();
+    expect(a).not.toBe(b);
+    expect(await old.isCurrent!(a)).toBe(true);
+    const rotated = kmsKeyProvider({ client: client as never, keyId: "alias/next", ...context });
+    expect(await rotated.isCurrent!(a)).toBe(false);
+    expect(await rotated.isCurrent!(await rotated.currentKeyId())).toBe(true);
+    // objects under the previous KMS key stay readable after `keyId` changes
+    const sealed = await seal(Buffer.from("kept"), { compression: zstd, key: KEY, cipher: createCipher(old) });
+    expect((await open(sealed.body, { key: KEY, cipher: createCipher(rotated) })).plaintext.toString()).toBe("kept");
+  });
+
+  it("keeps at most cacheSize unwrapped keys", async () => {
+    const { client, calls } = fakeKms();
+    const writer = kmsKeyProvider({ client: client as never, keyId: "alias/test", encryptionContext: { app: "x" }, dataKeyTtlMs: 1 });
+    const ids: string[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      ids.push(await writer.currentKeyId());
+      await new Promise((r) => setTimeout(r, 3));
+    }
+    const reader = kmsKeyProvider({ client: client as never, keyId: "alias/test", encryptionContext: { app: "x" }, cacheSize: 2 });
+    for (const id of ids) await reader.getKey(id);
+    calls.length = 0;
+    await reader.getKey(ids[2]!); // still cached
+    expect(calls).toEqual([]);
+    await reader.getKey(ids[0]!); // evicted: unwrapped again
+    expect(calls).toEqual(["DecryptCommand"]);
   });
 });
