@@ -496,8 +496,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   /**
-   * Copies every current object of a thread into an empty thread with server-side copies (no
-   * download); the copy is a full, independent thread. Returns the number of objects copied.
+   * Copies every current object of a thread into an empty thread: each is read, checked and
+   * sealed again for its new key (objects are bound to their keys, so a server-side copy would
+   * not read back). The copy is a full, independent thread. Returns the number of objects copied.
    */
   copyThread(fromThreadId: string, toThreadId: string): Promise<number> {
     return this.timed("copyThread", () =>

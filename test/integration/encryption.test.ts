@@ -165,7 +165,13 @@ describe("keys", () => {
     await expect(saver(prefix).getTuple(config)).rejects.toThrow(/encrypted/);
     // plaintext objects: read by an encrypting checkpointer, refused with required
     const plainConfig = await saver(prefix).put({ configurable: { thread_id: "p", checkpoint_ns: "" } }, cp({ n: 2 }), meta, { n: 1 });
-    expect((await saver(prefix, ringA).getTuple(plainConfig))?.checkpoint.channel_values).toEqual({ n: 2 });
+    const said: string[] = [];
+    const logger = { debug() {}, warn() {}, error() {}, info: (_o: unknown, m?: string) => said.push(m ?? "") };
+    const mixed = saver(prefix, ringA, { logger });
+    expect((await mixed.getTuple(plainConfig))?.checkpoint.channel_values).toEqual({ n: 2 });
+    for (let i = 0; i < 3; i += 1) await saver(prefix).put(plainConfig, cp({ n: 3 + i }), meta, { n: 2 + i });
+    for await (const t of mixed.list({ configurable: { thread_id: "p" } })) expect(t.checkpoint.channel_values).toBeDefined();
+    expect(said.filter((m) => m.includes("not encrypted"))).toHaveLength(1); // said once, not per object
     await expect(saver(prefix, { ...ringA, required: true }).getTuple(plainConfig)).rejects.toThrow(DecryptionFailedError);
     // reencryptThread turns the plaintext thread into an encrypted one
     await saver(prefix, ringA).reencryptThread("p");
@@ -251,6 +257,41 @@ describe("server-side encryption", () => {
     // Ceph RGW here does not encrypt at rest, but reads work as ever
     expect((await s.getTuple({ configurable: { thread_id: "sse-copy" } }))?.checkpoint.channel_values).toMatchObject({ n: 1 });
   }, 60_000);
+
+  it("asks for SSE-KMS with its key and bucket key on every write (headers taken off before the server sees them)", async () => {
+    const c = testClient();
+    const seen: Record<string, string | undefined>[] = [];
+    c.middlewareStack.add(
+      (next, context) => async (args) => {
+        const headers = (args.request as { headers: Record<string, string> }).headers;
+        if (["PutObjectCommand", "CreateMultipartUploadCommand"].includes(String(context.commandName))) {
+          const sse = Object.fromEntries(Object.entries(headers).filter(([h]) => h.startsWith("x-amz-server-side-encryption")));
+          seen.push(sse);
+          // Ceph RGW here has no KMS and refuses the request with them: record, then drop them
+          for (const h of Object.keys(sse)) delete headers[h];
+        }
+        return next(args);
+      },
+      { step: "build", name: "recordAndDropSseKms" },
+    );
+    const s = new S3Checkpointer({
+      bucket: buckets.unversioned,
+      client: c,
+      prefix: `enc/${randomUUID()}/`,
+      serverSideEncryption: { type: "aws:kms", keyId: "alias/agent-state", bucketKey: true },
+      inlineThresholdBytes: 64,
+    });
+    const config = await s.put({ configurable: { thread_id: "kms-sse", checkpoint_ns: "" } }, cp({ big: "k".repeat(500), n: 1 }), meta, { big: 1, n: 1 });
+    await s.putWrites(config, [["n", 2]], "task");
+    expect(seen.length).toBeGreaterThanOrEqual(3); // blob, record, writes
+    for (const headers of seen) {
+      expect(headers).toEqual({
+        "x-amz-server-side-encryption": "aws:kms",
+        "x-amz-server-side-encryption-aws-kms-key-id": "alias/agent-state",
+        "x-amz-server-side-encryption-bucket-key-enabled": "true",
+      });
+    }
+  });
 
   it("SSE-KMS options are checked (Ceph RGW here has no KMS to send them to)", () => {
     expect(() => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "aws:kms", keyId: "" } })).toThrow(InvalidOptionError);
