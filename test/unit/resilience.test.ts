@@ -1,4 +1,4 @@
-import { describe, expect, it } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { InvalidOptionError } from "../../src/errors.js";
 import { resolveResilience } from "../../src/options.js";
 import { createResiliencePolicy, isRetryable, retryAfterMs } from "../../src/resilience.js";
@@ -104,6 +104,46 @@ describe("policy", () => {
     expect(await policy.execute(async () => "recovered")).toBe("recovered");
     expect(changes).toEqual(["open", "half-open", "closed"]);
     policy.dispose();
+  });
+
+  describe("on fake timers: the default timings without waiting for them", () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+
+    it("the circuit stays open until halfOpenAfterMs (10 s by default) has passed, not a moment less", async () => {
+      vi.useFakeTimers();
+      const changes: string[] = [];
+      const policy = createResiliencePolicy(resolveResilience({ maxAttempts: 1 }), { onCircuitChange: (s) => changes.push(s) });
+      for (let i = 0; i < 5; i += 1) await expect(policy.execute(async () => Promise.reject(sdkError("InternalError", 500)))).rejects.toThrow();
+      expect(changes).toEqual(["open"]);
+      await vi.advanceTimersByTimeAsync(9_999);
+      await expect(policy.execute(async () => "too early")).rejects.toThrow(/open|broken/i);
+      await vi.advanceTimersByTimeAsync(1);
+      expect(await policy.execute(async () => "on time")).toBe("on time");
+      expect(changes).toEqual(["open", "half-open", "closed"]);
+      policy.dispose();
+    });
+
+    it("an attempt that never answers is abandoned after attemptTimeoutMs (15 s by default), then retried", async () => {
+      vi.useFakeTimers();
+      const policy = createResiliencePolicy(resolveResilience({ breaker: false }), { onCircuitChange() {} });
+      const attempts: number[] = [];
+      const result = policy.execute(
+        (signal) =>
+          new Promise<string>((resolve, reject) => {
+            attempts.push(Date.now());
+            if (attempts.length > 1) return resolve("second");
+            signal.addEventListener("abort", () => reject(Object.assign(new Error("aborted"), { name: "AbortError" })));
+          }),
+      );
+      await vi.advanceTimersByTimeAsync(14_999);
+      expect(attempts).toHaveLength(1);
+      await vi.advanceTimersByTimeAsync(1 + 5_000); // the timeout, then at most maxDelayMs of backoff
+      expect(await result).toBe("second");
+      expect(attempts[1]! - attempts[0]!).toBeGreaterThanOrEqual(15_000);
+      policy.dispose();
+    });
   });
 
   it("validates its options with their names", () => {
