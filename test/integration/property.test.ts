@@ -32,6 +32,9 @@ const isPrototypeName = (n: string) => n in Object.prototype;
 const valueName = name.filter((n) => n !== "__proto__");
 const writeName = name.filter((n) => !isPrototypeName(n));
 const id = fc.oneof(fc.string({ unit: "binary", minLength: 0, maxLength: 20 }), fc.string({ unit: "grapheme", minLength: 150, maxLength: 200 }));
+const UNENCODABLE = Symbol("unencodable");
+const unencodable = (values: [string, unknown][]) =>
+  values.some(([, v]) => typeof v === "object" && v !== null && UNENCODABLE in v);
 const value: fc.Arbitrary<unknown> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }),
   fc.constant(undefined),
@@ -39,6 +42,15 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
   fc.date({ noInvalidDate: true }),
   fc.array(fc.integer(), { maxLength: 5 }).map((a) => new Map(a.map((n) => [String(n), n]))),
   fc.string({ maxLength: 2000 }).map((s) => ({ big: s.repeat(3) })),
+  // a value no serializer can encode (its getter throws): S3Checkpointer must refuse the call
+  fc.constant(undefined).map(() => ({
+    [UNENCODABLE]: true,
+    get boom(): never {
+      throw new Error("unencodable");
+    },
+    // how fast-check prints it in a counterexample (its printer would call the getter)
+    [fc.toStringMethod]: () => "{ get boom() { throw } }",
+  })),
 );
 const scenario = fc.record({
   thread: id,
@@ -56,10 +68,20 @@ const scenario = fc.record({
 
 type Scenario = typeof scenario extends fc.Arbitrary<infer T> ? T : never;
 
-/** What a saver answers for a scenario: every tuple, newest first, and the latest. */
+/**
+ * A call with a value no serializer can encode. S3Checkpointer must refuse it with a typed error
+ * and write nothing; MemorySaver cannot judge it (1.2 keeps half of such a call: the writes
+ * before the bad one, or a checkpoint it can no longer read), so it is not asked.
+ */
+async function refuse(saver: BaseCheckpointSaver, call: () => Promise<unknown>): Promise<void> {
+  if (saver instanceof S3Checkpointer) await expect(call()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+}
+
+/** What a saver answers for a scenario: every tuple, newest first, the latest, what it refused. */
 async function play(saver: BaseCheckpointSaver, s: Scenario) {
   let config = { configurable: { thread_id: s.thread, checkpoint_ns: s.ns } as Record<string, unknown> };
   let version = 0;
+  const refused: string[] = [];
   for (const step of s.steps) {
     version += 1;
     const values = Object.fromEntries(step.values);
@@ -69,8 +91,18 @@ async function play(saver: BaseCheckpointSaver, s: Scenario) {
       channel_values: values,
       channel_versions: Object.fromEntries(step.values.map(([k]) => [k, version])),
     };
-    config = (await saver.put(config, checkpoint, { source: "loop", step: version, parents: {} }, { ...checkpoint.channel_versions })) as typeof config;
-    if (step.writes.length > 0) await saver.putWrites(config, step.writes as [string, unknown][], step.task);
+    const metadata = { source: "loop" as const, step: version, parents: {} };
+    if (unencodable(step.values)) {
+      await refuse(saver, () => saver.put(config, checkpoint, metadata, { ...checkpoint.channel_versions }));
+      refused.push(`put ${version}`);
+      continue;
+    }
+    config = (await saver.put(config, checkpoint, metadata, { ...checkpoint.channel_versions })) as typeof config;
+    const writes = step.writes as [string, unknown][];
+    if (unencodable(writes)) {
+      await refuse(saver, () => saver.putWrites(config, writes, step.task));
+      refused.push(`putWrites ${version}`);
+    } else if (writes.length > 0) await saver.putWrites(config, writes, step.task);
   }
   const view = (t: { checkpoint: Checkpoint; pendingWrites?: unknown[]; metadata?: unknown } | undefined) =>
     t && { values: t.checkpoint.channel_values, versions: t.checkpoint.channel_versions, writes: t.pendingWrites, metadata: t.metadata };
@@ -82,7 +114,7 @@ async function play(saver: BaseCheckpointSaver, s: Scenario) {
     await saver.deleteThread(s.thread);
     afterDelete = await saver.getTuple({ configurable: { thread_id: s.thread, checkpoint_ns: s.ns } });
   }
-  return { listed, latest, afterDelete };
+  return { listed, latest, afterDelete, refused };
 }
 
 describe.each(["versioned", "unversioned"] as const)("S3Checkpointer answers as MemorySaver does (%s bucket)", (kind) => {
