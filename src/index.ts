@@ -18,6 +18,16 @@ export { kmsKeyProvider, type KmsKeyProviderOptions } from "./kms.js";
 export type { ReencryptReport } from "./reencrypt.js";
 export type { ListThreadsOptions, ThreadInfo } from "./threads.js";
 export { migrate, type MigrateOptions, type MigrateProgress, type MigrateReport } from "./migrate.js";
+export {
+  importShared,
+  readShared,
+  MAX_SHARE_EXPIRES_IN,
+  type ImportSharedOptions,
+  type ReadSharedOptions,
+  type Share,
+  type ShareInfo,
+  type ShareOptions,
+} from "./share.js";
 export type { ServerSideEncryption } from "./options.js";
 export { zstdImplementation } from "./zstd.js";
 export type { BucketCapabilities } from "./immutability.js";
@@ -39,6 +49,7 @@ export {
   VersioningUnavailableError,
   CircuitOpenError,
   PurgeIncompleteError,
+  ShareUnavailableError,
   S3RequestError,
   CheckpointNotFound,
   CheckpointConflict,

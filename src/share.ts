@@ -1,0 +1,348 @@
+/**
+ * Sharing agent state through presigned URLs. `share` writes one bundle (bundle.ts) under
+ * `{prefix}shares/{shareId}/` and signs a GetObject URL for it; by default the bundle is
+ * encrypted with a fresh key that travels only in the URL's fragment (`#k=…`), which HTTP
+ * clients never send, so S3, proxies and access logs see ciphertext only. The receiver needs no
+ * credentials: `readShared` downloads with plain `fetch` (bounded while streaming), checks, and
+ * deserializes; `importShared` writes the checkpoints into any saver so the graph continues.
+ * `revokeShare` deletes every version of the share's objects, so the URL stops working at once.
+ */
+
+import { randomBytes } from "node:crypto";
+import type { ObjectIdentifier } from "@aws-sdk/client-s3";
+import type { RunnableConfig } from "@langchain/core/runnables";
+import { JsonPlusSerializer, type BaseCheckpointSaver, type CheckpointTuple, type SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import pLimit from "p-limit";
+import { encodeBundle, newShareKey, openBundle, sealBundle, type Bundle } from "./bundle.js";
+import { DEFAULT_MAX_OBJECT_BYTES, maxEnvelopeBytes, open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
+import { requireThread, requireThreadId, versionIdOf } from "./config.js";
+import { CheckpointCorruptedError, CheckpointNotFoundError, InvalidArgumentError, S3RequestError, ShareUnavailableError, describeError } from "./errors.js";
+import type { BucketCapabilities } from "./immutability.js";
+import { SHARE_BUNDLE, SHARE_ID_RANDOM_BYTES, assertShareId, shareExpiry, shareIdFor, type KeyLayout } from "./layout.js";
+import type { Logger } from "./logger.js";
+import type { CheckpointerMetrics } from "./metrics.js";
+import { copyTuples } from "./migrate.js";
+import { isObject } from "./record.js";
+import type { S3Store } from "./store.js";
+
+/** Shortest URL lifetime, in seconds. */
+export const MIN_SHARE_EXPIRES_IN = 1;
+/** Longest URL lifetime, in seconds: 7 days, the most a SigV4 presigned URL can live. */
+export const MAX_SHARE_EXPIRES_IN = 7 * 24 * 60 * 60;
+/** Most ancestors one bundle takes. */
+export const MAX_SHARE_HISTORY = 1000;
+
+/** Options of `share`. */
+export interface ShareOptions {
+  /**
+   * Seconds the URL works, 1 to 604,800 (7 days). A URL signed with temporary credentials (an
+   * assumed role, SSO) stops working when they expire, whichever comes first.
+   */
+  expiresIn: number;
+  /** Ancestors of the checkpoint to put in the bundle too (its history). @default 0 */
+  history?: number;
+  /** Encrypt the bundle with a fresh key carried in the URL's fragment. @default true */
+  encrypt?: boolean;
+}
+
+/** A share: its URL (with the key in the fragment when encrypted), its id, when the URL expires. */
+export interface Share {
+  url: string;
+  shareId: string;
+  expiresAt: Date;
+}
+
+/** One share, as `listShares` reports it. */
+export interface ShareInfo {
+  shareId: string;
+  expiresAt: Date;
+  /** the URL no longer works (the bundle stays until revoked or removed by the lifecycle rule) */
+  expired: boolean;
+  createdAt?: Date;
+  /** stored bytes of the bundle */
+  bytes: number;
+  /** what was shared; absent when its `about` object is missing */
+  threadId?: string;
+  checkpointNs?: string;
+  checkpointId?: string;
+  encrypted?: boolean;
+  /** checkpoints in the bundle: the shared one and its ancestors */
+  checkpoints?: number;
+}
+
+/** Options of `readShared`. */
+export interface ReadSharedOptions {
+  /** Serializer the sharing side used. @default LangGraph's JsonPlusSerializer */
+  serde?: SerializerProtocol;
+  /** Largest bundle plaintext accepted; the download stops once the body exceeds what that allows. @default 256 MiB */
+  maxBytes?: number;
+  /** The `fetch` to download with. @default globalThis.fetch */
+  fetch?: typeof fetch;
+  signal?: AbortSignal;
+}
+
+/** Options of `importShared`. */
+export interface ImportSharedOptions extends ReadSharedOptions {
+  /** Any checkpoint saver: MemorySaver, SqliteSaver, an S3Checkpointer, … */
+  into: BaseCheckpointSaver;
+  /** Thread to write the shared checkpoints into. */
+  threadId: string;
+}
+
+/** What the share verbs need of a checkpointer. */
+export interface ShareContext {
+  store: S3Store;
+  layout: KeyLayout;
+  logger: Logger;
+  metrics: CheckpointerMetrics;
+  serde: () => SerializerProtocol;
+  compression: ResolvedCompression;
+  /** the checkpointer's own cipher: the `about` objects are stored under it */
+  cipher: EnvelopeCipher | undefined;
+  maxObjectBytes: number;
+  readConcurrency: number;
+  getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined>;
+  /** the newest version id of each checkpoint record of a namespace, deleted ones too */
+  recordVersions(threadId: string, ns: string): Promise<Map<string, string>>;
+  capabilities(): Promise<BucketCapabilities>;
+}
+
+/** The `about` object of a share. */
+interface About {
+  thread_id: string;
+  checkpoint_ns: string;
+  checkpoint_id: string;
+  expires_at: string;
+  encrypted: boolean;
+  checkpoints: number;
+}
+
+function whole(what: string, value: unknown, min: number, max: number): number {
+  if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
+    throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}; got ${String(value)}`);
+  }
+  return value;
+}
+
+export async function createShare(ctx: ShareContext, config: RunnableConfig, options: ShareOptions): Promise<Share> {
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError("share(): options must be an object, e.g. { expiresIn: 3600 }");
+  const expiresIn = whole("share(): expiresIn (seconds; SigV4 allows at most 7 days)", options.expiresIn, MIN_SHARE_EXPIRES_IN, MAX_SHARE_EXPIRES_IN);
+  const history = whole("share(): history", options.history ?? 0, 0, MAX_SHARE_HISTORY);
+  if (options.encrypt !== undefined && typeof options.encrypt !== "boolean") throw new InvalidArgumentError("share(): encrypt must be a boolean");
+  requireThread(config, "share");
+  const tuple = await ctx.getTuple(config);
+  if (!tuple) throw new CheckpointNotFoundError(`share(): no checkpoint matches ${JSON.stringify(config.configurable ?? {})}`);
+  const tuples = await withAncestors(ctx, tuple, history, versionIdOf(config) !== undefined);
+  const { thread_id: threadId, checkpoint_ns: checkpointNs } = tuple.config.configurable as { thread_id: string; checkpoint_ns: string };
+
+  // URL expiry to the second, as SigV4 counts it from the signing time
+  const createdAt = new Date();
+  const expiresAt = new Date(Math.floor(createdAt.getTime() / 1000) * 1000 + expiresIn * 1000);
+  const shareId = shareIdFor(expiresAt, randomBytes(SHARE_ID_RANDOM_BYTES));
+  const key = options.encrypt === false ? undefined : newShareKey();
+  // serialized and sealed before anything is written: a value the serializer refuses fails here
+  const plaintext = await encodeBundle(ctx.serde(), { shareId, createdAt, expiresAt, threadId, checkpointNs }, tuples);
+  const bundle = await sealBundle(plaintext, { shareId, compression: ctx.compression, maxBytes: ctx.maxObjectBytes, key });
+  const about: About = {
+    thread_id: threadId,
+    checkpoint_ns: checkpointNs,
+    checkpoint_id: tuple.checkpoint.id,
+    expires_at: expiresAt.toISOString(),
+    encrypted: key !== undefined,
+    checkpoints: tuples.length,
+  };
+  const aboutKey = ctx.layout.shareAbout(shareId);
+  const aboutSealed = await seal(Buffer.from(JSON.stringify(about), "utf8"), { compression: ctx.compression, key: aboutKey, cipher: ctx.cipher });
+  // the `about` first: a bundle is never found without it
+  await ctx.store.put(aboutKey, aboutSealed.body, { sha256: aboutSealed.sha256 });
+  const bundleKey = ctx.layout.shareBundle(shareId);
+  await ctx.store.put(bundleKey, bundle.body, { sha256: bundle.sha256 });
+  const signed = await ctx.store.presignGet(bundleKey, expiresIn);
+  ctx.metrics.shareCreated();
+  // never the URL: its signature and its key are the capability
+  ctx.logger.info(
+    { shareId, threadId, checkpointNs, checkpointId: tuple.checkpoint.id, expiresAt: about.expires_at, encrypted: about.encrypted, checkpoints: tuples.length, bytes: bundle.body.length },
+    "shared a checkpoint",
+  );
+  return { url: key ? `${signed}#k=${key.toString("base64url")}` : signed, shareId, expiresAt };
+}
+
+/** The tuple and up to `history` of its ancestors, oldest first; by version id after a delete too. */
+async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history: number, fromHistory: boolean): Promise<CheckpointTuple[]> {
+  const { thread_id: thread, checkpoint_ns: ns } = tuple.config.configurable as { thread_id: string; checkpoint_ns: string };
+  const tuples = [tuple];
+  let versions: Map<string, string> | undefined;
+  for (let child = tuple; tuples.length <= history; ) {
+    const parentId = child.parentConfig?.configurable?.checkpoint_id as string | undefined;
+    if (!parentId) break;
+    const at = { thread_id: thread, checkpoint_ns: ns, checkpoint_id: parentId };
+    let parent = await ctx.getTuple({ configurable: at });
+    if (!parent && fromHistory) {
+      // a deleted thread's ancestors are found among the versions of its records
+      versions ??= await ctx.recordVersions(thread, ns);
+      const versionId = versions.get(parentId);
+      if (versionId) parent = await ctx.getTuple({ configurable: { ...at, s3_version_id: versionId } });
+    }
+    if (!parent) throw new CheckpointNotFoundError(`share(): ancestor ${parentId} of checkpoint ${tuple.checkpoint.id} is gone; share with a smaller history`);
+    tuples.unshift(parent);
+    child = parent;
+  }
+  return tuples;
+}
+
+/**
+ * Deletes a share's objects, every version of them on a versioned bucket (a URL without a
+ * version id would meet a delete marker anyway, but no older version may stay behind it).
+ * `false` when there was no such share.
+ */
+export async function revokeShare(ctx: ShareContext, shareId: string): Promise<boolean> {
+  assertShareId(shareId);
+  const prefix = ctx.layout.shareRoot(shareId);
+  const entries: ObjectIdentifier[] = [];
+  if ((await ctx.capabilities()).versioning === "Disabled") {
+    for await (const page of ctx.store.list(prefix)) entries.push(...page.objects.map((o) => ({ Key: o.key })));
+  } else {
+    for await (const page of ctx.store.listVersions(prefix)) entries.push(...page.map((v) => ({ Key: v.key, VersionId: v.versionId })));
+  }
+  if (entries.length === 0) return false;
+  const failed = await ctx.store.deleteMany(entries);
+  if (failed.length > 0) {
+    throw new S3RequestError(`revokeShare(): S3 refused to delete ${failed.length} object version(s) of share ${shareId} (${failed[0]!.code ?? "unknown"}); run it again`, {
+      key: failed[0]!.key,
+    });
+  }
+  ctx.metrics.shareRevoked();
+  ctx.logger.info({ shareId, expiresAt: shareExpiry(shareId)!.toISOString(), versionsDeleted: entries.length }, "revoked a share");
+  return true;
+}
+
+/** The shares under the prefix, in id order (which is expiry order): one listing per 1,000 objects, one read per share. */
+export async function* listShares(ctx: ShareContext): AsyncGenerator<ShareInfo> {
+  const limit = pLimit(ctx.readConcurrency);
+  for await (const page of ctx.store.list(ctx.layout.sharesRoot)) {
+    const infos = page.objects.flatMap((o) => {
+      const shareId = ctx.layout.parseShareBundle(o.key);
+      return shareId === undefined ? [] : [limit(() => describeShare(ctx, shareId, o.size, o.lastModified))];
+    });
+    for (const info of await Promise.all(infos)) yield info;
+  }
+}
+
+async function describeShare(ctx: ShareContext, shareId: string, bytes: number, createdAt: Date | undefined): Promise<ShareInfo> {
+  const expiresAt = shareExpiry(shareId)!;
+  const info: ShareInfo = { shareId, expiresAt, expired: Date.now() >= expiresAt.getTime(), bytes, ...(createdAt ? { createdAt } : {}) };
+  const key = ctx.layout.shareAbout(shareId);
+  const object = await ctx.store.get(key);
+  if (!object) return info;
+  const about = JSON.parse((await open(object.body, { key, cipher: ctx.cipher, maxBytes: ctx.maxObjectBytes })).plaintext.toString("utf8")) as unknown;
+  if (!isObject(about)) throw new CheckpointCorruptedError(`object ${key} is not a share's description`, { key });
+  const a = about as unknown as About;
+  return { ...info, threadId: a.thread_id, checkpointNs: a.checkpoint_ns, checkpointId: a.checkpoint_id, encrypted: a.encrypted, checkpoints: a.checkpoints };
+}
+
+// ---- the receiving side: no credentials, no S3 client --------------------------------------
+
+/** The bundle of a share URL, downloaded (bounded), checked and deserialized. */
+export async function fetchBundle(url: string, options: ReadSharedOptions = {}, op = "readShared"): Promise<Bundle> {
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`${op}(): options must be an object`);
+  const { target, shareId, key } = parseShareUrl(url, op);
+  const maxBytes = options.maxBytes === undefined ? DEFAULT_MAX_OBJECT_BYTES : whole(`${op}(): maxBytes`, options.maxBytes, 1, Number.MAX_SAFE_INTEGER);
+  const body = await download(target, shareId, maxEnvelopeBytes(maxBytes), options);
+  return openBundle(body, { shareId, maxBytes, key, serde: options.serde ?? new JsonPlusSerializer() });
+}
+
+/** The URL to fetch (without its fragment), the share id its path names, the key of its fragment. */
+function parseShareUrl(url: string, op: string): { target: string; shareId: string; key?: Buffer } {
+  let u: URL;
+  try {
+    u = new URL(url);
+  } catch {
+    throw new InvalidArgumentError(`${op}(): the share URL is not a URL`);
+  }
+  if (u.protocol !== "https:" && u.protocol !== "http:") throw new InvalidArgumentError(`${op}(): a share URL is http(s)`);
+  const k = new URLSearchParams(u.hash.slice(1)).get("k");
+  u.hash = ""; // never sent anyway; stripped so no fetch implementation could
+  const parts = u.pathname.split("/");
+  let shareId: string | undefined;
+  try {
+    shareId = decodeURIComponent(parts.at(-2) ?? "");
+  } catch {
+    shareId = undefined;
+  }
+  if (parts.at(-1) !== SHARE_BUNDLE || shareExpiry(shareId) === undefined) {
+    throw new InvalidArgumentError(`${op}(): the URL's path does not end in a share's bundle (…/shares/{shareId}/bundle); copy the whole URL`);
+  }
+  return { target: u.toString(), shareId: shareId!, ...(k === null ? {} : { key: Buffer.from(k, "base64url") }) };
+}
+
+/** GET of the bundle; the body is counted while it streams in and dropped once it exceeds `limit`. */
+async function download(target: string, shareId: string, limit: number, options: ReadSharedOptions): Promise<Buffer> {
+  const fetchImpl = options.fetch ?? globalThis.fetch;
+  let res: Response;
+  try {
+    res = await fetchImpl(target, { signal: options.signal });
+  } catch (e) {
+    throw new ShareUnavailableError(`could not download share ${shareId} (${String(describeError(e).code ?? describeError(e).error)}); check the network`, "failed", { cause: e });
+  }
+  const requestId = res.headers.get("x-amz-request-id") ?? undefined;
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    const status = res.status;
+    const details = { status, ...(requestId ? { requestId } : {}) };
+    if (status === 404) throw new ShareUnavailableError(`share ${shareId} was revoked or never existed (HTTP 404)`, "not-found", details);
+    if (status === 403 && Date.now() >= shareExpiry(shareId)!.getTime()) {
+      throw new ShareUnavailableError(`share ${shareId} expired at ${shareExpiry(shareId)!.toISOString()}; ask for a new URL`, "expired", details);
+    }
+    if (status === 403) {
+      throw new ShareUnavailableError(`S3 refused share ${shareId} (HTTP 403): the URL was altered, or the credentials that signed it expired; copy the whole URL or ask for a new one`, "denied", details);
+    }
+    throw new ShareUnavailableError(`downloading share ${shareId} failed with HTTP ${status}`, "failed", details);
+  }
+  const tooLarge = (bytes: number) =>
+    new CheckpointCorruptedError(`share ${shareId}: its bundle of ${bytes}+ bytes is more than maxBytes allows (${limit} stored bytes); raise maxBytes if it is expected`);
+  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
+  if (declared > limit) {
+    await res.body?.cancel().catch(() => undefined);
+    throw tooLarge(declared);
+  }
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  if (res.body) {
+    // a server may send more than it declared, or declare nothing: the count decides
+    const reader = res.body.getReader();
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      total += value.byteLength;
+      if (total > limit) {
+        await reader.cancel().catch(() => undefined);
+        throw tooLarge(total);
+      }
+      chunks.push(value);
+    }
+  }
+  return Buffer.concat(chunks, total);
+}
+
+/** The shared checkpoint of a URL as a tuple (its thread and namespace are the sharer's). */
+export async function readShared(url: string, options: ReadSharedOptions = {}): Promise<CheckpointTuple> {
+  const bundle = await fetchBundle(url, options);
+  return bundle.tuples.at(-1)!;
+}
+
+/**
+ * Writes a share into any saver under `threadId`: its ancestors oldest first, then the shared
+ * checkpoint, each with its pending writes. Nothing is written until the whole bundle has been
+ * downloaded and checked. Returns the config of the imported checkpoint.
+ */
+export async function importShared(url: string, options: ImportSharedOptions): Promise<RunnableConfig> {
+  if (options === null || typeof options !== "object") throw new InvalidArgumentError("importShared(): options { into, threadId } are required");
+  const { into } = options;
+  if (!into || typeof into.put !== "function" || typeof into.putWrites !== "function" || typeof into.getTuple !== "function") {
+    throw new InvalidArgumentError("importShared(): `into` must be a checkpoint saver (MemorySaver, an S3Checkpointer, …)");
+  }
+  const threadId = requireThreadId(options.threadId, "importShared");
+  const bundle = await fetchBundle(url, options, "importShared");
+  await copyTuples(into, threadId, bundle.tuples);
+  return { configurable: { thread_id: threadId, checkpoint_ns: bundle.checkpointNs, checkpoint_id: bundle.tuples.at(-1)!.checkpoint.id } };
+}
