@@ -148,13 +148,6 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       maxObjectBytes: resolved.maxObjectBytes,
       readConcurrency: resolved.readConcurrency,
       getTuple: (config) => this.getTuple(config),
-      recordVersions: async (thread, ns) => {
-        const newest = new Map<string, string>();
-        for await (const v of listCheckpointVersions(this.store, this.layout, thread, { checkpointNs: ns, includeDeleted: true })) {
-          if (!newest.has(v.checkpointId)) newest.set(v.checkpointId, v.versionId);
-        }
-        return newest;
-      },
       capabilities: () => this.capabilities(),
     };
   }

@@ -24,6 +24,7 @@ import type { CheckpointerMetrics } from "./metrics.js";
 import { copyTuples } from "./migrate.js";
 import { isObject } from "./record.js";
 import type { S3Store } from "./store.js";
+import { listCheckpointVersions } from "./versions.js";
 
 /** Shortest URL lifetime, in seconds. */
 export const MIN_SHARE_EXPIRES_IN = 1;
@@ -102,8 +103,6 @@ export interface ShareContext {
   maxObjectBytes: number;
   readConcurrency: number;
   getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined>;
-  /** the newest version id of each checkpoint record of a namespace, deleted ones too */
-  recordVersions(threadId: string, ns: string): Promise<Map<string, string>>;
   capabilities(): Promise<BucketCapabilities>;
 }
 
@@ -179,7 +178,7 @@ async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history:
     let parent = await ctx.getTuple({ configurable: at });
     if (!parent && fromHistory) {
       // a deleted thread's ancestors are found among the versions of its records
-      versions ??= await ctx.recordVersions(thread, ns);
+      versions ??= await recordVersions(ctx, thread, ns);
       const versionId = versions.get(parentId);
       if (versionId) parent = await ctx.getTuple({ configurable: { ...at, s3_version_id: versionId } });
     }
@@ -188,6 +187,15 @@ async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history:
     child = parent;
   }
   return tuples;
+}
+
+/** The newest version id of each checkpoint record of a namespace, deleted ones too. */
+async function recordVersions(ctx: ShareContext, thread: string, ns: string): Promise<Map<string, string>> {
+  const newest = new Map<string, string>();
+  for await (const v of listCheckpointVersions(ctx.store, ctx.layout, thread, { checkpointNs: ns, includeDeleted: true })) {
+    if (!newest.has(v.checkpointId)) newest.set(v.checkpointId, v.versionId);
+  }
+  return newest;
 }
 
 /**
@@ -324,7 +332,16 @@ async function download(target: string, shareId: string, limit: number, options:
   return Buffer.concat(chunks, total);
 }
 
-/** The shared checkpoint of a URL as a tuple (its thread and namespace are the sharer's). */
+/**
+ * The shared checkpoint of a URL as a tuple (its thread and namespace are the sharer's). Needs
+ * no credentials: one plain `fetch` of the URL without its fragment.
+ *
+ * @example
+ * ```ts
+ * const tuple = await readShared(url);
+ * console.log(tuple.checkpoint.channel_values, tuple.pendingWrites);
+ * ```
+ */
 export async function readShared(url: string, options: ReadSharedOptions = {}): Promise<CheckpointTuple> {
   const bundle = await fetchBundle(url, options);
   return bundle.tuples.at(-1)!;
@@ -334,6 +351,13 @@ export async function readShared(url: string, options: ReadSharedOptions = {}): 
  * Writes a share into any saver under `threadId`: its ancestors oldest first, then the shared
  * checkpoint, each with its pending writes. Nothing is written until the whole bundle has been
  * downloaded and checked. Returns the config of the imported checkpoint.
+ *
+ * @example
+ * ```ts
+ * const memory = new MemorySaver();
+ * await importShared(url, { into: memory, threadId: "review" });
+ * await builder.compile({ checkpointer: memory }).invoke(new Command({ resume: "ok" }), { configurable: { thread_id: "review" } });
+ * ```
  */
 export async function importShared(url: string, options: ImportSharedOptions): Promise<RunnableConfig> {
   if (options === null || typeof options !== "object") throw new InvalidArgumentError("importShared(): options { into, threadId } are required");

@@ -1,5 +1,6 @@
 /** The bundle of a share: its format, its checks, its ids, and the bounded download of a URL. */
-import { randomBytes } from "node:crypto";
+import { createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from "node:crypto";
+import { decompress as zstdDecompress } from "fzstd";
 import { JsonPlusSerializer, type CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { BUNDLE_FORMAT, encodeBundle, newShareKey, openBundle, sealBundle } from "../../src/bundle.js";
@@ -195,5 +196,71 @@ describe("readShared's download", () => {
     const body = await sealed();
     const tuple = await readShared(url, { fetch: answer(200, body) });
     expect(tuple.checkpoint.id).toBe(chain()[1]!.checkpoint.id);
+  });
+});
+
+describe("the documented format (README, The bundle format)", () => {
+  /** A reader written from the README alone: node:crypto and fzstd, nothing of the library. */
+  function readAsDocumented(body: Buffer, id: string, key?: Buffer) {
+    expect(body.subarray(0, 4).toString("latin1")).toBe("LGS3");
+    expect(body.readUInt8(4)).toBe(2);
+    const headerEnd = 9 + body.readUInt32BE(5);
+    const stored = body.subarray(0, headerEnd);
+    expect(body.subarray(headerEnd, headerEnd + 32)).toEqual(createHash("sha256").update(stored).digest());
+    const header = JSON.parse(stored.subarray(9).toString("utf8"));
+    const binding = `shares/${id}`;
+    expect(header.k).toBe(createHash("sha256").update(binding, "utf8").digest("hex"));
+    let payload = body.subarray(headerEnd + 32);
+    if (header.e) {
+      expect(header.e).toMatchObject({ alg: "A256GCM-CHUNKED", kid: "share" });
+      const iv = Buffer.from(header.e.iv, "base64url");
+      const stride = Number(header.e.cs) + 16;
+      const count = Math.max(1, Math.ceil(payload.length / stride));
+      const out: Buffer[] = [];
+      for (let i = 0; i < count; i += 1) {
+        const chunk = payload.subarray(i * stride, (i + 1) * stride);
+        const nonce = Buffer.from(iv);
+        nonce.writeUInt32BE((nonce.readUInt32BE(8) ^ i) >>> 0, 8);
+        const suffix = Buffer.alloc(5);
+        suffix.writeUInt32BE(i, 0);
+        suffix.writeUInt8(i === count - 1 ? 1 : 0, 4);
+        const decipher = createDecipheriv("aes-256-gcm", key!, nonce);
+        decipher.setAAD(Buffer.concat([stored, Buffer.from(binding, "utf8"), suffix]));
+        decipher.setAuthTag(chunk.subarray(chunk.length - 16));
+        out.push(decipher.update(chunk.subarray(0, chunk.length - 16)), decipher.final());
+      }
+      payload = Buffer.concat(out);
+    }
+    const plaintext = header.c === "zstd" ? Buffer.from(zstdDecompress(payload)) : payload;
+    expect(plaintext.length).toBe(header.n);
+    const sha = createHash("sha256").update(plaintext).digest("hex");
+    const digestKey = key && Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), "langgraph-checkpoint-s3 digest", 32));
+    expect(header.h).toBe(digestKey ? createHmac("sha256", digestKey).update(sha, "utf8").digest("hex") : sha);
+    const headLength = plaintext.readUInt32BE(0);
+    const head = JSON.parse(plaintext.subarray(4, 4 + headLength).toString("utf8"));
+    const sections: Buffer[] = [];
+    let offset = 4 + headLength;
+    for (const n of head.s as number[]) {
+      sections.push(plaintext.subarray(offset, offset + n));
+      offset += n;
+    }
+    return { head, sections };
+  }
+
+  it.each([
+    ["plain", undefined],
+    ["encrypted", newShareKey()],
+  ])("a reader that follows it opens a %s bundle", async (_kind, key) => {
+    const { head, sections } = readAsDocumented(await sealed(key), shareId, key);
+    expect(head).toMatchObject({ kind: "share", fmt: 1, share_id: shareId, thread_id: "t", checkpoint_ns: "", expires_at: expiresAt.toISOString() });
+    const last = head.checkpoints.at(-1);
+    expect(last.checkpoint_id).toBe(CHAIN[1]!.checkpoint.id);
+    expect(last.parent_checkpoint_id).toBe(head.checkpoints[0].checkpoint_id);
+    expect(last.checkpoint.type).toBe("json");
+    expect(JSON.parse(sections[last.checkpoint.s]!.toString("utf8")).channel_values).toEqual(CHAIN[1]!.checkpoint.channel_values);
+    expect(last.writes.map((w: { task_id: string; channel: string }) => [w.task_id, w.channel])).toEqual([
+      ["task-1", "notes"],
+      ["task-2", "__interrupt__"],
+    ]);
   });
 });
