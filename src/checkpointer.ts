@@ -33,19 +33,8 @@ import { S3Store } from "./store.js";
 import { CheckpointWriter } from "./writer.js";
 import { reencryptThread, type ReencryptReport } from "./reencrypt.js";
 import { listThreads, type ListThreadsOptions, type ThreadInfo } from "./threads.js";
-import {
-  createShare,
-  importShared,
-  listShares,
-  readShared,
-  revokeShare,
-  type ImportSharedOptions,
-  type ReadSharedOptions,
-  type Share,
-  type ShareContext,
-  type ShareInfo,
-  type ShareOptions,
-} from "./share.js";
+import { importShared, readShared, type ImportSharedOptions, type ReadSharedOptions } from "./receive.js";
+import { createShare, listShares, revokeShare, type Share, type ShareContext, type ShareInfo, type ShareOptions } from "./share.js";
 import {
   copyThread,
   deleteThread,

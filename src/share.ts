@@ -2,26 +2,24 @@
  * Sharing agent state through presigned URLs. `share` writes one bundle (bundle.ts) under
  * `{prefix}shares/{shareId}/` and signs a GetObject URL for it; by default the bundle is
  * encrypted with a fresh key that travels only in the URL's fragment (`#k=…`), which HTTP
- * clients never send, so S3, proxies and access logs see ciphertext only. The receiver needs no
- * credentials: `readShared` downloads with plain `fetch` (bounded while streaming), checks, and
- * deserializes; `importShared` writes the checkpoints into any saver so the graph continues.
- * `revokeShare` deletes every version of the share's objects, so the URL stops working at once.
+ * clients never send, so S3, proxies and access logs see ciphertext only. The receiving side,
+ * which needs no credentials, is receive.ts. `revokeShare` deletes every version of the share's
+ * objects, so the URL stops working at once.
  */
 
 import { randomBytes } from "node:crypto";
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
 import type { RunnableConfig } from "@langchain/core/runnables";
-import { JsonPlusSerializer, type BaseCheckpointSaver, type CheckpointTuple, type SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import type { CheckpointTuple, SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import pLimit from "p-limit";
-import { encodeBundle, newShareKey, openBundle, sealBundle, type Bundle } from "./bundle.js";
-import { DEFAULT_MAX_OBJECT_BYTES, maxEnvelopeBytes, open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
-import { requireThread, requireThreadId, versionIdOf } from "./config.js";
-import { CheckpointCorruptedError, CheckpointNotFoundError, InvalidArgumentError, S3RequestError, ShareUnavailableError, describeError } from "./errors.js";
+import { encodeBundle, newShareKey, sealBundle } from "./bundle.js";
+import { open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
+import { requireThread, versionIdOf } from "./config.js";
+import { CheckpointCorruptedError, CheckpointNotFoundError, InvalidArgumentError, S3RequestError } from "./errors.js";
 import type { BucketCapabilities } from "./immutability.js";
-import { SHARE_BUNDLE, SHARE_ID_RANDOM_BYTES, assertShareId, shareExpiry, shareIdFor, type KeyLayout } from "./layout.js";
+import { SHARE_ID_RANDOM_BYTES, assertShareId, shareExpiry, shareIdFor, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import type { CheckpointerMetrics } from "./metrics.js";
-import { copyTuples } from "./migrate.js";
 import { isObject } from "./record.js";
 import type { S3Store } from "./store.js";
 import { listCheckpointVersions } from "./versions.js";
@@ -71,25 +69,6 @@ export interface ShareInfo {
   checkpoints?: number;
 }
 
-/** Options of `readShared`. */
-export interface ReadSharedOptions {
-  /** Serializer the sharing side used. @default LangGraph's JsonPlusSerializer */
-  serde?: SerializerProtocol;
-  /** Largest bundle plaintext accepted; the download stops once the body exceeds what that allows. @default 256 MiB */
-  maxBytes?: number;
-  /** The `fetch` to download with. @default globalThis.fetch */
-  fetch?: typeof fetch;
-  signal?: AbortSignal;
-}
-
-/** Options of `importShared`. */
-export interface ImportSharedOptions extends ReadSharedOptions {
-  /** Any checkpoint saver: MemorySaver, SqliteSaver, an S3Checkpointer, … */
-  into: BaseCheckpointSaver;
-  /** Thread to write the shared checkpoints into. */
-  threadId: string;
-}
-
 /** What the share verbs need of a checkpointer. */
 export interface ShareContext {
   store: S3Store;
@@ -116,7 +95,8 @@ interface About {
   checkpoints: number;
 }
 
-function whole(what: string, value: unknown, min: number, max: number): number {
+/** A whole-number argument of a share call, from `min` to `max`. */
+export function wholeArgument(what: string, value: unknown, min: number, max: number): number {
   if (typeof value !== "number" || !Number.isSafeInteger(value) || value < min || value > max) {
     throw new InvalidArgumentError(`${what} must be a whole number from ${min} to ${max}; got ${String(value)}`);
   }
@@ -125,12 +105,15 @@ function whole(what: string, value: unknown, min: number, max: number): number {
 
 export async function createShare(ctx: ShareContext, config: RunnableConfig, options: ShareOptions): Promise<Share> {
   if (options === null || typeof options !== "object") throw new InvalidArgumentError("share(): options must be an object, e.g. { expiresIn: 3600 }");
-  const expiresIn = whole("share(): expiresIn (seconds; SigV4 allows at most 7 days)", options.expiresIn, MIN_SHARE_EXPIRES_IN, MAX_SHARE_EXPIRES_IN);
-  const history = whole("share(): history", options.history ?? 0, 0, MAX_SHARE_HISTORY);
+  const expiresIn = wholeArgument("share(): expiresIn (seconds; SigV4 allows at most 7 days)", options.expiresIn, MIN_SHARE_EXPIRES_IN, MAX_SHARE_EXPIRES_IN);
+  const history = wholeArgument("share(): history", options.history ?? 0, 0, MAX_SHARE_HISTORY);
   if (options.encrypt !== undefined && typeof options.encrypt !== "boolean") throw new InvalidArgumentError("share(): encrypt must be a boolean");
   requireThread(config, "share");
   const tuple = await ctx.getTuple(config);
-  if (!tuple) throw new CheckpointNotFoundError(`share(): no checkpoint matches ${JSON.stringify(config.configurable ?? {})}`);
+  if (!tuple) {
+    const { thread_id, checkpoint_id, s3_version_id } = config.configurable ?? {};
+    throw new CheckpointNotFoundError(`share(): no checkpoint matches ${JSON.stringify({ thread_id, checkpoint_id, s3_version_id })}`);
+  }
   const tuples = await withAncestors(ctx, tuple, history, versionIdOf(config) !== undefined);
   const { thread_id: threadId, checkpoint_ns: checkpointNs } = tuple.config.configurable as { thread_id: string; checkpoint_ns: string };
 
@@ -246,127 +229,4 @@ async function describeShare(ctx: ShareContext, shareId: string, bytes: number, 
   if (!isObject(about)) throw new CheckpointCorruptedError(`object ${key} is not a share's description`, { key });
   const a = about as unknown as About;
   return { ...info, threadId: a.thread_id, checkpointNs: a.checkpoint_ns, checkpointId: a.checkpoint_id, encrypted: a.encrypted, checkpoints: a.checkpoints };
-}
-
-// ---- the receiving side: no credentials, no S3 client --------------------------------------
-
-/** The bundle of a share URL, downloaded (bounded), checked and deserialized. */
-export async function fetchBundle(url: string, options: ReadSharedOptions = {}, op = "readShared"): Promise<Bundle> {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`${op}(): options must be an object`);
-  const { target, shareId, key } = parseShareUrl(url, op);
-  const maxBytes = options.maxBytes === undefined ? DEFAULT_MAX_OBJECT_BYTES : whole(`${op}(): maxBytes`, options.maxBytes, 1, Number.MAX_SAFE_INTEGER);
-  const body = await download(target, shareId, maxEnvelopeBytes(maxBytes), options);
-  return openBundle(body, { shareId, maxBytes, key, serde: options.serde ?? new JsonPlusSerializer() });
-}
-
-/** The URL to fetch (without its fragment), the share id its path names, the key of its fragment. */
-function parseShareUrl(url: string, op: string): { target: string; shareId: string; key?: Buffer } {
-  let u: URL;
-  try {
-    u = new URL(url);
-  } catch {
-    throw new InvalidArgumentError(`${op}(): the share URL is not a URL`);
-  }
-  if (u.protocol !== "https:" && u.protocol !== "http:") throw new InvalidArgumentError(`${op}(): a share URL is http(s)`);
-  const k = new URLSearchParams(u.hash.slice(1)).get("k");
-  u.hash = ""; // never sent anyway; stripped so no fetch implementation could
-  const parts = u.pathname.split("/");
-  let shareId: string | undefined;
-  try {
-    shareId = decodeURIComponent(parts.at(-2) ?? "");
-  } catch {
-    shareId = undefined;
-  }
-  if (parts.at(-1) !== SHARE_BUNDLE || shareExpiry(shareId) === undefined) {
-    throw new InvalidArgumentError(`${op}(): the URL's path does not end in a share's bundle (…/shares/{shareId}/bundle); copy the whole URL`);
-  }
-  return { target: u.toString(), shareId: shareId!, ...(k === null ? {} : { key: Buffer.from(k, "base64url") }) };
-}
-
-/** GET of the bundle; the body is counted while it streams in and dropped once it exceeds `limit`. */
-async function download(target: string, shareId: string, limit: number, options: ReadSharedOptions): Promise<Buffer> {
-  const fetchImpl = options.fetch ?? globalThis.fetch;
-  let res: Response;
-  try {
-    res = await fetchImpl(target, { signal: options.signal });
-  } catch (e) {
-    throw new ShareUnavailableError(`could not download share ${shareId} (${String(describeError(e).code ?? describeError(e).error)}); check the network`, "failed", { cause: e });
-  }
-  const requestId = res.headers.get("x-amz-request-id") ?? undefined;
-  if (!res.ok) {
-    await res.body?.cancel().catch(() => undefined);
-    const status = res.status;
-    const details = { status, ...(requestId ? { requestId } : {}) };
-    if (status === 404) throw new ShareUnavailableError(`share ${shareId} was revoked or never existed (HTTP 404)`, "not-found", details);
-    if (status === 403 && Date.now() >= shareExpiry(shareId)!.getTime()) {
-      throw new ShareUnavailableError(`share ${shareId} expired at ${shareExpiry(shareId)!.toISOString()}; ask for a new URL`, "expired", details);
-    }
-    if (status === 403) {
-      throw new ShareUnavailableError(`S3 refused share ${shareId} (HTTP 403): the URL was altered, or the credentials that signed it expired; copy the whole URL or ask for a new one`, "denied", details);
-    }
-    throw new ShareUnavailableError(`downloading share ${shareId} failed with HTTP ${status}`, "failed", details);
-  }
-  const tooLarge = (bytes: number) =>
-    new CheckpointCorruptedError(`share ${shareId}: its bundle of ${bytes}+ bytes is more than maxBytes allows (${limit} stored bytes); raise maxBytes if it is expected`);
-  const declared = Number(res.headers.get("content-length") ?? Number.NaN);
-  if (declared > limit) {
-    await res.body?.cancel().catch(() => undefined);
-    throw tooLarge(declared);
-  }
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  if (res.body) {
-    // a server may send more than it declared, or declare nothing: the count decides
-    const reader = res.body.getReader();
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) break;
-      total += value.byteLength;
-      if (total > limit) {
-        await reader.cancel().catch(() => undefined);
-        throw tooLarge(total);
-      }
-      chunks.push(value);
-    }
-  }
-  return Buffer.concat(chunks, total);
-}
-
-/**
- * The shared checkpoint of a URL as a tuple (its thread and namespace are the sharer's). Needs
- * no credentials: one plain `fetch` of the URL without its fragment.
- *
- * @example
- * ```ts
- * const tuple = await readShared(url);
- * console.log(tuple.checkpoint.channel_values, tuple.pendingWrites);
- * ```
- */
-export async function readShared(url: string, options: ReadSharedOptions = {}): Promise<CheckpointTuple> {
-  const bundle = await fetchBundle(url, options);
-  return bundle.tuples.at(-1)!;
-}
-
-/**
- * Writes a share into any saver under `threadId`: its ancestors oldest first, then the shared
- * checkpoint, each with its pending writes. Nothing is written until the whole bundle has been
- * downloaded and checked. Returns the config of the imported checkpoint.
- *
- * @example
- * ```ts
- * const memory = new MemorySaver();
- * await importShared(url, { into: memory, threadId: "review" });
- * await builder.compile({ checkpointer: memory }).invoke(new Command({ resume: "ok" }), { configurable: { thread_id: "review" } });
- * ```
- */
-export async function importShared(url: string, options: ImportSharedOptions): Promise<RunnableConfig> {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError("importShared(): options { into, threadId } are required");
-  const { into } = options;
-  if (!into || typeof into.put !== "function" || typeof into.putWrites !== "function" || typeof into.getTuple !== "function") {
-    throw new InvalidArgumentError("importShared(): `into` must be a checkpoint saver (MemorySaver, an S3Checkpointer, …)");
-  }
-  const threadId = requireThreadId(options.threadId, "importShared");
-  const bundle = await fetchBundle(url, options, "importShared");
-  await copyTuples(into, threadId, bundle.tuples);
-  return { configurable: { thread_id: threadId, checkpoint_ns: bundle.checkpointNs, checkpoint_id: bundle.tuples.at(-1)!.checkpoint.id } };
 }

@@ -8,7 +8,7 @@ import { CheckpointCorruptedError, DecryptionFailedError, InvalidArgumentError, 
 import { KeyLayout, assertShareId, shareExpiry, shareIdFor } from "../../src/layout.js";
 import { resolveCompression } from "../../src/options.js";
 import { pack } from "../../src/record.js";
-import { readShared } from "../../src/share.js";
+import { readShared } from "../../src/receive.js";
 import { checkpointOf, meta as loopMeta } from "../helpers/checkpoints.js";
 
 const serde = new JsonPlusSerializer();
