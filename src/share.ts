@@ -117,9 +117,10 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
   const tuples = await withAncestors(ctx, tuple, history, versionIdOf(config) !== undefined);
   const { thread_id: threadId, checkpoint_ns: checkpointNs } = tuple.config.configurable as { thread_id: string; checkpoint_ns: string };
 
-  // URL expiry to the second, as SigV4 counts it from the signing time
-  const createdAt = new Date();
-  const expiresAt = new Date(Math.floor(createdAt.getTime() / 1000) * 1000 + expiresIn * 1000);
+  // SigV4 counts a URL's life in seconds from its signing date: the URL is signed as of this
+  // second, so it expires exactly at `expiresAt`, however long the writes below take
+  const createdAt = new Date(Math.floor(Date.now() / 1000) * 1000);
+  const expiresAt = new Date(createdAt.getTime() + expiresIn * 1000);
   const shareId = shareIdFor(expiresAt, randomBytes(SHARE_ID_RANDOM_BYTES));
   const key = options.encrypt === false ? undefined : newShareKey();
   // serialized and sealed before anything is written: a value the serializer refuses fails here
@@ -139,7 +140,7 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
   await ctx.store.put(aboutKey, aboutSealed.body, { sha256: aboutSealed.sha256 });
   const bundleKey = ctx.layout.shareBundle(shareId);
   await ctx.store.put(bundleKey, bundle.body, { sha256: bundle.sha256 });
-  const signed = await ctx.store.presignGet(bundleKey, expiresIn);
+  const signed = await ctx.store.presignGet(bundleKey, expiresIn, createdAt);
   ctx.metrics.shareCreated();
   // never the URL: its signature and its key are the capability
   ctx.logger.info(

@@ -98,6 +98,10 @@ describe("share URLs", () => {
     const saver = saverOn(buckets.unversioned);
     const config = await paused(saver);
     const { url, expiresAt } = await saver.share(config, { expiresIn: 2 });
+    // the URL's own dates say the same expiry
+    const signed = new URL(url).searchParams;
+    const date = signed.get("X-Amz-Date")!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z");
+    expect(new Date(Date.parse(date) + Number(signed.get("X-Amz-Expires")) * 1000)).toEqual(expiresAt);
     const tuple = await readShared(url);
     const original = await saver.getTuple(config);
     expect(tuple.checkpoint).toEqual(original!.checkpoint);
