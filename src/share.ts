@@ -142,6 +142,12 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
   await ctx.store.put(bundleKey, bundle.body, { sha256: bundle.sha256 });
   const signed = await ctx.store.presignGet(bundleKey, expiresIn, createdAt);
   ctx.metrics.shareCreated();
+  if (await hasOtherNamespaces(ctx, threadId, checkpointNs)) {
+    ctx.logger.warn(
+      { shareId, threadId, checkpointNs },
+      "the thread has subgraph checkpoints, which a share does not carry: a run paused inside a subgraph pauses there again after an import",
+    );
+  }
   // never the URL: its signature and its key are the capability
   ctx.logger.info(
     { shareId, threadId, checkpointNs, checkpointId: tuple.checkpoint.id, expiresAt: about.expires_at, encrypted: about.encrypted, checkpoints: tuples.length, bytes: bundle.body.length },
@@ -171,6 +177,15 @@ async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history:
     child = parent;
   }
   return tuples;
+}
+
+/** True when the thread has current checkpoints in namespaces other than `ns` (subgraphs): one listing. */
+async function hasOtherNamespaces(ctx: ShareContext, thread: string, ns: string): Promise<boolean> {
+  const own = ctx.layout.namespace(thread, ns);
+  for await (const folders of ctx.store.listFolders(ctx.layout.namespaces(thread))) {
+    if (folders.some((f) => f !== own)) return true;
+  }
+  return false;
 }
 
 /** The newest version id of each checkpoint record of a namespace, deleted ones too. */

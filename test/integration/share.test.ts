@@ -179,7 +179,8 @@ describe("share URLs", () => {
 
   it("log each share and revoke without the URL's signature or key", async () => {
     const lines: string[] = [];
-    const logger: Logger = { debug() {}, info: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`), warn() {}, error() {} };
+    const warnings: string[] = [];
+    const logger: Logger = { debug() {}, info: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`), warn: (_o, m) => warnings.push(m ?? ""), error() {} };
     const saver = saverOn(buckets.unversioned, { logger });
     const config = await paused(saver);
     const { url, shareId } = await saver.share(config, { expiresIn: 60, history: 1 });
@@ -192,6 +193,29 @@ describe("share URLs", () => {
     expect(lines.find((l) => l.startsWith("revoked a share"))).toContain(shareId);
     const secrets = [new URL(url).searchParams.get("X-Amz-Signature")!, url.split("#k=")[1]!];
     for (const line of lines) for (const secret of secrets) expect(line).not.toContain(secret);
+    expect(warnings).toEqual([]);
+  });
+
+  it("say when the thread has subgraph checkpoints, which a bundle does not carry", async () => {
+    const warnings: string[] = [];
+    const logger: Logger = { debug() {}, info() {}, warn: (_o, m) => warnings.push(m ?? ""), error() {} };
+    const saver = saverOn(buckets.unversioned, { logger });
+    const review = new StateGraph(State)
+      .addNode("ask", () => ({ notes: [`approved: ${String(interrupt("approve?"))}`] }))
+      .addEdge(START, "ask")
+      .addEdge("ask", END)
+      .compile();
+    const nested = (c: BaseCheckpointSaver) =>
+      new StateGraph(State).addNode("review", review).addEdge(START, "review").addEdge("review", END).compile({ checkpointer: c });
+    const config = { configurable: { thread_id: "nested" } };
+    await nested(saver).invoke({ topic: "tides" }, config);
+    const { url } = await saver.share(config, { expiresIn: 600 });
+    expect(warnings).toEqual([expect.stringMatching(/subgraph checkpoints/)]);
+    // as the README says: the subgraph starts again and pauses at its interrupt again
+    const memory = new MemorySaver();
+    await importShared(url, { into: memory, threadId: "copy" });
+    const there = await nested(memory).invoke(new Command({ resume: "yes" }), { configurable: { thread_id: "copy" } });
+    expect((there as { __interrupt__?: unknown[] }).__interrupt__).toHaveLength(1);
   });
 });
 

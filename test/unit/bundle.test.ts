@@ -13,7 +13,7 @@ import { checkpointOf, meta as loopMeta } from "../helpers/checkpoints.js";
 
 const serde = new JsonPlusSerializer();
 const compression = resolveCompression(undefined);
-const maxBytes = 1 << 20;
+const maxBytes = 16 << 20;
 const expiresAt = new Date("2030-01-02T03:04:05Z");
 const shareId = shareIdFor(expiresAt, randomBytes(16));
 
@@ -247,11 +247,19 @@ describe("the documented format (README, The bundle format)", () => {
     return { head, sections };
   }
 
+  // an incompressible 2.5 MB value makes the encrypted payload three chunks of 1 MiB
+  const large = () => {
+    const tuples = chain();
+    tuples[0]!.checkpoint.channel_values.blob = randomBytes(2_500_000).toString("base64");
+    tuples[0]!.checkpoint.channel_versions.blob = 1;
+    return tuples;
+  };
   it.each([
-    ["plain", undefined],
-    ["encrypted", newShareKey()],
-  ])("a reader that follows it opens a %s bundle", async (_kind, key) => {
-    const { head, sections } = readAsDocumented(await sealed(key), shareId, key);
+    ["plain", undefined, chain],
+    ["encrypted", newShareKey(), chain],
+    ["large encrypted (three chunks)", newShareKey(), large],
+  ])("a reader that follows it opens a %s bundle", async (_kind, key, tuples) => {
+    const { head, sections } = readAsDocumented(await sealed(key, tuples()), shareId, key);
     expect(head).toMatchObject({ kind: "share", fmt: 1, share_id: shareId, thread_id: "t", checkpoint_ns: "", expires_at: expiresAt.toISOString() });
     const last = head.checkpoints.at(-1);
     expect(last.checkpoint_id).toBe(CHAIN[1]!.checkpoint.id);
