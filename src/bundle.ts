@@ -7,12 +7,13 @@
  *             share's own key (key id "share") unless the share was made with encrypt: false
  * plaintext:  u32 head length (big-endian)  head (JSON)  section bytes…   (record.ts framing)
  * head:       { kind: "share", fmt: 1, share_id, created_at, expires_at, thread_id, checkpoint_ns,
- *               checkpoints: [ { checkpoint_id, parent_checkpoint_id?, checkpoint: { type, s },
+ *               checkpoints: [ { checkpoint_id, checkpoint_ns?, parent_checkpoint_id?, checkpoint: { type, s },
  *                                metadata: { type, s }, writes: [ { task_id, channel, type, s } ] } ],
  *               s: [section lengths] }
  * ```
  *
- * `checkpoints` are oldest first; the last is the one shared. `{ type, s }` is a value as the
+ * `checkpoints` of the head's namespace come first, oldest first; the last of them is the one
+ * shared. The checkpoints of its paused subgraphs follow, each naming its `checkpoint_ns`. `{ type, s }` is a value as the
  * serializer wrote it: its serde type (LangGraph's `json`, say) and the index of the section
  * holding its bytes. Everything is checked before a value is deserialized: the envelope (format,
  * size, checksum, key binding, decryption), then the head (kind, format, share id, every field,
@@ -37,6 +38,8 @@ export const SHARE_KEY_BYTES = 32;
 /** One checkpoint of a bundle, as stored in its head. */
 interface BundleEntry {
   checkpoint_id: string;
+  /** a subgraph's namespace; absent for the head's `checkpoint_ns` */
+  checkpoint_ns?: string;
   parent_checkpoint_id?: string;
   checkpoint: { type: string; s: number };
   metadata: { type: string; s: number };
@@ -54,7 +57,11 @@ interface BundleHead {
   checkpoints: BundleEntry[];
 }
 
-/** A bundle read back: the shared checkpoint is the last of `tuples` (oldest first). */
+/**
+ * A bundle read back: `tuples` oldest first within each namespace; the shared checkpoint is the
+ * last of the bundle's own namespace ({@link sharedTuple}); the paused subgraphs' checkpoints
+ * follow it.
+ */
 export interface Bundle {
   shareId: string;
   createdAt: Date;
@@ -96,8 +103,10 @@ export async function encodeBundle(
   const checkpoints: BundleEntry[] = [];
   for (const t of tuples) {
     const parent = t.parentConfig?.configurable?.checkpoint_id as string | undefined;
+    const ns = (t.config.configurable?.checkpoint_ns as string | undefined) ?? "";
     const entry: BundleEntry = {
       checkpoint_id: t.checkpoint.id,
+      ...(ns !== meta.checkpointNs ? { checkpoint_ns: ns } : {}),
       ...(parent ? { parent_checkpoint_id: parent } : {}),
       checkpoint: await add(t.checkpoint),
       metadata: await add(t.metadata ?? {}),
@@ -160,7 +169,8 @@ export async function openBundle(
   for (const entry of head.checkpoints) {
     const checkpoint = await load(entry.checkpoint);
     if (!isObject(checkpoint) || checkpoint.id !== entry.checkpoint_id) throw corrupted(`checkpoint ${entry.checkpoint_id} does not hold itself`);
-    const where = (checkpoint_id: string) => ({ configurable: { thread_id: head.thread_id, checkpoint_ns: head.checkpoint_ns, checkpoint_id } });
+    const ns = entry.checkpoint_ns ?? head.checkpoint_ns;
+    const where = (checkpoint_id: string) => ({ configurable: { thread_id: head.thread_id, checkpoint_ns: ns, checkpoint_id } });
     const pendingWrites: CheckpointPendingWrite[] = [];
     for (const w of entry.writes) pendingWrites.push([w.task_id, w.channel, await load(w)]);
     tuples.push({
@@ -181,6 +191,11 @@ export async function openBundle(
   };
 }
 
+/** The shared checkpoint of a bundle: the last of its own namespace. */
+export function sharedTuple(bundle: Bundle): CheckpointTuple {
+  return bundle.tuples.filter((t) => t.config.configurable?.checkpoint_ns === bundle.checkpointNs).at(-1)!;
+}
+
 const isDate = (v: unknown) => isString(v) && !Number.isNaN(Date.parse(v));
 
 /** What is wrong with a bundle head, or `undefined` (record.ts calls it from `unpack`). */
@@ -194,18 +209,21 @@ function bundleHeadProblem(head: Record<string, unknown>, count: number): string
   if (!isDate(head.created_at) || !isDate(head.expires_at)) return "bad dates";
   const entries = head.checkpoints;
   if (!Array.isArray(entries) || entries.length === 0) return "no checkpoints";
-  let previous: string | undefined;
+  const previous = new Map<string, string>();
   for (const e of entries as unknown[]) {
     if (!isObject(e) || !isString(e.checkpoint_id) || e.checkpoint_id === "") return "bad checkpoint id";
     if (e.parent_checkpoint_id !== undefined && !isString(e.parent_checkpoint_id)) return "bad parent id";
-    // oldest first: each checkpoint after the first is the child of the one before it
-    if (previous !== undefined && e.parent_checkpoint_id !== previous) return "the checkpoints do not form a parent chain";
+    if (e.checkpoint_ns !== undefined && (!isString(e.checkpoint_ns) || e.checkpoint_ns === head.checkpoint_ns)) return "bad namespace";
+    // oldest first: in each namespace, each checkpoint after the first is the child of the one before it
+    const ns = (e.checkpoint_ns as string | undefined) ?? (head.checkpoint_ns as string);
+    if (previous.has(ns) && e.parent_checkpoint_id !== previous.get(ns)) return "the checkpoints do not form a parent chain";
+    if (previous.size === 0 && e.checkpoint_ns !== undefined) return "the shared namespace must come first";
     if (!isTyped(e.checkpoint, count) || !isTyped(e.metadata, count)) return "checkpoint or metadata missing";
     if (!Array.isArray(e.writes)) return "writes missing";
     for (const w of e.writes as unknown[]) {
       if (!isTyped(w, count) || !isString((w as Record<string, unknown>).task_id) || !isString((w as Record<string, unknown>).channel)) return "bad write";
     }
-    previous = e.checkpoint_id;
+    previous.set(ns, e.checkpoint_id);
   }
   return undefined;
 }

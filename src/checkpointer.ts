@@ -137,6 +137,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       maxObjectBytes: resolved.maxObjectBytes,
       readConcurrency: resolved.readConcurrency,
       getTuple: (config) => this.getTuple(config),
+      list: (config, options) => this.list(config, options),
       capabilities: () => this.capabilities(),
     };
   }

@@ -277,6 +277,18 @@ export class KeyLayout {
     return `${this.namespaces(threadId)}${encodeComponent(ns)}/`;
   }
 
+  /**
+   * The namespace a folder of {@link namespaces} stands for (as `ListObjectsV2` with a `/`
+   * delimiter gives it); `undefined` for a digest component (the namespace is in its records)
+   * or any other string.
+   */
+  namespaceOfFolder(threadId: string, folder: string): string | undefined {
+    const root = this.namespaces(threadId);
+    if (!folder.startsWith(root) || !folder.endsWith("/")) return undefined;
+    const component = folder.slice(root.length, -1);
+    return component.includes("/") ? undefined : decodeComponent(component);
+  }
+
   checkpoint(threadId: string, ns: string, checkpointId: string): string {
     return `${this.namespace(threadId, ns)}${invertCheckpointId(checkpointId)}/`;
   }

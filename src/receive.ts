@@ -7,7 +7,7 @@
 
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { JsonPlusSerializer, type BaseCheckpointSaver, type CheckpointTuple, type SerializerProtocol } from "@langchain/langgraph-checkpoint";
-import { openBundle, type Bundle } from "./bundle.js";
+import { openBundle, sharedTuple, type Bundle } from "./bundle.js";
 import { DEFAULT_MAX_OBJECT_BYTES, maxEnvelopeBytes } from "./codec.js";
 import { requireThreadId } from "./config.js";
 import { CheckpointCorruptedError, InvalidArgumentError, ShareUnavailableError, describeError } from "./errors.js";
@@ -127,8 +127,7 @@ async function download(target: string, shareId: string, limit: number, options:
  * ```
  */
 export async function readShared(url: string, options: ReadSharedOptions = {}): Promise<CheckpointTuple> {
-  const bundle = await fetchBundle(url, options);
-  return bundle.tuples.at(-1)!;
+  return sharedTuple(await fetchBundle(url, options));
 }
 
 /**
@@ -152,5 +151,5 @@ export async function importShared(url: string, options: ImportSharedOptions): P
   const threadId = requireThreadId(options.threadId, "importShared");
   const bundle = await fetchBundle(url, options, "importShared");
   await copyTuples(into, threadId, bundle.tuples);
-  return { configurable: { thread_id: threadId, checkpoint_ns: bundle.checkpointNs, checkpoint_id: bundle.tuples.at(-1)!.checkpoint.id } };
+  return { configurable: { thread_id: threadId, checkpoint_ns: bundle.checkpointNs, checkpoint_id: sharedTuple(bundle).checkpoint.id } };
 }

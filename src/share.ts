@@ -10,7 +10,7 @@
 import { randomBytes } from "node:crypto";
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
 import type { RunnableConfig } from "@langchain/core/runnables";
-import type { CheckpointTuple, SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import type { CheckpointListOptions, CheckpointTuple, SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import pLimit from "p-limit";
 import { encodeBundle, newShareKey, sealBundle } from "./bundle.js";
 import { open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
@@ -30,6 +30,8 @@ export const MIN_SHARE_EXPIRES_IN = 1;
 export const MAX_SHARE_EXPIRES_IN = 7 * 24 * 60 * 60;
 /** Most ancestors one bundle takes. */
 export const MAX_SHARE_HISTORY = 1000;
+/** Most checkpoints of one subgraph namespace looked at for the one under the shared checkpoint. */
+export const MAX_SUBGRAPH_SCAN = 100;
 
 /** Options of `share`. */
 export interface ShareOptions {
@@ -82,6 +84,7 @@ export interface ShareContext {
   maxObjectBytes: number;
   readConcurrency: number;
   getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined>;
+  list(config: RunnableConfig, options: CheckpointListOptions): AsyncGenerator<CheckpointTuple>;
   capabilities(): Promise<BucketCapabilities>;
 }
 
@@ -114,8 +117,12 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
     const { thread_id, checkpoint_id, s3_version_id } = config.configurable ?? {};
     throw new CheckpointNotFoundError(`share(): no checkpoint matches ${JSON.stringify({ thread_id, checkpoint_id, s3_version_id })}`);
   }
-  const tuples = await withAncestors(ctx, tuple, history, versionIdOf(config) !== undefined);
   const { thread_id: threadId, checkpoint_ns: checkpointNs } = tuple.config.configurable as { thread_id: string; checkpoint_ns: string };
+  // the shared namespace's chain first (the shared checkpoint last), then its subgraphs'
+  const tuples = [
+    ...(await withAncestors(ctx, tuple, history, versionIdOf(config) !== undefined)),
+    ...(await subgraphCheckpoints(ctx, threadId, checkpointNs, tuple.checkpoint.id)),
+  ];
 
   // SigV4 counts a URL's life in seconds from its signing date: the URL is signed as of this
   // second, so it expires exactly at `expiresAt`, however long the writes below take
@@ -142,12 +149,7 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
   await ctx.store.put(bundleKey, bundle.body, { sha256: bundle.sha256 });
   const signed = await ctx.store.presignGet(bundleKey, expiresIn, createdAt);
   ctx.metrics.shareCreated();
-  if (await hasOtherNamespaces(ctx, threadId, checkpointNs)) {
-    ctx.logger.warn(
-      { shareId, threadId, checkpointNs },
-      "the thread has subgraph checkpoints, which a share does not carry: a run paused inside a subgraph pauses there again after an import",
-    );
-  }
+
   // never the URL: its signature and its key are the capability
   ctx.logger.info(
     { shareId, threadId, checkpointNs, checkpointId: tuple.checkpoint.id, expiresAt: about.expires_at, encrypted: about.encrypted, checkpoints: tuples.length, bytes: bundle.body.length },
@@ -179,13 +181,34 @@ async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history:
   return tuples;
 }
 
-/** True when the thread has current checkpoints in namespaces other than `ns` (subgraphs): one listing. */
-async function hasOtherNamespaces(ctx: ShareContext, thread: string, ns: string): Promise<boolean> {
-  const own = ctx.layout.namespace(thread, ns);
+/**
+ * The checkpoints of subgraphs run under the shared checkpoint (a run paused inside a subgraph
+ * needs them to continue): in each other namespace of the thread, the newest checkpoint whose
+ * `metadata.parents` names the shared one (LangGraph records there the checkpoint of every
+ * enclosing namespace). One listing of the thread's namespaces, then each one's checkpoints,
+ * newest first, until one matches (at most {@link MAX_SUBGRAPH_SCAN}). Only current checkpoints:
+ * after a delete, a share by version id carries none.
+ */
+async function subgraphCheckpoints(ctx: ShareContext, thread: string, ns: string, sharedId: string): Promise<CheckpointTuple[]> {
+  const found: CheckpointTuple[] = [];
   for await (const folders of ctx.store.listFolders(ctx.layout.namespaces(thread))) {
-    if (folders.some((f) => f !== own)) return true;
+    for (const folder of folders) {
+      const child = ctx.layout.namespaceOfFolder(thread, folder);
+      if (child === ns) continue;
+      if (child === undefined) {
+        ctx.logger.warn({ threadId: thread, folder }, "share(): a namespace too long to read from its key is left out of the bundle");
+        continue;
+      }
+      for await (const t of ctx.list({ configurable: { thread_id: thread, checkpoint_ns: child } }, { limit: MAX_SUBGRAPH_SCAN })) {
+        const parents = (t.metadata as { parents?: Record<string, unknown> } | undefined)?.parents;
+        if (parents && Object.hasOwn(parents, ns) && parents[ns] === sharedId) {
+          found.push(t);
+          break;
+        }
+      }
+    }
   }
-  return false;
+  return found;
 }
 
 /** The newest version id of each checkpoint record of a namespace, deleted ones too. */

@@ -196,26 +196,43 @@ describe("share URLs", () => {
     expect(warnings).toEqual([]);
   });
 
-  it("say when the thread has subgraph checkpoints, which a bundle does not carry", async () => {
-    const warnings: string[] = [];
-    const logger: Logger = { debug() {}, info() {}, warn: (_o, m) => warnings.push(m ?? ""), error() {} };
-    const saver = saverOn(buckets.unversioned, { logger });
+  it("carry the checkpoints of a subgraph paused under the shared one, so the run continues inside it", async () => {
+    const saver = saverOn(buckets.unversioned);
+    let prepared = 0;
     const review = new StateGraph(State)
+      .addNode("prep", () => {
+        prepared += 1;
+        return { notes: ["prepared"] };
+      })
       .addNode("ask", () => ({ notes: [`approved: ${String(interrupt("approve?"))}`] }))
-      .addEdge(START, "ask")
+      .addEdge(START, "prep")
+      .addEdge("prep", "ask")
       .addEdge("ask", END)
       .compile();
     const nested = (c: BaseCheckpointSaver) =>
-      new StateGraph(State).addNode("review", review).addEdge(START, "review").addEdge("review", END).compile({ checkpointer: c });
+      new StateGraph(State)
+        .addNode("research", (st) => ({ notes: [`${st.topic} found`] }))
+        .addNode("review", review)
+        .addNode("write", (st) => ({ notes: [`report from ${st.notes.length} notes`] }))
+        .addEdge(START, "research")
+        .addEdge("research", "review")
+        .addEdge("review", "write")
+        .addEdge("write", END)
+        .compile({ checkpointer: c });
     const config = { configurable: { thread_id: "nested" } };
     await nested(saver).invoke({ topic: "tides" }, config);
     const { url } = await saver.share(config, { expiresIn: 600 });
-    expect(warnings).toEqual([expect.stringMatching(/subgraph checkpoints/)]);
-    // as the README says: the subgraph starts again and pauses at its interrupt again
     const memory = new MemorySaver();
     await importShared(url, { into: memory, threadId: "copy" });
-    const there = await nested(memory).invoke(new Command({ resume: "yes" }), { configurable: { thread_id: "copy" } });
-    expect((there as { __interrupt__?: unknown[] }).__interrupt__).toHaveLength(1);
+    const copyConfig = { configurable: { thread_id: "copy" } };
+    const pausedThere = await nested(memory).getState(copyConfig, { subgraphs: true });
+    expect(pausedThere.tasks[0]?.interrupts[0]?.value).toBe("approve?");
+    prepared = 0;
+    const there = await nested(memory).invoke(new Command({ resume: "yes" }), copyConfig);
+    const here = await nested(saver).invoke(new Command({ resume: "yes" }), config);
+    expect(there).toEqual(here);
+    expect(here.notes).toContain("approved: yes");
+    expect(prepared).toBe(0); // on neither side did the subgraph start again: it resumed at its interrupt
   });
 });
 

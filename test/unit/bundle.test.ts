@@ -3,7 +3,7 @@ import { createDecipheriv, createHash, createHmac, hkdfSync, randomBytes } from 
 import { decompress as zstdDecompress } from "fzstd";
 import { JsonPlusSerializer, type CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
-import { BUNDLE_FORMAT, encodeBundle, newShareKey, openBundle, sealBundle } from "../../src/bundle.js";
+import { BUNDLE_FORMAT, encodeBundle, newShareKey, openBundle, sealBundle, sharedTuple } from "../../src/bundle.js";
 import { CheckpointCorruptedError, DecryptionFailedError, InvalidArgumentError, ShareUnavailableError } from "../../src/errors.js";
 import { KeyLayout, assertShareId, shareExpiry, shareIdFor } from "../../src/layout.js";
 import { resolveCompression } from "../../src/options.js";
@@ -61,6 +61,10 @@ describe("share ids", () => {
     expect(layout.parseShareBundle(layout.shareAbout(shareId))).toBeUndefined();
     expect(layout.parseShareBundle(`p/threads/${shareId}/bundle`)).toBeUndefined();
     expect(() => layout.shareBundle("../threads/x")).toThrow(InvalidArgumentError);
+    // the namespaces a share looks into for subgraph checkpoints
+    for (const ns of ["", "review:1", "a/b|c:2"]) expect(layout.namespaceOfFolder("t", layout.namespace("t", ns))).toBe(ns);
+    expect(layout.namespaceOfFolder("t", layout.namespace("u", "x"))).toBeUndefined();
+    expect(layout.namespaceOfFolder("t", `${layout.namespaces("t")}a/b/`)).toBeUndefined();
   });
 });
 
@@ -73,6 +77,20 @@ describe("the bundle format", () => {
     const bundle = await openBundle(await sealed(key, tuples), { shareId, maxBytes, key, serde });
     expect(bundle).toMatchObject({ shareId, threadId: "t", checkpointNs: "", expiresAt, createdAt: about.createdAt });
     expect(bundle.tuples).toEqual(tuples);
+  });
+
+  it("carries subgraph checkpoints after the shared namespace's chain; the shared one is the last of that chain", async () => {
+    const tuples = chain();
+    const sub = checkpointOf({ notes: ["inside"] });
+    tuples.push({
+      config: { configurable: { thread_id: "t", checkpoint_ns: "review:1", checkpoint_id: sub.id } },
+      checkpoint: sub,
+      metadata: { ...loopMeta, parents: { "": CHAIN[1]!.checkpoint.id } },
+      pendingWrites: [["task-3", "__interrupt__", [{ value: "approve?" }]]],
+    });
+    const bundle = await openBundle(await sealed(undefined, tuples), { shareId, maxBytes, serde });
+    expect(bundle.tuples).toEqual(tuples);
+    expect(sharedTuple(bundle).checkpoint.id).toBe(CHAIN[1]!.checkpoint.id);
   });
 
   it("refuses the wrong key, no key, a plain bundle under a key, and a bundle of another share", async () => {
@@ -122,6 +140,8 @@ describe("the bundle format", () => {
       (h: Record<string, unknown>) => ({ ...h, checkpoints: [(h.checkpoints as object[])[0], { ...(h.checkpoints as object[])[0], parent_checkpoint_id: "elsewhere" }] }),
       /parent chain/,
     ],
+    ["a subgraph entry first", (h: Record<string, unknown>) => ({ ...h, checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_ns: "sub:1" }] }), /must come first/],
+    ["a subgraph entry in the shared namespace", (h: Record<string, unknown>) => ({ ...h, checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_ns: "" }] }), /bad namespace/],
     ["another share's id", (h: Record<string, unknown>) => ({ ...h, share_id: shareIdFor(expiresAt, randomBytes(16)) }), /another share/],
     ["a checkpoint that is not itself", (h: Record<string, unknown>) => ({ ...h, checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_id: "other" }] }), /does not hold itself/],
   ])("refuses %s", async (_what, change, message) => {
