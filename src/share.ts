@@ -121,7 +121,7 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
   // the shared namespace's chain first (the shared checkpoint last), then its subgraphs'
   const tuples = [
     ...(await withAncestors(ctx, tuple, history, versionIdOf(config) !== undefined)),
-    ...(await subgraphCheckpoints(ctx, threadId, checkpointNs, tuple.checkpoint.id)),
+    ...(await subgraphCheckpoints(ctx, tuple)),
   ];
 
   // SigV4 counts a URL's life in seconds from its signing date: the URL is signed as of this
@@ -182,26 +182,37 @@ async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history:
 }
 
 /**
- * The checkpoints of subgraphs run under the shared checkpoint (a run paused inside a subgraph
- * needs them to continue): in each other namespace of the thread, the newest checkpoint whose
- * `metadata.parents` names the shared one (LangGraph records there the checkpoint of every
- * enclosing namespace). One listing of the thread's namespaces, then each one's checkpoints,
- * newest first, until one matches (at most {@link MAX_SUBGRAPH_SCAN}). Only current checkpoints:
- * after a delete, a share by version id carries none.
+ * The checkpoints of subgraphs paused under the shared checkpoint (a run paused inside a
+ * subgraph needs them to continue): in each namespace of one of its pending tasks, the newest
+ * checkpoint whose `metadata.parents` names the shared one (LangGraph records there the
+ * checkpoint of every enclosing namespace). One listing of the thread's namespaces (`/`
+ * delimited), then each candidate's checkpoints, newest first, until one matches (at most
+ * {@link MAX_SUBGRAPH_SCAN}). Only current checkpoints: after a delete, a share by version id
+ * carries none.
  */
-async function subgraphCheckpoints(ctx: ShareContext, thread: string, ns: string, sharedId: string): Promise<CheckpointTuple[]> {
+async function subgraphCheckpoints(ctx: ShareContext, shared: CheckpointTuple): Promise<CheckpointTuple[]> {
+  const { thread_id: thread, checkpoint_ns: ns } = shared.config.configurable as { thread_id: string; checkpoint_ns: string };
+  // a subgraph paused under the shared checkpoint ran as one of its pending tasks, and its
+  // namespace is `{ns}|{node}:{task id}` (`{node}:{task id}` at the root): only those are read
+  const tasks = new Set((shared.pendingWrites ?? []).map(([taskId]) => taskId));
+  const below = (child: string) => {
+    const rest = ns === "" ? child : child.startsWith(`${ns}|`) ? child.slice(ns.length + 1) : undefined;
+    const first = rest?.split("|")[0];
+    return first !== undefined && tasks.has(first.slice(first.lastIndexOf(":") + 1));
+  };
   const found: CheckpointTuple[] = [];
+  if (tasks.size === 0) return found;
   for await (const folders of ctx.store.listFolders(ctx.layout.namespaces(thread))) {
     for (const folder of folders) {
       const child = ctx.layout.namespaceOfFolder(thread, folder);
-      if (child === ns) continue;
+      if (child === ns || (child !== undefined && !below(child))) continue;
       if (child === undefined) {
         ctx.logger.warn({ threadId: thread, folder }, "share(): a namespace too long to read from its key is left out of the bundle");
         continue;
       }
       for await (const t of ctx.list({ configurable: { thread_id: thread, checkpoint_ns: child } }, { limit: MAX_SUBGRAPH_SCAN })) {
         const parents = (t.metadata as { parents?: Record<string, unknown> } | undefined)?.parents;
-        if (parents && Object.hasOwn(parents, ns) && parents[ns] === sharedId) {
+        if (parents && Object.hasOwn(parents, ns) && parents[ns] === shared.checkpoint.id) {
           found.push(t);
           break;
         }
