@@ -75,8 +75,22 @@ export function lifecycleRuleId(prefix: string): string {
 }
 
 /**
- * Merges this library's lifecycle rule (for its prefix) into the bucket's rules: rules of other
- * ids stay as they are, ours is replaced. Returns the merged rules and whether they changed.
+ * Days after which a share's bundle expires by the lifecycle rule of shares: a presigned URL
+ * lives at most 7 days (SigV4), and S3 runs lifecycle rules about once a day (rounding to the
+ * next midnight UTC), so one more day keeps every bundle until its URL has expired.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/lifecycle-expire-general-considerations.html
+ */
+export const SHARE_EXPIRATION_DAYS = 8;
+
+/** The id of the lifecycle rule of a prefix's shares. */
+export function shareLifecycleRuleId(prefix: string): string {
+  return `langgraph-checkpoint-s3:${prefix}shares/`.slice(0, 255);
+}
+
+/**
+ * Merges this library's lifecycle rules (for its prefix, and for its shares) into the bucket's
+ * rules: rules of other ids stay as they are, ours are replaced. Returns the merged rules and
+ * whether they changed.
  */
 export function mergeLifecycleRules(existing: LifecycleRule[], prefix: string, options: LifecycleOptions): { rules: LifecycleRule[]; changed: boolean } {
   const noncurrent = options.noncurrentVersionDays ?? 30;
@@ -98,10 +112,23 @@ export function mergeLifecycleRules(existing: LifecycleRule[], prefix: string, o
     Expiration: { ExpiredObjectDeleteMarker: true },
     AbortIncompleteMultipartUpload: { DaysAfterInitiation: abortDays },
   };
-  const others = existing.filter((r) => r.ID !== id);
-  const previous = existing.find((r) => r.ID === id);
-  const changed = !previous || JSON.stringify(normalizeRule(previous)) !== JSON.stringify(normalizeRule(ours));
-  return { rules: [...others, ours], changed };
+  // shares (share.ts) expire with their URLs: the bundle becomes a delete marker on a versioned
+  // bucket, and the version behind it goes a day later
+  const sharesId = shareLifecycleRuleId(prefix);
+  const shares: LifecycleRule = {
+    ID: sharesId,
+    Status: "Enabled",
+    Filter: { Prefix: `${prefix}shares/` },
+    Expiration: { Days: SHARE_EXPIRATION_DAYS },
+    NoncurrentVersionExpiration: { NoncurrentDays: 1 },
+  };
+  const ourRules = [ours, shares];
+  const others = existing.filter((r) => r.ID !== id && r.ID !== sharesId);
+  const changed = ourRules.some((rule) => {
+    const previous = existing.find((r) => r.ID === rule.ID);
+    return !previous || JSON.stringify(normalizeRule(previous)) !== JSON.stringify(normalizeRule(rule));
+  });
+  return { rules: [...others, ...ourRules], changed };
 }
 
 function normalizeRule(rule: LifecycleRule) {
@@ -110,6 +137,7 @@ function normalizeRule(rule: LifecycleRule) {
     prefix: rule.Filter?.Prefix ?? rule.Prefix ?? "",
     noncurrent: rule.NoncurrentVersionExpiration?.NoncurrentDays,
     marker: rule.Expiration?.ExpiredObjectDeleteMarker ?? false,
+    days: rule.Expiration?.Days,
     abort: rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation,
   };
 }

@@ -28,10 +28,13 @@ import { deltaChannelHistory } from "./delta.js";
 import { FIRST_PAGE_KEYS, TupleReader, type Group, type Place } from "./reader.js";
 import { Tombstones, isCurrent, type Lineage } from "./tombstone.js";
 import { ImmutableWriter, type BucketCapabilities } from "./immutability.js";
+import { VERSION_PATTERN } from "./record.js";
 import { S3Store } from "./store.js";
 import { CheckpointWriter } from "./writer.js";
 import { reencryptThread, type ReencryptReport } from "./reencrypt.js";
 import { listThreads, type ListThreadsOptions, type ThreadInfo } from "./threads.js";
+import { importShared, readShared, type ImportSharedOptions, type ReadSharedOptions } from "./receive.js";
+import { createShare, listShares, revokeShare, type Share, type ShareContext, type ShareInfo, type ShareOptions } from "./share.js";
 import {
   copyThread,
   deleteThread,
@@ -52,8 +55,6 @@ export interface RestoreCheckpointOptions {
   toThreadId?: string;
 }
 
-/** A fork-safe channel version: `{counter, 32 digits}.{16 random hex digits}`. */
-const VERSION_PATTERN = /^(\d{32})\.[0-9a-f]{16}$/;
 
 /**
  * A LangGraph checkpointer that keeps agent state in Amazon S3 or an S3-compatible store.
@@ -77,6 +78,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   private readonly tombs: Tombstones;
   private readonly reader: TupleReader;
   private readonly writer: CheckpointWriter;
+  private readonly shares: ShareContext;
   private closed = false;
 
   constructor(options: S3CheckpointerOptions) {
@@ -124,6 +126,20 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       inlineThresholdBytes: resolved.inlineThresholdBytes,
       maxObjectBytes: resolved.maxObjectBytes,
     });
+    this.shares = {
+      store: this.store,
+      layout: this.layout,
+      logger: resolved.logger,
+      metrics: this.metrics,
+      serde: () => this.serde,
+      compression: resolved.compression,
+      cipher: resolved.cipher,
+      maxObjectBytes: resolved.maxObjectBytes,
+      readConcurrency: resolved.readConcurrency,
+      getTuple: (config) => this.getTuple(config),
+      list: (config, options) => this.list(config, options),
+      capabilities: () => this.capabilities(),
+    };
   }
 
   /**
@@ -510,6 +526,72 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         reseal: (plaintext, key) => this.writer.seal(plaintext, key),
       }),
     );
+  }
+
+  // ---- sharing through signed URLs (share.ts) ------------------------------------------------
+
+  /**
+   * Shares the checkpoint `config` names (latest, by `checkpoint_id`, or by `s3_version_id`, also
+   * after the thread was deleted) as one bundle behind a presigned GET URL that works for
+   * `expiresIn` seconds. Encrypted by default with a fresh key carried in the URL's fragment.
+   *
+   * @example
+   * ```ts
+   * const { url, shareId } = await checkpointer.share({ configurable: { thread_id: "t-1" } }, { expiresIn: 3600 });
+   * ```
+   */
+  share(config: RunnableConfig, options: ShareOptions): Promise<Share> {
+    return this.timed("share", () => createShare(this.shares, config, options));
+  }
+
+  /**
+   * Deletes a share's bundle (every version): its URL stops working at once. `false` when there
+   * was no such share.
+   *
+   * @example
+   * ```ts
+   * await checkpointer.revokeShare(shareId);
+   * ```
+   */
+  revokeShare(shareId: string): Promise<boolean> {
+    return this.timed("revokeShare", () => revokeShare(this.shares, shareId));
+  }
+
+  /**
+   * The shares under this checkpointer's prefix, soonest to expire first, with what each holds.
+   *
+   * @example
+   * ```ts
+   * for await (const s of checkpointer.listShares()) if (s.threadId === "t-1") await checkpointer.revokeShare(s.shareId);
+   * ```
+   */
+  async *listShares(): AsyncGenerator<ShareInfo> {
+    this.assertOpen("listShares");
+    yield* listShares(this.shares);
+  }
+
+  /**
+   * Reads a share URL with plain `fetch` (no credentials) into the shared checkpoint's tuple.
+   *
+   * @example
+   * ```ts
+   * const tuple = await S3Checkpointer.readShared(url);
+   * ```
+   */
+  static readShared(url: string, options?: ReadSharedOptions): Promise<CheckpointTuple> {
+    return readShared(url, options);
+  }
+
+  /**
+   * Writes a share into any saver under `threadId`, so the graph continues there.
+   *
+   * @example
+   * ```ts
+   * const config = await S3Checkpointer.importShared(url, { into: new MemorySaver(), threadId: "mine" });
+   * ```
+   */
+  static importShared(url: string, options: ImportSharedOptions): Promise<RunnableConfig> {
+    return importShared(url, options);
   }
 
   // ---- internals ----------------------------------------------------------------------------

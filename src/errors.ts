@@ -22,6 +22,7 @@ export type S3CheckpointerErrorCode =
   | "VERSIONING_UNAVAILABLE"
   | "CIRCUIT_OPEN"
   | "PURGE_INCOMPLETE"
+  | "SHARE_UNAVAILABLE"
   | "S3_REQUEST_FAILED";
 
 export interface S3CheckpointerErrorDetails {
@@ -155,6 +156,25 @@ export class PurgeIncompleteError extends S3CheckpointerError {
   constructor(message: string, report: PurgeIncompleteError["report"], details?: S3CheckpointerErrorDetails) {
     super("PURGE_INCOMPLETE", message, details);
     this.report = report;
+  }
+}
+
+/**
+ * A share URL did not give its bundle: it expired (`reason: "expired"`), was revoked or never
+ * existed (`"not-found"`, HTTP 404), its signature or path was altered (`"denied"`, HTTP 403
+ * before expiry), or the server failed (`"failed"`). `status` is the HTTP status, when one came.
+ */
+export class ShareUnavailableError extends S3CheckpointerError {
+  readonly status?: number;
+  readonly reason: "expired" | "not-found" | "denied" | "failed";
+  constructor(
+    message: string,
+    reason: ShareUnavailableError["reason"],
+    details: S3CheckpointerErrorDetails & { status?: number } = {},
+  ) {
+    super("SHARE_UNAVAILABLE", message, details);
+    this.reason = reason;
+    if (details.status !== undefined) this.status = details.status;
   }
 }
 

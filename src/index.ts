@@ -18,6 +18,8 @@ export { kmsKeyProvider, type KmsKeyProviderOptions } from "./kms.js";
 export type { ReencryptReport } from "./reencrypt.js";
 export type { ListThreadsOptions, ThreadInfo } from "./threads.js";
 export { migrate, type MigrateOptions, type MigrateProgress, type MigrateReport } from "./migrate.js";
+export { MAX_SHARE_EXPIRES_IN, type Share, type ShareInfo, type ShareOptions } from "./share.js";
+export { importShared, readShared, type ImportSharedOptions, type ReadSharedOptions } from "./receive.js";
 export type { ServerSideEncryption } from "./options.js";
 export { zstdImplementation } from "./zstd.js";
 export type { BucketCapabilities } from "./immutability.js";
@@ -39,6 +41,7 @@ export {
   VersioningUnavailableError,
   CircuitOpenError,
   PurgeIncompleteError,
+  ShareUnavailableError,
   S3RequestError,
   CheckpointNotFound,
   CheckpointConflict,

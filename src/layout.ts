@@ -8,6 +8,8 @@
  * {prefix}threads/{thread}/n/{ns}/{inv(id)}/w/{task}/s{n} special write with index -n (replaced)
  * {prefix}threads/{thread}/b/{ns}/{channel}/{version}     channel value too large to inline (immutable)
  * {prefix}tombstones/{thread}                             the thread's deletion generation (tombstone.ts)
+ * {prefix}shares/{shareId}/bundle                         one shared state, behind a presigned URL (share.ts)
+ * {prefix}shares/{shareId}/about                          what was shared (thread, checkpoint), for listShares
  * {prefix}_probe/{random}                                 capability probe of setup(), deleted again
  * ```
  *
@@ -49,6 +51,16 @@ const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[
 /** `r`, or `s` and the index of a special write without its minus sign, written as `String(n)` does. */
 const WRITES_GROUP = /^(r|s[1-9][0-9]{0,8})$/;
 const DIGEST_COMPONENT = /^~h[0-9a-f]{64}$/;
+/**
+ * A share id: when its URL expires (UTC, to the second) and 128 random bits in base64url. The
+ * expiry is no secret (the URL's own `X-Amz-Date` and `X-Amz-Expires` say it too), and having it
+ * in the key lets `listShares` say when each share expires from one listing.
+ */
+const SHARE_ID = /^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z-[A-Za-z0-9_-]{22}$/;
+/** The last component of a share's bundle key: what a share URL's path ends in. */
+export const SHARE_BUNDLE = "bundle";
+/** Random bytes of a share id: 128 bits, 22 base64url characters. */
+export const SHARE_ID_RANDOM_BYTES = 16;
 /** Starts the digest input of an ill-formed string: UTF-8 never contains the byte 0xFF. */
 const ILL_FORMED_DIGEST_TAG = 0xff;
 
@@ -153,6 +165,44 @@ export function assertCheckpointId(id: unknown, field = "checkpoint_id"): assert
   }
 }
 
+/**
+ * The id of a share that expires at `expiresAt`, from {@link SHARE_ID_RANDOM_BYTES} random bytes.
+ *
+ * @example
+ * ```ts
+ * shareIdFor(new Date("2026-12-01T20:15:00Z"), randomBytes(16)); // "20261201T201500Z-…"
+ * ```
+ */
+export function shareIdFor(expiresAt: Date, random: Uint8Array): string {
+  if (random.byteLength !== SHARE_ID_RANDOM_BYTES) throw new InvalidArgumentError(`a share id takes ${SHARE_ID_RANDOM_BYTES} random bytes`);
+  const stamp = expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  return `${stamp}-${Buffer.from(random).toString("base64url")}`;
+}
+
+/** When the URL of a share expires, read from its id; `undefined` for anything that is not a share id. */
+export function shareExpiry(shareId: unknown): Date | undefined {
+  const m = typeof shareId === "string" ? SHARE_ID.exec(shareId) : null;
+  if (!m) return undefined;
+  const at = new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}Z`);
+  return Number.isNaN(at.getTime()) ? undefined : at;
+}
+
+/** Throws unless `shareId` is an id {@link shareIdFor} makes. */
+export function assertShareId(shareId: unknown, field = "shareId"): asserts shareId is string {
+  if (shareExpiry(shareId) === undefined) {
+    throw new InvalidArgumentError(`${field} must be a share id as share() returns it (\`20261201T201500Z-\` and 22 characters); got ${describe(shareId)}`);
+  }
+}
+
+/**
+ * What a share's bundle is bound to (the envelope's key binding, codec.ts): its id, not its S3
+ * key, so a reader that knows only the URL can check it whatever the bucket, prefix or URL style.
+ */
+export function shareBinding(shareId: string): string {
+  assertShareId(shareId);
+  return `shares/${shareId}`;
+}
+
 /** Maps a checkpoint id to a component that sorts in the reverse order of the ids. */
 export function invertCheckpointId(id: string): string {
   assertCheckpointId(id);
@@ -205,10 +255,13 @@ export type WritesGroup = "r" | `s${number}`;
 export class KeyLayout {
   readonly prefix: string;
   readonly threadsRoot: string;
+  /** Every share's bundle, and nothing else: the lifecycle rule of shares covers this prefix. */
+  readonly sharesRoot: string;
 
   constructor(prefix: string | undefined) {
     this.prefix = normalizePrefix(prefix);
     this.threadsRoot = `${this.prefix}threads/`;
+    this.sharesRoot = `${this.prefix}shares/`;
   }
 
   thread(threadId: string): string {
@@ -222,6 +275,18 @@ export class KeyLayout {
 
   namespace(threadId: string, ns: string): string {
     return `${this.namespaces(threadId)}${encodeComponent(ns)}/`;
+  }
+
+  /**
+   * The namespace a folder of {@link namespaces} stands for (as `ListObjectsV2` with a `/`
+   * delimiter gives it); `undefined` for a digest component (the namespace is in its records)
+   * or any other string.
+   */
+  namespaceOfFolder(threadId: string, folder: string): string | undefined {
+    const root = this.namespaces(threadId);
+    if (!folder.startsWith(root) || !folder.endsWith("/")) return undefined;
+    const component = folder.slice(root.length, -1);
+    return component.includes("/") ? undefined : decodeComponent(component);
   }
 
   checkpoint(threadId: string, ns: string, checkpointId: string): string {
@@ -266,6 +331,29 @@ export class KeyLayout {
   /** {@link tombstone} of a thread component as listed (`Group.thread`). */
   tombstoneOf(threadComponent: string): string {
     return `${this.prefix}tombstones/${threadComponent}`;
+  }
+
+  /** Both objects of a share: its bundle and its `about`. */
+  shareRoot(shareId: string): string {
+    assertShareId(shareId);
+    return `${this.sharesRoot}${shareId}/`;
+  }
+
+  /** The bundle of a share (share.ts): the one object its URL is signed for. */
+  shareBundle(shareId: string): string {
+    return `${this.shareRoot(shareId)}${SHARE_BUNDLE}`;
+  }
+
+  /** What a share holds (thread, checkpoint, expiry), for `listShares`; no URL is signed for it. */
+  shareAbout(shareId: string): string {
+    return `${this.shareRoot(shareId)}about`;
+  }
+
+  /** The share id of a bundle key; `undefined` for any other key. */
+  parseShareBundle(key: string): string | undefined {
+    if (!key.startsWith(this.sharesRoot) || !key.endsWith(`/${SHARE_BUNDLE}`)) return undefined;
+    const id = key.slice(this.sharesRoot.length, -SHARE_BUNDLE.length - 1);
+    return shareExpiry(id) === undefined ? undefined : id;
   }
 
   probe(token: string): string {

@@ -26,6 +26,8 @@ export const METRIC = {
   retries: "s3_retries_total",
   circuitState: "circuit_state",
   circuitBreaks: "circuit_breaks_total",
+  sharesCreated: "shares_created_total",
+  sharesRevoked: "shares_revoked_total",
 } as const;
 
 /** The metrics the library records. All methods are no-ops when metrics are off. */
@@ -40,6 +42,10 @@ export interface CheckpointerMetrics {
   retry(command: string): void;
   /** Circuit breaker state: gauge 0 closed, 1 open, 2 half-open; a change to open counts a break. */
   circuit(state: "closed" | "open" | "half-open"): void;
+  /** A share was created (share.ts). */
+  shareCreated(): void;
+  /** A share was revoked: its bundle deleted. */
+  shareRevoked(): void;
   /** Starts timing an operation; call the result with its outcome. */
   operation(name: string): (outcome: "success" | "error") => void;
 }
@@ -60,6 +66,8 @@ export function createMetrics(options: MetricsOptions | false | undefined): Chec
       compression() {},
       retry() {},
       circuit() {},
+      shareCreated() {},
+      shareRevoked() {},
       operation: () => () => {},
     };
   }
@@ -108,6 +116,12 @@ export function createMetrics(options: MetricsOptions | false | undefined): Chec
   const breaks = reuse(registry, n(METRIC.circuitBreaks), () =>
     new Counter({ name: n(METRIC.circuitBreaks), help: "Times the circuit breaker opened", registers }),
   );
+  const sharesCreated = reuse(registry, n(METRIC.sharesCreated), () =>
+    new Counter({ name: n(METRIC.sharesCreated), help: "Shares created: bundles written behind a presigned URL", registers }),
+  );
+  const sharesRevoked = reuse(registry, n(METRIC.sharesRevoked), () =>
+    new Counter({ name: n(METRIC.sharesRevoked), help: "Shares revoked: bundles deleted before their URL expired", registers }),
+  );
   circuit.set(0);
 
   return {
@@ -118,6 +132,8 @@ export function createMetrics(options: MetricsOptions | false | undefined): Chec
       circuit.set(state === "closed" ? 0 : state === "open" ? 1 : 2);
       if (state === "open") breaks.inc();
     },
+    shareCreated: () => sharesCreated.inc(),
+    shareRevoked: () => sharesRevoked.inc(),
     s3Request: (command, status) => requests.inc({ command, status: String(status) }),
     roundTrip: () => roundTrips.inc(),
     bytesWritten: (bytes) => written.inc(bytes),

@@ -11,8 +11,9 @@
  */
 
 import type { RunnableConfig } from "@langchain/core/runnables";
-import type { BaseCheckpointSaver, ChannelVersions, CheckpointTuple, PendingWrite } from "@langchain/langgraph-checkpoint";
+import type { BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointTuple, PendingWrite } from "@langchain/langgraph-checkpoint";
 import { CheckpointCorruptedError, InvalidArgumentError } from "./errors.js";
+import { VERSION_PATTERN } from "./record.js";
 
 export interface MigrateOptions {
   from: BaseCheckpointSaver;
@@ -53,14 +54,31 @@ export async function migrate(options: MigrateOptions): Promise<MigrateReport> {
     report.threads += 1;
     const tuples: CheckpointTuple[] = [];
     for await (const t of from.list({ configurable: { thread_id: threadId } })) tuples.push(t);
-    // oldest first: LangGraph's checkpoint ids grow with time, so parents come before children
-    tuples.sort((a, b) => compare(idOf(a.config), idOf(b.config)));
-    const byKey = new Map(tuples.map((t) => [`${nsOf(t.config)}\u0000${idOf(t.config)}`, t]));
-    for (const [i, tuple] of tuples.entries()) {
-      await copyOne(to, threadId, tuple, byKey, report);
-      report.checkpoints += 1;
-      onProgress?.({ threadId, done: i + 1, total: tuples.length });
-    }
+    await copyTuples(to, threadId, tuples, report, (done, total) => onProgress?.({ threadId, done, total }));
+  }
+  return report;
+}
+
+/**
+ * Writes checkpoints of one thread into `to` under `threadId`, oldest first, each with its
+ * pending writes, each read back to verify; what the target has already is not written again.
+ * Also the import of a share (share.ts).
+ */
+export async function copyTuples(
+  to: BaseCheckpointSaver,
+  threadId: string,
+  tuples: CheckpointTuple[],
+  report: MigrateReport = { threads: 0, checkpoints: 0, written: 0, alreadyThere: 0, writes: 0 },
+  onEach?: (done: number, total: number) => void,
+): Promise<MigrateReport> {
+  // oldest first: LangGraph's checkpoint ids grow with time, so parents come before children
+  let sorted = [...tuples].sort((a, b) => compare(idOf(a.config), idOf(b.config)));
+  if (countsInNumbers(to)) sorted = sorted.map((t) => ({ ...t, checkpoint: withNumberVersions(t.checkpoint) }));
+  const byKey = new Map(sorted.map((t) => [`${nsOf(t.config)}\u0000${idOf(t.config)}`, t]));
+  for (const [i, tuple] of sorted.entries()) {
+    await copyOne(to, threadId, tuple, byKey, report);
+    report.checkpoints += 1;
+    onEach?.(i + 1, sorted.length);
   }
   return report;
 }
@@ -74,6 +92,36 @@ async function* threadsOf(saver: BaseCheckpointSaver): AsyncGenerator<string> {
       yield id;
     }
   }
+}
+
+/**
+ * True for a saver whose channel versions are numbers: LangGraph's MemorySaver (and the base
+ * class's `getNextVersion`) cannot continue from a string version, and throws.
+ */
+function countsInNumbers(saver: BaseCheckpointSaver): boolean {
+  try {
+    return typeof saver.getNextVersion(undefined) === "number";
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The checkpoint with this library's string versions as the numbers of their counters. Order
+ * is kept: a counter grows along a chain of checkpoints, and a chain is what is copied here.
+ */
+function withNumberVersions(checkpoint: Checkpoint): Checkpoint {
+  const number = (v: unknown) => {
+    const m = typeof v === "string" ? VERSION_PATTERN.exec(v) : null;
+    return m ? Number(m[1]) : v;
+  };
+  const map = (versions: Record<string, unknown> | undefined) =>
+    versions && Object.fromEntries(Object.entries(versions).map(([k, v]) => [k, number(v)]));
+  return {
+    ...checkpoint,
+    channel_versions: map(checkpoint.channel_versions) as ChannelVersions,
+    versions_seen: Object.fromEntries(Object.entries(checkpoint.versions_seen ?? {}).map(([node, seen]) => [node, map(seen) as ChannelVersions])),
+  };
 }
 
 const idOf = (c: RunnableConfig) => String(c.configurable?.checkpoint_id ?? "");

@@ -14,6 +14,9 @@ import { CheckpointCorruptedError } from "./errors.js";
 
 export const RECORD_FORMAT = 1;
 
+/** A fork-safe channel version as the checkpointer mints them: `{counter, 32 digits}.{16 random hex digits}`. */
+export const VERSION_PATTERN = /^(\d{32})\.[0-9a-f]{16}$/;
+
 /** A value as the serde gives it: its type and its bytes. */
 export interface Serialized {
   type: string;
@@ -95,7 +98,13 @@ export function pack(head: object, sections: Uint8Array[]): Buffer {
 }
 
 /** Reads a frame made by {@link pack}; every field of the head is checked, so only typed errors come out. */
-export function unpack<H extends { kind: string }>(plaintext: Buffer, kind: H["kind"], key?: string): Unpacked<H> {
+/**
+ * What is wrong with a head of another kind, or `undefined`, given its number of sections (a
+ * share's bundle, bundle.ts).
+ */
+export type HeadCheck = (head: Record<string, unknown>, sections: number) => string | undefined;
+
+export function unpack<H extends { kind: string }>(plaintext: Buffer, kind: H["kind"], key?: string, check?: HeadCheck): Unpacked<H> {
   const corrupted = (why: string, cause?: unknown) =>
     new CheckpointCorruptedError(`object ${key ?? ""} is not a ${kind} record: ${why}`, { key, cause });
   if (plaintext.length < 4) throw corrupted("too short");
@@ -117,19 +126,21 @@ export function unpack<H extends { kind: string }>(plaintext: Buffer, kind: H["k
     sections.push(plaintext.subarray(offset, offset + length));
     offset += length;
   }
-  const why = kind === "checkpoint" ? recordHeadProblem(head, sections.length) : writesHeadProblem(head, sections.length);
+  const problem = check ?? (kind === "checkpoint" ? recordHeadProblem : writesHeadProblem);
+  const why = problem(head, sections.length);
   if (why) throw corrupted(why);
   return { head: head as unknown as H, sections };
 }
 
-function isObject(v: unknown): v is Record<string, unknown> {
+export function isObject(v: unknown): v is Record<string, unknown> {
   return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
-const isString = (v: unknown): v is string => typeof v === "string";
+export const isString = (v: unknown): v is string => typeof v === "string";
 const isSection = (v: unknown, count: number) => Number.isSafeInteger(v) && (v as number) >= 0 && (v as number) < count;
 const isVersion = (v: unknown) => typeof v === "string" || (typeof v === "number" && Number.isFinite(v));
-const isTyped = (v: unknown, count: number) => isObject(v) && isString(v.type) && isSection(v.s, count);
+/** `{ type, s }`: a serialized value's serde type and its section. */
+export const isTyped = (v: unknown, count: number) => isObject(v) && isString(v.type) && isSection(v.s, count);
 
 /** What is wrong with a record head, or `undefined`. */
 function recordHeadProblem(head: Record<string, unknown>, count: number): string | undefined {

@@ -23,6 +23,7 @@ import {
   type ObjectIdentifier,
 } from "@aws-sdk/client-s3";
 import { Upload } from "@aws-sdk/lib-storage";
+import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
   BucketNotFoundError,
   CircuitOpenError,
@@ -254,6 +255,19 @@ export class S3Store {
       if (isNotFound(e) || (versionId !== undefined && (statusOf(e) === 405 || statusOf(e) === 400))) return undefined;
       throw fromSdkError(e, "GetObject", this.bucket, key);
     }
+  }
+
+  /**
+   * A presigned GetObject URL of `key`, valid for `expiresInSeconds` from `signingDate` (now by
+   * default). Signed here with the
+   * client's credentials (SigV4 query parameters); nothing is sent, so there is nothing for the
+   * policy to retry. The presigner works on a copy of the command's middleware stack: the
+   * caller's client is left as it is. A URL signed with temporary credentials stops working
+   * when they expire, whatever `expiresInSeconds` says.
+   * https://docs.aws.amazon.com/AmazonS3/latest/userguide/ShareObjectPreSignedURL.html
+   */
+  presignGet(key: string, expiresInSeconds: number, signingDate?: Date): Promise<string> {
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds, signingDate });
   }
 
   /**

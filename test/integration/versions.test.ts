@@ -203,7 +203,11 @@ describeWithVersioning("setup with versioning and lifecycle", () => {
     expect(caps.versioning).toBe("Enabled");
     await saver.setup({ versioning: true, lifecycle: { noncurrentVersionDays: 14, abortIncompleteMultipartDays: 2 } });
     const rules = (await client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules ?? [];
-    expect(rules.map((r) => r.ID).sort()).toEqual(["langgraph-checkpoint-s3:agents/", "someone-elses-rule"]);
+    expect(rules.map((r) => r.ID).sort()).toEqual(["langgraph-checkpoint-s3:agents/", "langgraph-checkpoint-s3:agents/shares/", "someone-elses-rule"]);
+    // shares expire with their URLs (7 days at most), a day later by the lifecycle's clock
+    const shares = rules.find((r) => r.ID === "langgraph-checkpoint-s3:agents/shares/")!;
+    expect(shares.Filter?.Prefix).toBe("agents/shares/");
+    expect(shares.Expiration?.Days).toBe(8);
     const ours = rules.find((r) => r.ID === "langgraph-checkpoint-s3:agents/")!;
     expect(ours.NoncurrentVersionExpiration?.NoncurrentDays).toBe(14);
     expect(ours.AbortIncompleteMultipartUpload?.DaysAfterInitiation).toBe(2);

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import * as api from "../../src/index.js";
 
 describe("public exports", () => {
-  it("are the class, createClient, the defaults, the metric names, the logger, the key helpers and the errors", () => {
+  it("are the class, createClient, the defaults, the metric names, the logger, the key helpers, the share readers and the errors", () => {
     expect(Object.keys(api).sort()).toEqual(
       [
         "AccessDeniedError",
@@ -22,17 +22,21 @@ describe("public exports", () => {
         "EndpointUnreachableError",
         "InvalidArgumentError",
         "InvalidOptionError",
+        "MAX_SHARE_EXPIRES_IN",
         "METRIC",
         "PurgeIncompleteError",
         "S3Checkpointer",
         "S3CheckpointerError",
         "S3RequestError",
+        "ShareUnavailableError",
         "VersioningUnavailable",
         "VersioningUnavailableError",
         "createClient",
         "generateKey",
+        "importShared",
         "kmsKeyProvider",
         "migrate",
+        "readShared",
         "isS3CheckpointerError",
         "silentLogger",
         "zstdImplementation",
