@@ -65,6 +65,8 @@ interface Row {
  * A delete or purge gives the thread's tombstone a new token before it deletes anything (readers
  * see the thread gone at once) and after (a run still going is hidden): see src/tombstone.ts.
  */
+/** The listing of `shares/` with which a purge finds the thread's shares to revoke. */
+const SHARE_LISTING = 1;
 const TOMBSTONE_WRITES = 2;
 
 async function run(versioned: boolean): Promise<Row[]> {
@@ -193,9 +195,10 @@ async function run(versioned: boolean): Promise<Row[]> {
   const purgeV = versioned ? 2 * V : V;
   rows.push({
     call: `purgeThread (${purgeV} ${versioned ? "versions and delete markers" : "objects"})`,
-    // ⌈V/1000⌉ listings and deletes, one listing that confirms nothing is left, and the
-    // thread's tombstone written before and after
-    budgetRequests: 2 * Math.ceil(purgeV / 1000) + 1 + TOMBSTONE_WRITES,
+    // ⌈V/1000⌉ listings and deletes, one listing that confirms nothing is left, the thread's
+    // tombstone written before and after, and one listing of the shares (none here; each share
+    // under the prefix would add one read of its description, and a thread's own its revoke)
+    budgetRequests: 2 * Math.ceil(purgeV / 1000) + 1 + TOMBSTONE_WRITES + SHARE_LISTING,
     budgetRoundTrips: undefined,
     measured: await measure(saver, () => saver.purgeThread(purgeThread)),
   });

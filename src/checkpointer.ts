@@ -34,7 +34,7 @@ import { CheckpointWriter } from "./writer.js";
 import { reencryptThread, type ReencryptReport } from "./reencrypt.js";
 import { listThreads, type ListThreadsOptions, type ThreadInfo } from "./threads.js";
 import { importShared, readShared, type ImportSharedOptions, type ReadSharedOptions } from "./receive.js";
-import { createShare, listShares, revokeShare, type Share, type ShareContext, type ShareInfo, type ShareOptions } from "./share.js";
+import { createShare, listShares, revokeShare, revokeSharesOf, type Share, type ShareContext, type ShareInfo, type ShareOptions } from "./share.js";
 import {
   copyThread,
   deleteThread,
@@ -411,13 +411,15 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    *
    * @example
    * ```ts
-   * const report = await checkpointer.purgeThread("t-1"); // { threadId, keys, versionsFound, versionsDeleted, failed }
+   * const report = await checkpointer.purgeThread("t-1"); // { threadId, keys, versionsFound, versionsDeleted, failed, sharesRevoked }
    * ```
    */
   purgeThread(threadId: string): Promise<PurgeReport> {
     return this.timed("purgeThread", async () => {
       const thread = requireThreadId(threadId, "purgeThread");
-      return purgeThread(this.store, this.layout, this.cache, this.tombs, this.options.logger, thread);
+      return purgeThread(this.store, this.layout, this.cache, this.tombs, this.options.logger, thread, () =>
+        revokeSharesOf(this.shares, thread),
+      );
     });
   }
 

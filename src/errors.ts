@@ -152,6 +152,7 @@ export class PurgeIncompleteError extends S3CheckpointerError {
     versionsFound: number;
     versionsDeleted: number;
     failed: number;
+    sharesRevoked: number;
   };
   constructor(message: string, report: PurgeIncompleteError["report"], details?: S3CheckpointerErrorDetails) {
     super("PURGE_INCOMPLETE", message, details);

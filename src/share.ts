@@ -269,6 +269,34 @@ export async function* listShares(ctx: ShareContext): AsyncGenerator<ShareInfo> 
   }
 }
 
+/**
+ * Revokes every share of a thread (for `purgeThread`: a bundle is a copy of the thread's state).
+ * A share whose description cannot be read is left alone and logged, never a reason to stop.
+ */
+export async function revokeSharesOf(ctx: ShareContext, threadId: string): Promise<number> {
+  const limit = pLimit(ctx.readConcurrency);
+  const mine: string[] = [];
+  for await (const page of ctx.store.list(ctx.layout.sharesRoot)) {
+    const ids = page.objects.flatMap((o) => {
+      const shareId = ctx.layout.parseShareBundle(o.key);
+      return shareId === undefined ? [] : [shareId];
+    });
+    const infos = await Promise.all(
+      ids.map((shareId) =>
+        limit(() =>
+          describeShare(ctx, shareId, 0, undefined).catch((e: unknown) => {
+            ctx.logger.warn({ shareId, code: (e as { code?: string }).code }, "a share's description cannot be read; not revoked");
+            return undefined;
+          }),
+        ),
+      ),
+    );
+    for (const info of infos) if (info?.threadId === threadId) mine.push(info.shareId);
+  }
+  for (const shareId of mine) await revokeShare(ctx, shareId);
+  return mine.length;
+}
+
 async function describeShare(ctx: ShareContext, shareId: string, bytes: number, createdAt: Date | undefined): Promise<ShareInfo> {
   const expiresAt = shareExpiry(shareId)!;
   const info: ShareInfo = { shareId, expiresAt, expired: Date.now() >= expiresAt.getTime(), bytes, ...(createdAt ? { createdAt } : {}) };

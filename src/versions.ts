@@ -45,6 +45,8 @@ export interface PurgeReport {
   versionsDeleted: number;
   /** entries still failing after every retry (0 when the purge is confirmed) */
   failed: number;
+  /** shares of the thread revoked with it (their bundles are copies of its state) */
+  sharesRevoked: number;
 }
 
 /** Passes in a row that delete nothing before a purge gives up on entries S3 keeps refusing. */
@@ -207,14 +209,17 @@ export async function purgeThread(
   tombs: Tombstones,
   logger: Logger,
   threadId: string,
+  revokeShares: () => Promise<number> = async () => 0,
 ): Promise<PurgeReport> {
   cache.forgetPrefix(layout.thread(threadId));
   // as deleteThread: hidden at once, and whatever a run still going writes meanwhile stays hidden
   await tombs.renew(threadId);
+  // the thread's shares hold copies of its state: a purge leaves none behind
+  const sharesRevoked = await revokeShares();
   const prefix = layout.thread(threadId);
   const keys = new Set<string>();
   const seen = new Set<string>();
-  const report: PurgeReport = { threadId, keys: 0, versionsFound: 0, versionsDeleted: 0, failed: 0 };
+  const report: PurgeReport = { threadId, keys: 0, versionsFound: 0, versionsDeleted: 0, failed: 0, sharesRevoked };
   let stalled = 0;
   for (let pass = 1; ; pass += 1) {
     const entries: ObjectIdentifier[] = [];

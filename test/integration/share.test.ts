@@ -307,6 +307,22 @@ describeWithVersioning("sharing from history", () => {
 
   it("the revoke cycle, on a versioned bucket", () => revokes(buckets.versioned));
 
+  it("purgeThread revokes the thread's shares (a bundle is a copy of its state); others' stay", async () => {
+    const saver = saverOn(buckets.versioned);
+    const mine = await saver.share(await paused(saver, "erase-me"), { expiresIn: 600 });
+    const plain = await saver.share(await paused(saver, "erase-me"), { expiresIn: 600, encrypt: false });
+    const theirs = await saver.share(await paused(saver, "keep-me"), { expiresIn: 600 });
+    const report = await saver.purgeThread("erase-me");
+    expect(report).toMatchObject({ failed: 0, sharesRevoked: 2 });
+    for (const url of [mine.url, plain.url]) expect(await rejection(readShared(url))).toBeInstanceOf(ShareUnavailableError);
+    expect((await readShared(theirs.url)).config.configurable?.thread_id).toBe("keep-me");
+    const left = [];
+    for await (const s of saver.listShares()) left.push(s.threadId);
+    expect(left).toEqual(["keep-me"]);
+    const versions = await allVersions(client, buckets.versioned);
+    expect(versions.filter((v) => v.Key?.includes(mine.shareId) || v.Key?.includes(plain.shareId))).toEqual([]);
+  });
+
   it("a checkpoint named by its version id is shared, with its ancestors, after its thread was deleted", async () => {
     const saver = saverOn(buckets.versioned);
     await saver.setup();
