@@ -32,6 +32,7 @@ import { S3Store } from "./store.js";
 import { CheckpointWriter } from "./writer.js";
 import { reencryptThread, type ReencryptReport } from "./reencrypt.js";
 import { listThreads, type ListThreadsOptions, type ThreadInfo } from "./threads.js";
+import { verifyObjects, type VerifyOptions, type VerifyReport } from "./verify.js";
 import {
   copyThread,
   deleteThread,
@@ -457,6 +458,31 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
     const after = options.after === undefined ? undefined : requireThreadId(options.after, "listThreads");
     yield* listThreads(this.store, this.layout, this.reader, { ...options, after });
+  }
+
+  /**
+   * Reads and checks every current object of a thread (or of all threads): envelope, checksums,
+   * key binding, decryption, record frames. Reports corrupt objects by key; with
+   * `quarantine: true` moves them to `{prefix}quarantine/` so the rest of the thread reads again.
+   */
+  verify(options: VerifyOptions = {}, onObject?: (checked: number) => void): Promise<VerifyReport> {
+    return this.timed("verify", async () => {
+      const threadId = options.threadId === undefined ? undefined : requireThreadId(options.threadId, "verify");
+      const report = await verifyObjects(
+        {
+          store: this.store,
+          layout: this.layout,
+          cipher: this.options.cipher,
+          maxObjectBytes: this.options.maxObjectBytes,
+          concurrency: this.options.readConcurrency,
+        },
+        { ...options, threadId },
+        onObject,
+      );
+      if (report.quarantined.length > 0) this.cache.forgetPrefix(this.layout.threadsRoot);
+      this.options.logger.info({ objects: report.objects, corrupt: report.corrupt.length, quarantined: report.quarantined.length }, "verified");
+      return report;
+    });
   }
 
   /**

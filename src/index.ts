@@ -17,6 +17,7 @@ export { generateKey, type EncryptionOptions, type KeyProvider, type Keyring } f
 export { kmsKeyProvider, type KmsKeyProviderOptions } from "./kms.js";
 export type { ReencryptReport } from "./reencrypt.js";
 export type { ListThreadsOptions, ThreadInfo } from "./threads.js";
+export type { VerifyOptions, VerifyReport } from "./verify.js";
 export { migrate, type MigrateOptions, type MigrateProgress, type MigrateReport } from "./migrate.js";
 export type { ServerSideEncryption } from "./options.js";
 export { zstdImplementation } from "./zstd.js";

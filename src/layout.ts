@@ -8,6 +8,7 @@
  * {prefix}threads/{thread}/n/{ns}/{inv(id)}/w/{task}/s{n} special write with index -n (replaced)
  * {prefix}threads/{thread}/b/{ns}/{channel}/{version}     channel value too large to inline (immutable)
  * {prefix}tombstones/{thread}                             the thread's deletion generation (tombstone.ts)
+ * {prefix}quarantine/{key}                                corrupt objects moved aside by verify
  * {prefix}_probe/{random}                                 capability probe of setup(), deleted again
  * ```
  *
@@ -266,6 +267,11 @@ export class KeyLayout {
   /** {@link tombstone} of a thread component as listed (`Group.thread`). */
   tombstoneOf(threadComponent: string): string {
     return `${this.prefix}tombstones/${threadComponent}`;
+  }
+
+  /** Where `verify --quarantine` moves a corrupt object: outside every thread, kept as it was. */
+  quarantine(key: string): string {
+    return `${this.prefix}quarantine/${key.slice(this.prefix.length)}`;
   }
 
   probe(token: string): string {
