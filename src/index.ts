@@ -18,6 +18,7 @@ export { kmsKeyProvider, type KmsKeyProviderOptions } from "./kms.js";
 export type { ReencryptReport } from "./reencrypt.js";
 export type { ListThreadsOptions, ThreadInfo } from "./threads.js";
 export type { VerifyOptions, VerifyReport } from "./verify.js";
+export type { PruneOptions, PruneReport, SweepOptions, SweepReport } from "./retention.js";
 export { migrate, type MigrateOptions, type MigrateProgress, type MigrateReport } from "./migrate.js";
 export type { ServerSideEncryption } from "./options.js";
 export { zstdImplementation } from "./zstd.js";
