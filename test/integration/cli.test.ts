@@ -8,12 +8,13 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
 import { Annotation, Command, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from "@langchain/langgraph";
 import type { CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Checkpointer } from "../../src/index.js";
+import { checkpointOf, meta } from "../helpers/checkpoints.js";
 import { bucketsForFile, describeWithVersioning, s3Config, testClient } from "../helpers/s3.js";
 
 const client = testClient();
@@ -199,7 +200,7 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     expect((await history(saver, "loop-copy")).length).toBe(2);
   });
 
-  it("verify finds a planted corrupt object; --quarantine moves it aside and the rest reads again", async () => {
+  it("verify finds a planted corrupt object and a missing shared value; --quarantine moves them aside and the rest reads again", async () => {
     const prefix = `cli/${randomUUID()}/`;
     const env = envFor(buckets.unversioned, prefix);
     const saver = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix });
@@ -226,6 +227,26 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     expect(json(await cli(["verify", "--json"], env))).toMatchObject({ corrupt: [] });
     const kept = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}quarantine/` }));
     expect(kept.Contents?.map((o) => o.Key)).toEqual([saver.layout.quarantine(victim)]);
+
+    // a value two checkpoints share goes missing: both records are reported, the third reads
+    const big = (n: number) => `${n}`.repeat(20_000);
+    let parent: string | undefined;
+    const records: string[] = [];
+    for (const [n, version] of [[1, 1], [2, 1], [3, 2]] as const) {
+      const c = { ...checkpointOf({ big: big(version), n }), channel_versions: { big: version, n } };
+      const newVersions: Record<string, number> = n === 2 ? { n } : { big: version, n };
+      await saver.put({ configurable: { thread_id: "m", checkpoint_ns: "", ...(parent ? { checkpoint_id: parent } : {}) } }, c, meta, newVersions);
+      parent = c.id;
+      records.push(saver.layout.record("m", "", c.id));
+    }
+    await client.send(new DeleteObjectCommand({ Bucket: buckets.unversioned, Key: saver.layout.blob("m", "", "big", 1) }));
+    const broken = await cli(["verify", "m", "--json"], env);
+    expect(broken.code).toBe(1);
+    expect((JSON.parse(broken.stdout) as { corrupt: { key: string; code: string }[] }).corrupt.map((c) => [c.key, c.code]).sort()).toEqual(
+      [records[0], records[1]].map((k) => [k, "MISSING_PART"]).sort(),
+    );
+    expect(json(await cli(["verify", "m", "--quarantine", "--yes", "--json"], env))).toMatchObject({ quarantined: expect.arrayContaining([records[0], records[1]]) });
+    expect((json(await cli(["history", "m", "--json"], env)) as unknown[]).length).toBe(1);
   });
 
   describeWithVersioning("on a versioned bucket", () => {
