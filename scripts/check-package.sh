@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Checks what ships: builds, lints the package (publint, arethetypeswrong), packs it, installs
-# the tarball into an empty project as a user would, and loads it through both entry points.
+# the tarball into an empty project as a user would, loads it through both entry points and runs
+# its command (`npx langgraph-s3 --help` lists every command).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 npm run build --silent >/dev/null
@@ -25,4 +26,9 @@ console.log("cjs ok:", typeof saver.getTuple);
 JS
 node esm.mjs
 node cjs.cjs
+help=$(npx --no-install langgraph-s3 --help)
+for command in setup threads history show versions restore delete undelete purge copy prune sweep migrate verify stats; do
+  grep -q "^  $command\b" <<<"$help" || { echo "langgraph-s3 --help does not list $command" >&2; exit 1; }
+done
+echo "bin ok: langgraph-s3 --help lists every command"
 echo "package check passed: $tarball"

@@ -84,16 +84,20 @@ export function register(program: Command, globals: Globals): void {
           threads = [];
           for await (const t of from.saver.listThreads()) threads.push(t.threadId);
         }
+        // a bar over the threads when their number is known, a count of checkpoints otherwise
         const bar = progress(flags, "migrating");
         const seen = new Set<string>();
+        let checkpoints = 0;
         const report = await migrate({
           from: from.saver,
           to: to.saver,
           threads,
           onProgress: (p) => {
             seen.add(p.threadId);
-            const of = threads ? `/${threads.length}` : "";
-            bar.update(p.done, p.total, `checkpoints | thread ${seen.size}${of}: ${p.threadId}`);
+            checkpoints += 1;
+            const thread = `${p.threadId} ${p.done}/${p.total} checkpoints`;
+            if (threads) bar.update(seen.size - (p.done < p.total ? 1 : 0), threads.length, `threads | ${thread}`);
+            else bar.update(checkpoints, undefined, `checkpoints | thread ${seen.size}: ${thread}`);
           },
         }).finally(() => bar.stop());
         output(

@@ -56,7 +56,7 @@ export function register(program: Command, globals: Globals): void {
       const report = await withCheckpointer(flags, (saver) =>
         saver.sweep({ idleFor: o.idleFor, mode, dryRun: o.dryRun, onProgress: (p) => bar.update(p.done, p.total, p.threadId) }),
       ).finally(() => bar.stop());
-      const verb = o.dryRun ? "would be" : mode === "purge" ? "purged" : "deleted";
-      output(flags, report, (r) => [`${r.idle.length} of ${r.threads} threads idle, ${verb}`, ...r.idle.map((t) => `  ${t}`)].join("\n"));
+      const done = o.dryRun ? "a dry run: nothing deleted" : mode === "purge" ? "purged" : "deleted";
+      output(flags, report, (r) => [`${r.idle.length} of ${r.threads} threads idle, ${done}`, ...r.idle.map((t) => `  ${t}`)].join("\n"));
     });
 }
