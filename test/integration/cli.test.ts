@@ -1,7 +1,8 @@
 /**
  * The `langgraph-s3` command line, run as a process against the real server: exit codes, `--json`
- * parsed, `--yes` required off a terminal, verify and quarantine of a planted corrupt object, and a
- * migration from a SQLite file killed halfway, then resumed: nothing lost, nothing doubled.
+ * parsed, `--yes` required off a terminal, verify and quarantine of a planted corrupt object, and
+ * migrations from a SQLite file and from Postgres killed halfway, then resumed: nothing lost,
+ * nothing doubled.
  */
 import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
@@ -15,6 +16,7 @@ import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Checkpointer } from "../../src/index.js";
 import { checkpointOf, meta } from "../helpers/checkpoints.js";
+import { postgresBin, startPostgres, type LocalPostgres } from "../helpers/postgres.js";
 import { bucketsForFile, describeWithVersioning, s3Config, testClient } from "../helpers/s3.js";
 
 const client = testClient();
@@ -291,40 +293,69 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
       dir = mkdtempSync(join(tmpdir(), "lgs3-cli-"));
       const file = join(dir, "state.db");
       const sqlite = SqliteSaver.fromConnString(file);
-      await approvalGraph(sqlite).invoke({ log: [] }, { configurable: { thread_id: "ask" } });
-      await loopGraph(sqlite, 40).invoke({ i: 0 }, { configurable: { thread_id: "long" }, recursionLimit: 100 });
-      const prefix = `cli/${randomUUID()}/`;
-      const env = envFor(buckets.unversioned, prefix);
-      const target = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix });
-      const total = (await history(sqlite, "ask")).length + (await history(sqlite, "long")).length;
-      const args = ["migrate", "--from", `sqlite:${file}`, "--to", `s3://${buckets.unversioned}/${prefix}`, "--json"];
-
-      // killed once a third of the checkpoints are in the target
-      const records = async () => {
-        let n = 0;
-        for await (const t of target.listThreads({ details: true })) n += t.checkpoints ?? 0;
-        return n;
-      };
-      const crashed = await cli(args, env, async (kill) => {
-        while ((await records()) < total / 3) await new Promise((r) => setTimeout(r, 50));
-        kill();
-      });
-      expect(crashed.signal).toBe("SIGKILL");
-      const partial = await records();
-      expect(partial).toBeGreaterThan(0);
-      expect(partial).toBeLessThan(total);
-
-      const resumed = json(await cli(args, env)) as { checkpoints: number; written: number; alreadyThere: number };
-      expect(resumed.checkpoints).toBe(total);
-      expect(resumed.alreadyThere).toBeGreaterThanOrEqual(partial - 1);
-      expect(resumed.written + resumed.alreadyThere).toBe(total);
-      for (const thread of ["ask", "long"]) {
-        expect((await history(target, thread)).map(comparable)).toEqual((await history(sqlite, thread)).map(comparable));
+      try {
+        await killedAndResumed(sqlite, `sqlite:${file}`);
+      } finally {
+        (sqlite as unknown as { db: { close(): void } }).db.close();
       }
-      expect(json(await cli(args, env))).toMatchObject({ written: 0, alreadyThere: total, writes: 0 });
-      const done = await approvalGraph(target).invoke(new Command({ resume: "yes" }), { configurable: { thread_id: "ask" } });
-      expect(done.log).toEqual(["planned", "approved: yes", "acted after 2"]);
-      (sqlite as unknown as { db: { close(): void } }).db.close();
+    });
+  });
+
+  describe.runIf(postgresBin() !== undefined)(`migrate from Postgres${postgresBin() ? "" : " [needs Debian's postgresql]"}`, () => {
+    let server: LocalPostgres | undefined;
+    beforeAll(() => {
+      server = startPostgres();
+    });
+    afterAll(() => server?.stop());
+
+    it("killed halfway, then run again: every checkpoint and pending write once, and the graph continues", async () => {
+      const { PostgresSaver } = await import("@langchain/langgraph-checkpoint-postgres");
+      const postgres = PostgresSaver.fromConnString(server!.url);
+      await postgres.setup();
+      try {
+        await killedAndResumed(postgres, server!.url);
+      } finally {
+        await postgres.end();
+      }
     });
   });
 });
+
+/**
+ * Fills `source` with an interrupted run and a 40-step loop, migrates it to a fresh prefix with
+ * the CLI, kills the process once a third of the checkpoints are in, runs it again, and compares.
+ */
+async function killedAndResumed(source: BaseCheckpointSaver, location: string): Promise<void> {
+  await approvalGraph(source).invoke({ log: [] }, { configurable: { thread_id: "ask" } });
+  await loopGraph(source, 40).invoke({ i: 0 }, { configurable: { thread_id: "long" }, recursionLimit: 100 });
+  const prefix = `cli/${randomUUID()}/`;
+  const env = envFor(buckets.unversioned, prefix);
+  const target = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix });
+  const total = (await history(source, "ask")).length + (await history(source, "long")).length;
+  const args = ["migrate", "--from", location, "--to", `s3://${buckets.unversioned}/${prefix}`, "--json"];
+
+  const records = async () => {
+    let n = 0;
+    for await (const t of target.listThreads({ details: true })) n += t.checkpoints ?? 0;
+    return n;
+  };
+  const crashed = await cli(args, env, async (kill) => {
+    while ((await records()) < total / 3) await new Promise((r) => setTimeout(r, 50));
+    kill();
+  });
+  expect(crashed.signal).toBe("SIGKILL");
+  const partial = await records();
+  expect(partial).toBeGreaterThan(0);
+  expect(partial).toBeLessThan(total);
+
+  const resumed = json(await cli(args, env)) as { checkpoints: number; written: number; alreadyThere: number };
+  expect(resumed.checkpoints).toBe(total);
+  expect(resumed.alreadyThere).toBeGreaterThanOrEqual(partial - 1);
+  expect(resumed.written + resumed.alreadyThere).toBe(total);
+  for (const thread of ["ask", "long"]) {
+    expect((await history(target, thread)).map(comparable)).toEqual((await history(source, thread)).map(comparable));
+  }
+  expect(json(await cli(args, env))).toMatchObject({ written: 0, alreadyThere: total, writes: 0 });
+  const done = await approvalGraph(target).invoke(new Command({ resume: "yes" }), { configurable: { thread_id: "ask" } });
+  expect(done.log).toEqual(["planned", "approved: yes", "acted after 2"]);
+}
