@@ -10,13 +10,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { Annotation, Command, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from "@langchain/langgraph";
+import { Annotation, Command, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
 import type { CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import { build } from "tsup";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Checkpointer } from "../../src/index.js";
 import { checkpointOf, meta } from "../helpers/checkpoints.js";
 import { postgresBin, startPostgres, type LocalPostgres } from "../helpers/postgres.js";
+import { approvalGraph } from "../helpers/graphs.js";
 import { bucketsForFile, describeWithVersioning, s3Config, testClient } from "../helpers/s3.js";
 
 const client = testClient();
@@ -82,19 +83,6 @@ const json = (run: Run) => {
   return JSON.parse(run.stdout) as unknown;
 };
 
-function approvalGraph(saver: BaseCheckpointSaver) {
-  const State = Annotation.Root({ log: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }) });
-  return new StateGraph(State)
-    .addNode("plan", () => ({ log: ["planned"] }))
-    .addNode("approve", () => ({ log: [`approved: ${interrupt("go?") as string}`] }))
-    .addNode("act", (s) => ({ log: [`acted after ${s.log.length}`] }))
-    .addEdge(START, "plan")
-    .addEdge("plan", "approve")
-    .addEdge("approve", "act")
-    .addEdge("act", END)
-    .compile({ checkpointer: saver });
-}
-
 function loopGraph(saver: BaseCheckpointSaver, steps: number) {
   const State = Annotation.Root({ i: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }), note: Annotation<string>() });
   return new StateGraph(State)
@@ -154,9 +142,10 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/^langgraph-checkpoint-s3: /);
     expect((await cli(["show", "nobody"], env)).code).toBe(1);
-    const noPostgres = await cli(["migrate", "--from", "postgres://localhost:1/x", "--to", `s3://${buckets.unversioned}/x/`], env);
-    expect(noPostgres.code).toBe(2);
-    expect(noPostgres.stderr).toMatch(/npm install @langchain\/langgraph-checkpoint-postgres/);
+    // a saver that cannot be reached is a failure (a socket directory that does not exist: no network)
+    const noServer = await cli(["migrate", "--from", "postgresql://postgres@/x?host=/nonexistent-lgs3", "--to", `s3://${buckets.unversioned}/x/`], env);
+    expect(noServer.code).toBe(1);
+    expect(noServer.stderr).toMatch(/^langgraph-s3: .*nonexistent-lgs3/m);
   });
 
   it("threads, history, show and stats print what the library reads; prune and sweep need --yes off a terminal", async () => {

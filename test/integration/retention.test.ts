@@ -5,11 +5,12 @@
  * leaves a readable thread when interrupted; sweep deletes idle threads softly or for good.
  */
 import { randomUUID } from "node:crypto";
-import { Annotation, Command, DeltaChannel, END, START, StateGraph, interrupt, type BaseCheckpointSaver } from "@langchain/langgraph";
+import { Annotation, Command, DeltaChannel, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
 import type { CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { InvalidArgumentError, S3Checkpointer } from "../../src/index.js";
 import { checkpointOf, meta } from "../helpers/checkpoints.js";
+import { approvalGraph } from "../helpers/graphs.js";
 import { allVersions, bucketsForFile, describeWithVersioning, testClient } from "../helpers/s3.js";
 
 const client = testClient();
@@ -88,14 +89,7 @@ describe("prune", () => {
 
   it("keeps the pending writes of kept checkpoints: an interrupted run resumes after a prune", async () => {
     const saver = saverIn(buckets.unversioned);
-    const State = Annotation.Root({ log: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }) });
-    const graph = new StateGraph(State)
-      .addNode("plan", () => ({ log: ["planned"] }))
-      .addNode("approve", () => ({ log: [`approved: ${interrupt("go?") as string}`] }))
-      .addEdge(START, "plan")
-      .addEdge("plan", "approve")
-      .addEdge("approve", END)
-      .compile({ checkpointer: saver });
+    const graph = approvalGraph(saver);
     const config = { configurable: { thread_id: "ask" } };
     await graph.invoke({ log: ["first"] }, config);
     await graph.invoke(new Command({ resume: "yes" }), config);
@@ -109,7 +103,7 @@ describe("prune", () => {
     expect(kept.length).toBe(report.kept);
     expect(comparable(kept[0]!)).toEqual(comparable(newest));
     const done = await graph.invoke(new Command({ resume: "again" }), config);
-    expect(done.log).toEqual(["first", "planned", "approved: yes", "second", "planned", "approved: again"]);
+    expect(done.log).toEqual(["first", "planned", "approved: yes", "acted after 3", "second", "planned", "approved: again", "acted after 7"]);
   });
 
   it("olderThan with keepLast: a checkpoint goes only when both let it go; dry runs remove nothing; bad options are typed errors", async () => {
