@@ -8,7 +8,8 @@ import { randomUUID } from "node:crypto";
 import { Annotation, Command, DeltaChannel, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
 import type { CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
-import { InvalidArgumentError, S3Checkpointer } from "../../src/index.js";
+import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
+import { CheckpointCorruptedError, InvalidArgumentError, S3Checkpointer } from "../../src/index.js";
 import { checkpointOf, meta } from "../helpers/checkpoints.js";
 import { approvalGraph } from "../helpers/graphs.js";
 import { allVersions, bucketsForFile, describeWithVersioning, testClient } from "../helpers/s3.js";
@@ -129,6 +130,16 @@ describe("prune", () => {
     expect(left[1]!.pendingWrites).toEqual([["task-3", "n", 3]]);
     // the newest stays whatever the options say
     expect(await saver.prune("aged", { olderThan: 0, keepLast: 1 })).toMatchObject({ removed: 1, kept: 1 });
+
+    // a corrupt record stops a prune before anything is deleted
+    await saver.put({ configurable: { thread_id: "aged", checkpoint_ns: "", checkpoint_id: ids[4] } }, checkpointOf({ n: 9 }, 9), meta, { n: 9 });
+    const oldest = (await all(saver, "aged")).at(-1)!;
+    await client.send(new PutObjectCommand({ Bucket: buckets.unversioned, Key: saver.layout.record("aged", "", idOf(oldest)), Body: "garbage" }));
+    // (another process: this one has the record cached, as it was)
+    const other = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix: saver.layout.prefix, inlineThresholdBytes: 64 });
+    await expect(other.prune("aged", { keepLast: 1, orphanGraceMs: 0 })).rejects.toBeInstanceOf(CheckpointCorruptedError);
+    const listed = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: saver.layout.thread("aged") }));
+    expect(listed.KeyCount).toBeGreaterThanOrEqual(3);
 
     for (const bad of [{}, { keepLast: 0 }, { keepLast: 1.5 }, { olderThan: Number.NaN }, { olderThan: new Date("x") }, { keepLast: 2, orphanGraceMs: -1 }]) {
       await expect(saver.prune("aged", bad)).rejects.toBeInstanceOf(InvalidArgumentError);
