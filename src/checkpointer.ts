@@ -35,6 +35,17 @@ import { reencryptThread, type ReencryptReport } from "./reencrypt.js";
 import { listThreads, type ListThreadsOptions, type ThreadInfo } from "./threads.js";
 import { importShared, readShared, type ImportSharedOptions, type ReadSharedOptions } from "./receive.js";
 import { createShare, listShares, revokeShare, revokeSharesOf, type Share, type ShareContext, type ShareInfo, type ShareOptions } from "./share.js";
+import { verifyObjects, type VerifyOptions, type VerifyReport } from "./verify.js";
+import {
+  checkPruneOptions,
+  checkSweepOptions,
+  pruneThread,
+  type PruneOptions,
+  type PruneReport,
+  type RetentionDeps,
+  type SweepOptions,
+  type SweepReport,
+} from "./retention.js";
 import {
   copyThread,
   deleteThread,
@@ -481,6 +492,92 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   /**
+   * Removes old checkpoints of a live thread: those beyond the newest `keepLast` of each
+   * namespace and/or older than `olderThan` (a checkpoint goes only when every given option
+   * lets it go). Never the newest checkpoint, never anything a kept checkpoint still reads: the
+   * channel values it shares, the pending writes of kept checkpoints, the ancestors a
+   * `DeltaChannel` replay walks through. Safe to re-run (a second run removes nothing) and to
+   * interrupt (records go before what they refer to). On a versioned bucket the removed objects
+   * stay as noncurrent versions until the lifecycle rule expires them.
+   *
+   * Costs ⌈objects/1000⌉ listings, one read per checkpoint record (cached ones excepted), reads
+   * of the writes objects a delta replay would walk, and ⌈removed/1000⌉ batch deletes.
+   *
+   * @example
+   * ```ts
+   * const report = await checkpointer.prune("t-1", { keepLast: 20, olderThan: 7 * 24 * 3600_000 });
+   * console.log(report.removed, report.blobsRemoved);
+   * ```
+   */
+  prune(threadId: string, options: PruneOptions): Promise<PruneReport> {
+    return this.timed("prune", async () => {
+      const thread = requireThreadId(threadId, "prune");
+      checkPruneOptions(options);
+      return pruneThread(this.retention, thread, options);
+    });
+  }
+
+  /**
+   * Deletes every thread with no write for `idleFor` milliseconds: `mode: "soft"` (the default)
+   * as `deleteThread` does (restorable on a versioned bucket), `"purge"` as `purgeThread` does.
+   * Threads are found with `listThreads({ details: true })` (one listing per 1,000 objects);
+   * idle ones are collected first and deleted after, one by one, so an interrupted sweep is
+   * finished by running it again.
+   *
+   * @example
+   * ```ts
+   * const report = await checkpointer.sweep({ idleFor: 30 * 24 * 3600_000, mode: "purge" });
+   * console.log(report.idle.length, "threads purged");
+   * ```
+   */
+  sweep(options: SweepOptions): Promise<SweepReport> {
+    return this.timed("sweep", async () => {
+      checkSweepOptions(options);
+      const mode = options.mode ?? "soft";
+      const dryRun = options.dryRun ?? false;
+      const cutoff = Date.now() - options.idleFor;
+      const report: SweepReport = { threads: 0, idle: [], mode, dryRun };
+      for await (const t of listThreads(this.store, this.layout, this.reader, { details: true })) {
+        report.threads += 1;
+        if (t.lastCheckpointAt !== undefined && t.lastCheckpointAt.getTime() < cutoff) report.idle.push(t.threadId);
+      }
+      if (dryRun) return report;
+      for (const [i, thread] of report.idle.entries()) {
+        if (mode === "purge") await purgeThread(this.store, this.layout, this.cache, this.tombs, this.options.logger, thread);
+        else await deleteThread(this.store, this.layout, this.cache, this.tombs, thread);
+        options.onProgress?.({ done: i + 1, total: report.idle.length, threadId: thread });
+      }
+      this.options.logger.info({ threads: report.threads, idle: report.idle.length, mode }, "swept threads");
+      return report;
+    });
+  }
+
+  /**
+   * Reads and checks every current object of a thread (or of all threads): envelope, checksums,
+   * key binding, decryption, record frames. Reports corrupt objects by key; with
+   * `quarantine: true` moves them to `{prefix}quarantine/` so the rest of the thread reads again.
+   */
+  verify(options: VerifyOptions = {}, onObject?: (checked: number) => void): Promise<VerifyReport> {
+    return this.timed("verify", async () => {
+      const threadId = options.threadId === undefined ? undefined : requireThreadId(options.threadId, "verify");
+      const report = await verifyObjects(
+        {
+          store: this.store,
+          layout: this.layout,
+          cipher: this.options.cipher,
+          maxObjectBytes: this.options.maxObjectBytes,
+          concurrency: this.options.readConcurrency,
+        },
+        { ...options, threadId },
+        onObject,
+      );
+      if (report.quarantined.length > 0) this.cache.forgetPrefix(this.layout.threadsRoot);
+      this.options.logger.info({ objects: report.objects, corrupt: report.corrupt.length, quarantined: report.quarantined.length }, "verified");
+      return report;
+    });
+  }
+
+  /**
    * Rewrites every current object of the thread that is not under the current encryption key
    * (an older key, or none) under the current key; objects already under it are left alone, so
    * it can be run again after an interruption. On a versioned bucket older versions keep their
@@ -597,6 +694,18 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   // ---- internals ----------------------------------------------------------------------------
+
+  private get retention(): RetentionDeps {
+    return {
+      store: this.store,
+      layout: this.layout,
+      reader: this.reader,
+      cache: this.cache,
+      tombs: this.tombs,
+      serde: () => this.serde,
+      logger: this.options.logger,
+    };
+  }
 
   private get versionIds(): boolean {
     return this.options.versioning !== "off";

@@ -17,6 +17,8 @@ export { generateKey, type EncryptionOptions, type KeyProvider, type Keyring } f
 export { kmsKeyProvider, type KmsKeyProviderOptions } from "./kms.js";
 export type { ReencryptReport } from "./reencrypt.js";
 export type { ListThreadsOptions, ThreadInfo } from "./threads.js";
+export type { VerifyOptions, VerifyReport } from "./verify.js";
+export type { PruneOptions, PruneReport, SweepOptions, SweepReport } from "./retention.js";
 export { migrate, type MigrateOptions, type MigrateProgress, type MigrateReport } from "./migrate.js";
 export { MAX_SHARE_EXPIRES_IN, type Share, type ShareInfo, type ShareOptions } from "./share.js";
 export { importShared, readShared, type ImportSharedOptions, type ReadSharedOptions } from "./receive.js";

@@ -10,6 +10,7 @@
  * {prefix}tombstones/{thread}                             the thread's deletion generation (tombstone.ts)
  * {prefix}shares/{shareId}/bundle                         one shared state, behind a presigned URL (share.ts)
  * {prefix}shares/{shareId}/about                          what was shared (thread, checkpoint), for listShares
+ * {prefix}quarantine/{key}                                corrupt objects moved aside by verify
  * {prefix}_probe/{random}                                 capability probe of setup(), deleted again
  * ```
  *
@@ -354,6 +355,11 @@ export class KeyLayout {
     if (!key.startsWith(this.sharesRoot) || !key.endsWith(`/${SHARE_BUNDLE}`)) return undefined;
     const id = key.slice(this.sharesRoot.length, -SHARE_BUNDLE.length - 1);
     return shareExpiry(id) === undefined ? undefined : id;
+  }
+
+  /** Where `verify --quarantine` moves a corrupt object: outside every thread, kept as it was. */
+  quarantine(key: string): string {
+    return `${this.prefix}quarantine/${key.slice(this.prefix.length)}`;
   }
 
   probe(token: string): string {

@@ -3,10 +3,11 @@
  * LangGraph's MemorySaver, another prefix), resumed after a crash, continued by a real graph.
  */
 import { randomUUID } from "node:crypto";
-import { Annotation, Command, END, MemorySaver, START, StateGraph, interrupt, type BaseCheckpointSaver } from "@langchain/langgraph";
+import { Command, MemorySaver, type BaseCheckpointSaver } from "@langchain/langgraph";
 import { describe, expect, it } from "vitest";
 import { S3Checkpointer, migrate } from "../../src/index.js";
 import { checkpointOf, meta } from "../helpers/checkpoints.js";
+import { approvalGraph } from "../helpers/graphs.js";
 import { bucketsForFile, testClient } from "../helpers/s3.js";
 
 const client = testClient();
@@ -42,25 +43,6 @@ describe("listThreads", () => {
     }).rejects.toThrow(/limit/);
   });
 });
-
-/** A graph that asks for approval in the middle, so a migrated thread has pending writes and an interrupt. */
-function approvalGraph(saver: BaseCheckpointSaver) {
-  const State = Annotation.Root({
-    log: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
-  });
-  return new StateGraph(State)
-    .addNode("plan", () => ({ log: ["planned"] }))
-    .addNode("approve", () => {
-      const answer = interrupt({ question: "go?" }) as string;
-      return { log: [`approved: ${answer}`] };
-    })
-    .addNode("act", (s) => ({ log: [`acted after ${s.log.length}`] }))
-    .addEdge(START, "plan")
-    .addEdge("plan", "approve")
-    .addEdge("approve", "act")
-    .addEdge("act", END)
-    .compile({ checkpointer: saver });
-}
 
 describe("migrate", () => {
   it("S3 → MemorySaver → another S3 prefix: every checkpoint and write, and the graph continues as the original", async () => {
