@@ -13,6 +13,7 @@ import { EXIT, UsageError, type GlobalFlags } from "./context.js";
 import { register as registerManage } from "./manage.js";
 import { register as registerMigrate } from "./migrate.js";
 import { register as registerRetention } from "./retention.js";
+import { register as registerShare } from "./share.js";
 import { register as registerThreads } from "./threads.js";
 import { register as registerVerify } from "./verify.js";
 
@@ -37,6 +38,7 @@ export function buildProgram(): Command {
   registerRetention(program, globals);
   registerVerify(program, globals);
   registerMigrate(program, globals);
+  registerShare(program, globals);
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -129,7 +129,8 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     const env = envFor(buckets.unversioned, `cli/${randomUUID()}/`);
     const help = await cli(["--help"], env);
     expect(help.code).toBe(0);
-    for (const command of ["setup", "threads", "history", "show", "versions", "restore", "delete", "undelete", "purge", "copy", "prune", "sweep", "migrate", "verify", "stats"]) {
+    const commands = ["setup", "threads", "history", "show", "versions", "restore", "delete", "undelete", "purge", "copy", "prune", "sweep"];
+    for (const command of [...commands, "migrate", "verify", "stats", "share", "shares", "revoke-share", "import"]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }
     expect((await cli(["no-such-command"], env)).code).toBe(2);
@@ -197,6 +198,30 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     expect(await saver.getTuple({ configurable: { thread_id: "ask" } })).toBeUndefined();
     expect(json(await cli(["copy", "loop", "loop-copy", "--json"], env))).toMatchObject({ from: "loop", to: "loop-copy" });
     expect((await history(saver, "loop-copy")).length).toBe(2);
+  });
+
+  it("share prints a URL that import reads into another prefix, with no credentials to read it; shares and revoke-share", async () => {
+    const from = `cli/${randomUUID()}/`;
+    const to = `cli/${randomUUID()}/`;
+    const env = envFor(buckets.unversioned, from);
+    const saver = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix: from });
+    await approvalGraph(saver).invoke({ log: [] }, { configurable: { thread_id: "ask" } });
+    expect((await cli(["share", "ask", "--expires-in", "500ms"], env)).code).toBe(2);
+    expect((await cli(["share", "ask", "--expires-in", "8d"], env)).code).toBe(2);
+    const share = json(await cli(["share", "ask", "--expires-in", "10m", "--json"], env)) as { url: string; shareId: string };
+    expect(share.url).toMatch(/#k=/);
+    const listed = json(await cli(["shares", "--json"], env)) as { shareId: string; threadId: string }[];
+    expect(listed).toMatchObject([{ shareId: share.shareId, threadId: "ask" }]);
+    // the import writes with the target's credentials; reading the URL needs none
+    const imported = json(await cli(["import", share.url, "--thread", "copy", "--into", `s3://${buckets.unversioned}/${to}`, "--json"], env));
+    expect(imported).toMatchObject({ thread_id: "copy" });
+    const target = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix: to });
+    const original = await saver.getTuple({ configurable: { thread_id: "ask" } });
+    const copy = await target.getTuple({ configurable: { thread_id: "copy" } });
+    expect(copy?.checkpoint.channel_values).toEqual(original?.checkpoint.channel_values);
+    expect((await cli(["revoke-share", share.shareId], env)).code).toBe(2); // --yes needed off a terminal
+    expect(json(await cli(["revoke-share", share.shareId, "--yes", "--json"], env))).toEqual({ shareId: share.shareId, revoked: true });
+    expect((await cli(["import", share.url, "--thread", "again", "--into", `s3://${buckets.unversioned}/${to}`], env)).code).toBe(1);
   });
 
   it("verify finds a planted corrupt object and a missing shared value; --quarantine moves them aside and the rest reads again", async () => {
