@@ -10,9 +10,9 @@
  * AWS SDK's usual environment for AWS. The chat model is scripted: no API key needed.
  */
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
-import { FakeListChatModel } from "@langchain/core/utils/testing";
-import { Command, END, MessagesAnnotation, START, StateGraph, interrupt } from "@langchain/langgraph";
+import { Command } from "@langchain/langgraph";
 import { S3Checkpointer, createClient } from "langgraph-checkpoint-s3";
+import { bookingAgent } from "./booking-agent.js";
 
 const bucket = process.env.LANGGRAPH_S3_BUCKET ?? "langgraph-quickstart";
 const threadId = process.env.THREAD_ID ?? "quickstart-thread";
@@ -30,23 +30,7 @@ const checkpointer = new S3Checkpointer({
   ),
 });
 
-// Scripted models: the same answers every run, so the example needs no API key.
-const planner = new FakeListChatModel({ responses: ["Plan: book the 09:10 train to Lyon and a table for two at 19:30."] });
-const actor = new FakeListChatModel({ responses: ["Done: the train and the table are booked."] });
-
-const graph = new StateGraph(MessagesAnnotation)
-  .addNode("plan", async (state) => ({ messages: [await planner.invoke(state.messages)] }))
-  .addNode("approve", () => {
-    // pauses the run; the decision arrives in a later invoke, possibly in another process
-    const decision = interrupt({ question: "Book it?" }) as string;
-    return { messages: [new HumanMessage(`Approval: ${decision}`)] };
-  })
-  .addNode("act", async (state) => ({ messages: [await actor.invoke(state.messages)] }))
-  .addEdge(START, "plan")
-  .addEdge("plan", "approve")
-  .addEdge("approve", "act")
-  .addEdge("act", END)
-  .compile({ checkpointer });
+const graph = bookingAgent(checkpointer);
 
 const config = { configurable: { thread_id: threadId } };
 const step = process.argv[2] ?? "start";

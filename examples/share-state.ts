@@ -12,30 +12,12 @@
  * capability: whoever has it can read the state until it expires, so send it privately.
  */
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
-import { FakeListChatModel } from "@langchain/core/utils/testing";
-import { Command, END, MemorySaver, MessagesAnnotation, START, StateGraph, interrupt } from "@langchain/langgraph";
-import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
+import { Command, MemorySaver } from "@langchain/langgraph";
 import { S3Checkpointer, createClient, importShared } from "langgraph-checkpoint-s3";
+import { bookingAgent } from "./booking-agent.js";
 
 /** The same agent on both sides; only the checkpointer differs. */
-function agent(checkpointer: BaseCheckpointSaver) {
-  // scripted models: the same answers every run, so the example needs no API key
-  const planner = new FakeListChatModel({ responses: ["Plan: book the 09:10 train to Lyon and a table for two at 19:30."] });
-  const actor = new FakeListChatModel({ responses: ["Done: the train and the table are booked."] });
-  return new StateGraph(MessagesAnnotation)
-    .addNode("plan", async (state) => ({ messages: [await planner.invoke(state.messages)] }))
-    .addNode("approve", () => {
-      const decision = interrupt({ question: "Book it?" }) as string;
-      return { messages: [new HumanMessage(`Approval: ${decision}`)] };
-    })
-    .addNode("act", async (state) => ({ messages: [await actor.invoke(state.messages)] }))
-    .addEdge(START, "plan")
-    .addEdge("plan", "approve")
-    .addEdge("approve", "act")
-    .addEdge("act", END)
-    .compile({ checkpointer });
-}
-
+const agent = bookingAgent;
 const step = process.argv[2];
 const log = (line: string) => console.error(`[process ${process.pid}] ${line}`);
 
