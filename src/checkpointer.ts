@@ -110,6 +110,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       maxObjectBytes: resolved.maxObjectBytes,
       cipher: resolved.cipher,
       nextVersion: () => this.getNextVersion(undefined),
+      capabilities: () => this.once.known(),
     });
     this.writer = new CheckpointWriter({
       layout: this.layout,
@@ -199,17 +200,20 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       const current = this.tombs.current(thread);
       if (checkpointId) {
         // the record (often cached) and the listing of its writes go out together; the listing
-        // also says whether the record is still there (another process may have deleted it)
-        const [lineage, record, listed] = await Promise.all([
-          current,
-          this.reader.readRecord(this.layout.record(thread, ns, checkpointId), place),
-          this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId)).then(async (g) => ({
-            exists: g?.recordKey !== undefined,
-            writes: await this.reader.readWrites(g?.writeKeys ?? []),
-          })),
+        // also says whether the record is still there (another process may have deleted it).
+        // Where the first version of a key wins, the listing names the version to read: then
+        // the record is read after it.
+        const key = this.layout.record(thread, ns, checkpointId);
+        const early = this.reader.pinsVersions() ? undefined : this.reader.readRecord(key, place);
+        early?.catch(() => undefined); // awaited below
+        const [lineage, group] = await Promise.all([current, this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId))]);
+        if (group?.recordKey === undefined) return undefined;
+        const [record, writes] = await Promise.all([
+          early ?? this.reader.readGroupRecord(group, place),
+          this.reader.readGroupWrites(group),
         ]);
-        if (!record || !listed.exists || !isCurrent(record.head.lineage, lineage)) return undefined;
-        return this.reader.assemble(record, listed.writes, this.versionIds);
+        if (!record || !isCurrent(record.head.lineage, lineage)) return undefined;
+        return this.reader.assemble(record, writes, this.versionIds);
       }
       current.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
       // newest first: records hidden by a delete (a late writer's) are passed over
@@ -380,7 +384,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       await this.requireVersioning("restoreThread()");
       const thread = requireThreadId(threadId, "restoreThread");
       return restoreThread(this.store, this.layout, this.cache, this.tombs, thread, async (key) => {
-        const record = await this.reader.readRecord(key, { thread });
+        const record = await this.reader.readRecordLive(key, { thread });
         return record?.head.lineage;
       });
     });
@@ -484,6 +488,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
           maxObjectBytes: this.options.maxObjectBytes,
           concurrency: this.options.readConcurrency,
           versioned,
+          once: this.once,
+          live: (prefix) => this.reader.liveObjects(prefix),
         },
         thread,
       );
@@ -504,6 +510,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         cipher: this.options.cipher,
         tombs: this.tombs,
         reseal: (plaintext, key) => this.writer.seal(plaintext, key),
+        live: (prefix) => this.reader.liveObjects(prefix),
       }),
     );
   }
@@ -556,8 +563,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   private async loadGroup(group: Group, place: { thread?: string; ns?: string }, current: Promise<Lineage>): Promise<CheckpointTuple | undefined> {
     const [lineage, record, writes] = await Promise.all([
       current,
-      this.reader.readRecord(group.recordKey!, place),
-      this.reader.readWrites(group.writeKeys),
+      this.reader.readGroupRecord(group, place),
+      this.reader.readGroupWrites(group),
     ]);
     return record && isCurrent(record.head.lineage, lineage) ? this.reader.assemble(record, writes, this.versionIds) : undefined;
   }

@@ -158,8 +158,10 @@ export interface SealOptions {
 
 export interface Sealed {
   body: Buffer;
-  /** SHA-256 of the plaintext, hex: equal plaintexts give equal digests whatever the codec. */
+  /** The header's digest, hex: SHA-256 of the plaintext, keyed when encrypted (stored as metadata too). */
   sha256: string;
+  /** SHA-256 of the plaintext, hex, never keyed: for records to name a value's content by. */
+  plaintextSha256: string;
   plaintextBytes: number;
 }
 
@@ -173,6 +175,8 @@ export interface OpenOptions {
 
 export interface Opened {
   plaintext: Buffer;
+  /** SHA-256 of the plaintext, hex (checked against the header) */
+  sha256: string;
   header: EnvelopeHeader;
   /** Envelope format of the body: 1 (old) or 2. */
   version: number;
@@ -240,7 +244,7 @@ export async function seal(plaintext: Uint8Array | readonly Uint8Array[], option
   const stored = storedHeader(header, key);
   const payload = started ? await started.encrypt(compressed, additionalData(stored, key)) : compressed;
   const digest = createHash("sha256").update(stored).digest();
-  return { body: Buffer.concat([stored, digest, payload]), sha256: header.h, plaintextBytes };
+  return { body: Buffer.concat([stored, digest, payload]), sha256: header.h, plaintextSha256: sha256, plaintextBytes };
 }
 
 /**
@@ -303,7 +307,7 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
   const sha256 = await digestOf([plaintext], new Pacer());
   const expected = header.e && cipher ? await cipher.digest(header.e, sha256) : sha256;
   if (expected !== header.h) throw fail("checksum mismatch");
-  return { plaintext, header, version, keyBound: version >= 2 };
+  return { plaintext, sha256, header, version, keyBound: version >= 2 };
 }
 
 /**

@@ -87,6 +87,12 @@ export interface ListedPage {
   last: boolean;
 }
 
+export interface ListedVersionPage {
+  versions: ListedVersion[];
+  /** no page follows */
+  last: boolean;
+}
+
 export interface ListedVersion {
   key: string;
   versionId: string;
@@ -392,8 +398,20 @@ export class S3Store {
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
    */
   async *listVersions(prefix: string): AsyncGenerator<ListedVersion[]> {
-    let keyMarker: string | undefined;
+    for await (const { versions } of this.versionPages(prefix)) yield versions;
+  }
+
+  /**
+   * ListObjectVersions pages with `last` marking the final one; `keyMarker` starts after that
+   * key (as `StartAfter` does for ListObjectsV2), `pageSize` bounds the first page. The SDK
+   * returns a page's versions and its delete markers in two lists: within each, a key's entries
+   * come newest first.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+   */
+  async *versionPages(prefix: string, options: { keyMarker?: string; pageSize?: number } = {}): AsyncGenerator<ListedVersionPage> {
+    let keyMarker: string | undefined = options.keyMarker;
     let versionMarker: string | undefined;
+    let pageSize = options.pageSize ?? MAX_LIST_KEYS;
     for (;;) {
       const res = await this.call<{
         Versions?: { Key?: string; VersionId?: string; IsLatest?: boolean; LastModified?: Date; Size?: number }[];
@@ -407,11 +425,11 @@ export class S3Store {
           Prefix: prefix,
           KeyMarker: keyMarker,
           VersionIdMarker: versionMarker,
-          MaxKeys: MAX_LIST_KEYS,
+          MaxKeys: pageSize,
         }),
         prefix,
       );
-      const page: ListedVersion[] = [
+      const versions: ListedVersion[] = [
         ...(res.Versions ?? []).map((v) => ({
           key: v.Key!,
           versionId: v.VersionId ?? "null",
@@ -433,19 +451,25 @@ export class S3Store {
       if (!last && (!res.NextKeyMarker || (res.NextKeyMarker === keyMarker && res.NextVersionIdMarker === versionMarker))) {
         throw stalledListing("ListObjectVersions", prefix);
       }
-      yield page;
+      yield { versions, last };
       if (last) return;
       keyMarker = res.NextKeyMarker;
       versionMarker = res.NextVersionIdMarker;
+      pageSize = MAX_LIST_KEYS;
     }
+  }
+
+  /** Every version and delete marker of exactly one key, as listed. */
+  async entriesOf(key: string): Promise<ListedVersion[]> {
+    const all: ListedVersion[] = [];
+    // the listing is by prefix: keys that merely start with `key` are left out
+    for await (const page of this.listVersions(key)) all.push(...page.filter((v) => v.key === key));
+    return all;
   }
 
   /** The versions (not delete markers) of exactly one key, newest first. */
   async versionsOf(key: string): Promise<ListedVersion[]> {
-    const all: ListedVersion[] = [];
-    // the listing is by prefix: keys that merely start with `key` are left out
-    for await (const page of this.listVersions(key)) all.push(...page.filter((v) => v.key === key && !v.isDeleteMarker));
-    return all;
+    return (await this.entriesOf(key)).filter((v) => !v.isDeleteMarker);
   }
 
   // ---- deletes ------------------------------------------------------------------------------

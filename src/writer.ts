@@ -16,7 +16,7 @@ import {
 import type { ObjectCache } from "./cache.js";
 import { seal, type EnvelopeCipher, type ResolvedCompression, type Sealed } from "./codec.js";
 import { checkpointIdOf, namespaceOf, requireThread } from "./config.js";
-import { InvalidArgumentError } from "./errors.js";
+import { CheckpointConflictError, InvalidArgumentError } from "./errors.js";
 import type { ImmutableWriter } from "./immutability.js";
 import { assertCheckpointId, type KeyLayout } from "./layout.js";
 import type { CheckpointerMetrics } from "./metrics.js";
@@ -76,7 +76,7 @@ export class CheckpointWriter {
     const has = (channel: string) => Object.hasOwn(values, channel);
     // the parent record, read at most once (usually from the cache) when it is needed
     let parentRead: Promise<LoadedRecord | undefined> | undefined;
-    const parent = () => (parentRead ??= reader.readRecord(layout.record(thread, ns, parentId!), place));
+    const parent = () => (parentRead ??= reader.readRecordLive(layout.record(thread, ns, parentId!), place));
     const lineage = options.currentLineage
       ? await this.config.tombs.current(thread)
       : await this.lineageOf(place, parentId, parent);
@@ -104,8 +104,10 @@ export class CheckpointWriter {
         head.channels[channel] = { v: version, at: "inline", type: value.type, s: section(value) };
       } else {
         const key = layout.blob(thread, ns, channel, version);
-        blobs.push({ key, sealed: await this.seal(value.bytes, key, value.type), what: `channel "${channel}" version ${version}` });
-        head.channels[channel] = { v: version, at: "blob" };
+        const sealed = await this.seal(value.bytes, key, value.type);
+        blobs.push({ key, sealed, what: `channel "${channel}" version ${version}` });
+        // the digest lets readers tell this value from another writer's under the same key
+        head.channels[channel] = { v: version, at: "blob", h: sealed.plaintextSha256 };
       }
     }
     // Unchanged channels: the parent record says where their (channel, version) lives.
@@ -132,6 +134,14 @@ export class CheckpointWriter {
     const recordKey = layout.record(thread, ns, checkpoint.id);
     const plaintext = pack(head, sections);
     const record = await this.seal(plaintext, recordKey);
+    // this instance has the record already (it wrote or read it): other content is a conflict,
+    // told before any request (where the first version wins, the store itself could not tell)
+    const known = this.config.cache.get(recordKey);
+    if (known && !known.plaintext.equals(plaintext)) {
+      throw new CheckpointConflictError(`checkpoint ${checkpoint.id} was already written with other content; a checkpoint is never overwritten`, {
+        key: recordKey,
+      });
+    }
 
     // Write order is the atomicity: channel values first, the record that refers to them last,
     // so a reader never finds a record whose parts are missing.
