@@ -15,6 +15,7 @@
 
 import { randomUUID } from "node:crypto";
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
+import type { StreamedBody } from "./codec.js";
 import type { ListedVersion } from "./store.js";
 import { CheckpointConflictError, S3RequestError, VersioningUnavailableError } from "./errors.js";
 import type { S3Store } from "./store.js";
@@ -56,7 +57,7 @@ export class ImmutableWriter {
    *   told: that would take a second request, a listing of the key's versions);
    * - unversioned buckets without conditional writes: HEAD, then write (not race-free).
    */
-  createOnce(key: string, body: Buffer, sha256: string, what: string): Promise<CreateOutcome> {
+  createOnce(key: string, body: Buffer | StreamedBody, sha256: string, what: string): Promise<CreateOutcome> {
     return this.writeFirst(key, body, sha256, (existing) => {
       if (existing === sha256) return { outcome: "identical" };
       throw new CheckpointConflictError(`${what} was already written with other content; a checkpoint is never overwritten`, { key });
@@ -64,7 +65,7 @@ export class ImmutableWriter {
   }
 
   /** Insert-if-absent: when the key exists already, whatever it holds stays and this is a no-op. */
-  async createIfAbsent(key: string, body: Buffer, sha256: string): Promise<void> {
+  async createIfAbsent(key: string, body: Buffer | StreamedBody, sha256: string): Promise<void> {
     await this.writeFirst(key, body, sha256, undefined);
   }
 
@@ -76,7 +77,7 @@ export class ImmutableWriter {
   /** `onExisting` decides about an existing object by its SHA-256; without one, the existing wins. */
   private async writeFirst(
     key: string,
-    body: Buffer,
+    body: Buffer | StreamedBody,
     sha256: string,
     onExisting: ((existing: string | null | undefined) => CreateOutcome) | undefined,
   ): Promise<CreateOutcome> {
@@ -100,7 +101,7 @@ export class ImmutableWriter {
    * another key). Where the first version wins, the versions it supersedes are removed, so the
    * new one is the first; elsewhere the new content is simply current.
    */
-  async supersede(key: string, body: Buffer, sha256: string): Promise<void> {
+  async supersede(key: string, body: Buffer | StreamedBody, sha256: string): Promise<void> {
     const caps = await this.probe();
     const res = await this.store.put(key, body, { sha256 });
     if (caps.immutability !== "version-check" || res.exists || !res.versionId) return;
@@ -113,7 +114,7 @@ export class ImmutableWriter {
   }
 
   /** Unconditional write (special writes, which replace). */
-  async replace(key: string, body: Buffer, sha256: string): Promise<void> {
+  async replace(key: string, body: Buffer | StreamedBody, sha256: string): Promise<void> {
     await this.store.put(key, body, { sha256 });
   }
 

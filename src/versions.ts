@@ -12,7 +12,7 @@ import { CheckpointNotFoundError, InvalidArgumentError, PurgeIncompleteError, S3
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import { pack, unpack, type RecordHead } from "./record.js";
-import { open, rebind, type EnvelopeCipher } from "./codec.js";
+import { open, rebind, type EnvelopeCipher, type StreamedBody } from "./codec.js";
 import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
 import type { LiveObject } from "./reader.js";
 
@@ -281,7 +281,7 @@ export async function copyThread(
     maxObjectBytes: number;
     cipher: EnvelopeCipher | undefined;
     tombs: Tombstones;
-    reseal: (plaintext: Buffer, key: string) => Promise<{ body: Buffer; sha256: string }>;
+    reseal: (plaintext: Buffer, key: string) => Promise<{ body: Buffer | StreamedBody; sha256: string }>;
     /** the source's live keys, each with the version that is its content where that is pinned */
     live: (prefix: string) => AsyncIterable<{ objects: LiveObject[] }>;
   },
@@ -313,7 +313,7 @@ export async function copyThread(
     const targetKey = target + key.slice(source.length);
     const object = await store.get(key, versionId === "null" ? undefined : versionId);
     if (!object) return; // deleted meanwhile
-    let moved: { body: Buffer; sha256: string };
+    let moved: { body: Buffer | StreamedBody; sha256: string };
     const kind = layout.parse(key)?.kind;
     if (kind === "record" || kind === "writes") {
       // records and writes name their thread inside: the copy names the new one, or readers

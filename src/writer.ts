@@ -14,7 +14,7 @@ import {
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
 import type { ObjectCache } from "./cache.js";
-import { seal, type EnvelopeCipher, type ResolvedCompression, type Sealed } from "./codec.js";
+import { sealStream, type EnvelopeCipher, type ResolvedCompression, type SealedStream } from "./codec.js";
 import { checkpointIdOf, namespaceOf, requireThread } from "./config.js";
 import { CheckpointConflictError, InvalidArgumentError } from "./errors.js";
 import type { ImmutableWriter } from "./immutability.js";
@@ -95,7 +95,7 @@ export class CheckpointWriter {
       metadata: { type: md.type, s: section(md) },
       channels: emptyChannels(),
     };
-    const blobs: { key: string; sealed: Sealed; what: string }[] = [];
+    const blobs: { key: string; sealed: SealedStream; what: string }[] = [];
     for (const [channel, version] of Object.entries(newVersions ?? {})) {
       if (!has(channel)) continue; // an empty channel has no value
       const value = await valueOf(channel);
@@ -215,12 +215,32 @@ export class CheckpointWriter {
     return current === undefined ? undefined : Tombstones.orphan();
   }
 
-  /** Seals a plaintext for `key` (bound to it), counting the compression ratio. */
-  async seal(plaintext: Uint8Array, key: string, type?: string): Promise<Sealed> {
+  /**
+   * Seals a plaintext for `key` (bound to it), counting the compression ratio. A large one is
+   * sealed as a stream (codec.ts `sealStream`): compressed a frame at a time while it is
+   * uploaded, its ratio counted when the last frame is out.
+   */
+  async seal(plaintext: Uint8Array, key: string, type?: string): Promise<SealedStream> {
     const { compression, cipher, maxObjectBytes, metrics } = this.config;
-    const sealed = await seal(plaintext, { compression, key, type, maxBytes: maxObjectBytes, cipher });
-    metrics.compression(sealed.plaintextBytes, sealed.body.length);
-    return sealed;
+    const sealed = await sealStream(plaintext, { compression, key, type, maxBytes: maxObjectBytes, cipher });
+    const { body, plaintextBytes } = sealed;
+    if (Buffer.isBuffer(body)) {
+      metrics.compression(plaintextBytes, body.length);
+      return sealed;
+    }
+    return {
+      ...sealed,
+      body: {
+        async *stream() {
+          let stored = 0;
+          for await (const chunk of body.stream()) {
+            stored += chunk.byteLength;
+            yield chunk;
+          }
+          metrics.compression(plaintextBytes, stored);
+        },
+      },
+    };
   }
 
   /**

@@ -232,6 +232,16 @@ onEachBucket("checkpoints and writes", (bucket) => {
     expect((await fresh.getTuple(config))?.checkpoint.channel_values.big).toBe(big);
   });
 
+  it("streams a large state as zstd frames: a single PUT when it compresses below a part, multipart when not", async () => {
+    const saver = await saverOn(bucket, { multipartThresholdBytes: 5 * 1024 * 1024, multipartPartSizeBytes: 5 * 1024 * 1024 });
+    const text = "the agent asked the tool for a summary of the plan\n".repeat(400_000); // ~20 MB, compresses well
+    const noise = randomBytes(12 * 1024 * 1024).toString("base64"); // ~16 MB, compresses to ~12 MB
+    const config = await saver.put({ configurable: { thread_id: "zs" } }, checkpoint({ text, noise }, { text: 1, noise: 1 }), meta, { text: 1, noise: 1 });
+    expect(await requests(saver, "CompleteMultipartUpload")).toBe(1);
+    const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    expect((await fresh.getTuple(config))?.checkpoint.channel_values).toEqual({ text, noise });
+  });
+
   it("lists past 1,000 objects, newest first, with before and limit", async () => {
     const saver = await saverOn(bucket);
     let config = { configurable: { thread_id: "long", checkpoint_ns: "" } } as { configurable: Record<string, unknown> };
