@@ -86,6 +86,9 @@ export interface ReaderConfig {
  */
 export const FIRST_PAGE_KEYS = 100;
 
+/** Answers of a store that has no ListObjectVersions: Method Not Allowed, Not Implemented. */
+const NO_VERSION_LISTING: readonly number[] = [405, 501];
+
 /** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
 function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
   return isValueless(type, bytes) ? Promise.resolve(undefined) : serde.loadsTyped(type, bytes);
@@ -147,9 +150,9 @@ export class TupleReader {
         try {
           next = await pages.next();
         } catch (e) {
-          // a store without a version listing (s3rver answers 501): current objects, from now on
-          if (!first || !(e instanceof S3RequestError) || e.status !== 501 || this.capabilities()) throw e;
-          this.noVersionListing = true;
+          // a store without a version listing (s3rver answers 405; others 501): current objects,
+          // from now on (a store without versions has no second version to hide)
+          if (!first || !this.lacksVersionListing(e)) throw e;
           yield* this.liveObjects(prefix, options);
           return;
         }
@@ -176,6 +179,16 @@ export class TupleReader {
     } finally {
       await pages.return(undefined);
     }
+  }
+
+  /**
+   * True (and remembered) when `error` says the store has no ListObjectVersions at all, and this
+   * instance lists versions only because it has not probed the bucket yet.
+   */
+  private lacksVersionListing(error: unknown): boolean {
+    if (this.capabilities() || !(error instanceof S3RequestError) || !NO_VERSION_LISTING.includes(error.status ?? 0)) return false;
+    this.noVersionListing = true;
+    return true;
   }
 
   /** Special writes (errors, interrupts) are replaced; every other key of a thread is written once. */
@@ -278,7 +291,14 @@ export class TupleReader {
    */
   async readRecordLive(key: string, place: Partial<Place>): Promise<LoadedRecord | undefined> {
     if (!this.pinsVersions() || this.cache.get(key)) return this.readRecord(key, place);
-    const pin = liveVersion(await this.store.entriesOf(key), "first");
+    let entries: ListedVersion[];
+    try {
+      entries = await this.store.entriesOf(key);
+    } catch (e) {
+      if (!this.lacksVersionListing(e)) throw e;
+      return this.readRecord(key, place);
+    }
+    const pin = liveVersion(entries, "first");
     return pin === undefined ? undefined : this.readRecord(key, place, { pin });
   }
 
@@ -295,7 +315,11 @@ export class TupleReader {
     let found = await this.readObject(key, { fromHistory, cacheable: false });
     if (found?.sha256 !== sha256) {
       found = undefined;
-      for (const v of (await this.store.versionsOf(key)).reverse()) {
+      const versions = await this.store.versionsOf(key).catch((e: unknown) => {
+        if (this.lacksVersionListing(e)) return [];
+        throw e;
+      });
+      for (const v of versions.reverse()) {
         const candidate = await this.readObject(key, { versionId: v.versionId, cacheable: false });
         if (candidate?.sha256 === sha256) {
           found = candidate;
