@@ -16,9 +16,8 @@
 import { randomUUID } from "node:crypto";
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
 import type { StreamedBody } from "./codec.js";
-import type { ListedVersion } from "./store.js";
 import { CheckpointConflictError, S3RequestError, VersioningUnavailableError } from "./errors.js";
-import type { S3Store } from "./store.js";
+import type { ListedVersion, S3Store } from "./store.js";
 
 /** What `setup()` found out about the bucket. */
 export interface BucketCapabilities {
@@ -90,7 +89,8 @@ export class ImmutableWriter {
       const res = await this.store.put(key, body, { sha256 });
       return { outcome: "created", versionId: res.exists ? undefined : res.versionId };
     }
-    // version-check: one plain write; readers take the first version (see the module comment)
+    // a conditional create answers 412 for a key that exists; where the first version wins
+    // (version-check) this is a plain write, and readers take the first (see the module comment)
     const res = await this.store.put(key, body, { sha256, ifNoneMatch: caps.conditionalCreate });
     if (res.exists) return existingWins(() => this.store.headSha256(key));
     return { outcome: "created", versionId: res.versionId };

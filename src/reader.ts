@@ -285,6 +285,20 @@ export class TupleReader {
     return { plaintext: opened.plaintext, type: opened.header.t, versionId, sha256: opened.sha256 };
   }
 
+  /** The oldest version of `key` whose plaintext has digest `sha256`; only a versioned store has one behind another. */
+  private async versionHolding(key: string, sha256: string): Promise<OpenedObject | undefined> {
+    if (this.capabilities()?.versioning === "Disabled") return undefined;
+    const versions = await this.store.versionsOf(key).catch((e: unknown) => {
+      if (this.lacksVersionListing(e)) return [];
+      throw e;
+    });
+    for (const v of versions.reverse()) {
+      const candidate = await this.readObject(key, { versionId: v.versionId, cacheable: false });
+      if (candidate?.sha256 === sha256) return candidate;
+    }
+    return undefined;
+  }
+
   /**
    * A record read outside a listing (a parent, for its child's `put`). From the cache when it is
    * there; where the first version wins, the key's versions are listed to find it.
@@ -313,20 +327,7 @@ export class TupleReader {
     const cached = this.cache.get(key, tag);
     if (cached) return cached;
     let found = await this.readObject(key, { fromHistory, cacheable: false });
-    if (found?.sha256 !== sha256) {
-      found = undefined;
-      const versions = await this.store.versionsOf(key).catch((e: unknown) => {
-        if (this.lacksVersionListing(e)) return [];
-        throw e;
-      });
-      for (const v of versions.reverse()) {
-        const candidate = await this.readObject(key, { versionId: v.versionId, cacheable: false });
-        if (candidate?.sha256 === sha256) {
-          found = candidate;
-          break;
-        }
-      }
-    }
+    if (found?.sha256 !== sha256) found = await this.versionHolding(key, sha256);
     if (found) this.cache.remember(key, found, tag);
     return found;
   }
