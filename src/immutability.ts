@@ -202,3 +202,21 @@ export function liveVersion(entries: readonly ListedVersion[], which: "first" | 
   const run = liveRun(entries);
   return (which === "first" ? run[run.length - 1] : run[0])?.versionId;
 }
+
+/**
+ * {@link liveVersion} as the key was before it was deleted (a soft-deleted thread read from
+ * history): the delete markers above its newest version are set aside first.
+ */
+export function lastLiveVersion(entries: readonly ListedVersion[], which: "first" | "newest"): string | undefined {
+  const versions = entries.filter((e) => !e.isDeleteMarker);
+  const newest = versions.find((v) => v.isLatest) ?? versions.reduce<ListedVersion | undefined>(
+    (a, v) => (a === undefined || (v.lastModified?.getTime() ?? 0) > (a.lastModified?.getTime() ?? 0) ? v : a),
+    undefined,
+  );
+  if (!newest) return undefined;
+  const at = newest.lastModified?.getTime() ?? 0;
+  const before = entries
+    .filter((e) => !e.isDeleteMarker || (e.lastModified?.getTime() ?? 0) < at)
+    .map((e) => ({ ...e, isLatest: e === newest }));
+  return liveVersion(before, which);
+}

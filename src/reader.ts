@@ -19,7 +19,7 @@ import pLimit, { type LimitFunction } from "p-limit";
 import { ObjectCache, type OpenedObject } from "./cache.js";
 import { open, type EnvelopeCipher } from "./codec.js";
 import { CheckpointCorruptedError, S3RequestError } from "./errors.js";
-import { liveVersion, type BucketCapabilities } from "./immutability.js";
+import { lastLiveVersion, liveVersion, type BucketCapabilities } from "./immutability.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
 import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./record.js";
 import type { ListedVersion, S3Store } from "./store.js";
@@ -256,8 +256,10 @@ export class TupleReader {
     if (cached) return cached;
     let object = await this.limit(() => this.store.get(key, versionId));
     if (!object && fromHistory && !versionId) {
-      const newest = await this.newestVersion(key);
-      if (newest) object = await this.limit(() => this.store.get(key, newest));
+      // as the key was last stored: where the first version wins, that one
+      const entries = await this.store.entriesOf(key);
+      const last = lastLiveVersion(entries, this.isReplaceable(key) ? "newest" : "first");
+      if (last) object = await this.limit(() => this.store.get(key, last));
     }
     if (!object) return undefined;
     const entry = await this.opened(key, object.body, object.versionId);
@@ -330,11 +332,6 @@ export class TupleReader {
     if (found?.sha256 !== sha256) found = await this.versionHolding(key, sha256);
     if (found) this.cache.remember(key, found, tag);
     return found;
-  }
-
-  /** The newest version (not delete marker) of a key, `undefined` when it has none. */
-  async newestVersion(key: string): Promise<string | undefined> {
-    return (await this.store.versionsOf(key))[0]?.versionId;
   }
 
   /**

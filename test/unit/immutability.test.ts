@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { liveRun, liveVersion } from "../../src/immutability.js";
+import { lastLiveVersion, liveRun, liveVersion } from "../../src/immutability.js";
 import type { ListedVersion } from "../../src/store.js";
 
 const at = (ms: number) => new Date(Date.UTC(2026, 0, 1) + ms);
@@ -37,5 +37,15 @@ describe("the version of a key that readers read", () => {
 
   it("reads versions written while versioning was off (version id null) as any other", () => {
     expect(liveVersion([v("x", 20, true), v("null", 10)], "first")).toBe("null");
+  });
+
+  it("of a deleted key, read from history, is what it was before the delete", () => {
+    // soft-deleted after a late writer's version: the first writer's still is the one
+    const deleted = [v("late", 30), v("first", 20), v("before-older-delete", 5), marker("now", 40, true), marker("older", 10)];
+    expect(liveVersion(deleted, "first")).toBeUndefined();
+    expect(lastLiveVersion(deleted, "first")).toBe("first");
+    expect(lastLiveVersion(deleted, "newest")).toBe("late");
+    expect(lastLiveVersion([marker("m", 5, true)], "first")).toBeUndefined();
+    expect(lastLiveVersion([v("a", 5, true)], "first")).toBe("a");
   });
 });
