@@ -6,7 +6,8 @@
  *   npm run bench            (starts a local S3 server, runs this, stops it)
  *   S3_ENDPOINT=… S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npx tsx benchmarks/requests.ts
  *
- * Exits non-zero when a budget is exceeded on a bucket with conditional creates.
+ * Exits non-zero when a budget is exceeded, on either bucket (but for the purge of a versioned
+ * bucket, whose listings count as many pages as the store makes of them).
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { CreateBucketCommand, PutBucketVersioningCommand } from "@aws-sdk/client-s3";
@@ -59,6 +60,8 @@ interface Row {
   budgetRequests: number;
   budgetRoundTrips: number | undefined;
   measured: Count;
+  /** the count depends on how long the store's version listing pages are (shorter on Ceph RGW) */
+  pageBound?: boolean;
 }
 
 /**
@@ -200,6 +203,7 @@ async function run(versioned: boolean): Promise<Row[]> {
     // under the prefix would add one read of its description, and a thread's own its revoke)
     budgetRequests: 2 * Math.ceil(purgeV / 1000) + 1 + TOMBSTONE_WRITES + SHARE_LISTING,
     budgetRoundTrips: undefined,
+    pageBound: versioned,
     measured: await measure(saver, () => saver.purgeThread(purgeThread)),
   });
   return rows;
@@ -227,9 +231,10 @@ const unversioned = await run(false);
 const versioned = await run(true);
 console.log(table("Bucket with conditional create (AWS S3, MinIO; Ceph RGW unversioned)", unversioned));
 console.log();
-console.log(table("Versioned Ceph RGW bucket (no conditional create: immutability by version check)", versioned));
-const over = unversioned.filter(
-  (r) => r.measured.requests > r.budgetRequests || (r.budgetRoundTrips !== undefined && r.measured.roundTrips > r.budgetRoundTrips),
+console.log(table("Versioned Ceph RGW bucket (no conditional create: the first version wins, readers list versions)", versioned));
+const over = [...unversioned, ...versioned].filter(
+  (r) =>
+    !r.pageBound && r.measured.requests > r.budgetRequests || (r.budgetRoundTrips !== undefined && r.measured.roundTrips > r.budgetRoundTrips),
 );
 if (over.length > 0) {
   console.error(`\nover budget: ${over.map((r) => r.call).join("; ")}`);

@@ -12,6 +12,8 @@ export interface OpenedObject {
   /** the serde type of a channel value stored on its own */
   type?: string;
   versionId?: string;
+  /** SHA-256 of the plaintext, where the read knows it */
+  sha256?: string;
 }
 
 /** Bytes an entry holds beyond its plaintext: the entry, its fields, its key (UTF-16). */

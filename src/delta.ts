@@ -54,7 +54,7 @@ export async function deltaChannelHistory(
       const take = pendingIds.slice(0, batch);
       pendingIds = pendingIds.slice(batch);
       batch = Math.min(batch * 4, 1000);
-      const loaded = await Promise.all(take.map((i) => reader.readRecord(groups.get(i)!.recordKey!, place)));
+      const loaded = await Promise.all(take.map((i) => reader.readGroupRecord(groups.get(i)!, place)));
       take.forEach((i, n) => records.set(i, loaded[n]));
     }
     return records.get(id);
@@ -81,7 +81,7 @@ export async function deltaChannelHistory(
   await Promise.all(
     steps.map(async (step) => {
       const [writes, values] = await Promise.all([
-        reader.readWrites(groups.get(step.id)?.writeKeys ?? []),
+        reader.readGroupWrites(groups.get(step.id)),
         reader.channelValues(step.record, step.seeds),
       ]);
       Object.assign(seedValues, values);
@@ -114,7 +114,7 @@ async function latestCurrentId(
   for await (const groups of reader.groups(layout.namespace(place.thread, place.ns), undefined, FIRST_PAGE_KEYS)) {
     for (const g of groups) {
       if (!g.recordKey) continue;
-      const [record, lineage] = await Promise.all([reader.readRecord(g.recordKey, place), current]);
+      const [record, lineage] = await Promise.all([reader.readGroupRecord(g, place), current]);
       if (record && isCurrent(record.head.lineage, lineage)) return g.checkpointId;
     }
   }

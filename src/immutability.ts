@@ -1,14 +1,23 @@
 /**
  * Immutable objects on stores that differ: `setup()` probes what the bucket supports, and every
  * checkpoint record, channel value and regular-writes object is written once with the strongest
- * mechanism the bucket has (conditional create; a version check on versioned buckets that ignore
- * `If-None-Match`, as Ceph RGW does; HEAD-then-write elsewhere).
+ * mechanism the bucket has (conditional create; on versioned buckets that ignore
+ * `If-None-Match`, as Ceph RGW does, the first version wins: readers read it; HEAD-then-write
+ * elsewhere).
+ *
+ * First version wins (`version-check`): a write is one `PutObject`. A second write of the same
+ * key adds a newer version, and readers, which list versions anyway (ListObjectVersions instead
+ * of ListObjectsV2, the same number of requests), read the oldest version written since the
+ * key's last delete marker: the first writer's, whatever came after. Channel values, which are
+ * read without a listing, are checked against the SHA-256 their record names, and looked up
+ * among the key's versions when the newest is another writer's. See {@link liveVersion}.
  */
 
 import { randomUUID } from "node:crypto";
 import type { ObjectIdentifier } from "@aws-sdk/client-s3";
+import type { StreamedBody } from "./codec.js";
 import { CheckpointConflictError, S3RequestError, VersioningUnavailableError } from "./errors.js";
-import type { S3Store } from "./store.js";
+import type { ListedVersion, S3Store } from "./store.js";
 
 /** What `setup()` found out about the bucket. */
 export interface BucketCapabilities {
@@ -26,6 +35,7 @@ export type CreateOutcome =
 
 export class ImmutableWriter {
   private capabilities: Promise<BucketCapabilities> | undefined;
+  private found: BucketCapabilities | undefined;
 
   constructor(
     private readonly store: S3Store,
@@ -36,14 +46,17 @@ export class ImmutableWriter {
 
   /**
    * Writes an object that must never change once written. Equal content written again (a
-   * retry) is fine; other content under the same key is a {@link CheckpointConflictError}.
+   * retry) is fine; other content under the same key is a {@link CheckpointConflictError} where
+   * the bucket can tell in the write itself:
    *
-   * - conditional create (AWS S3, MinIO, Ceph on unversioned buckets): one request;
-   * - versioned buckets that ignore `If-None-Match` (Ceph RGW): write, then list the key's
-   *   versions; the oldest version is the object, a later different one is removed again;
+   * - conditional create (AWS S3, MinIO, Ceph on unversioned buckets): one request, and a second
+   *   writer with other content gets the error;
+   * - versioned buckets that ignore `If-None-Match` (Ceph RGW): one request; the first version
+   *   is what readers read, a later one with other content is never shown (its writer is not
+   *   told: that would take a second request, a listing of the key's versions);
    * - unversioned buckets without conditional writes: HEAD, then write (not race-free).
    */
-  createOnce(key: string, body: Buffer, sha256: string, what: string): Promise<CreateOutcome> {
+  createOnce(key: string, body: Buffer | StreamedBody, sha256: string, what: string): Promise<CreateOutcome> {
     return this.writeFirst(key, body, sha256, (existing) => {
       if (existing === sha256) return { outcome: "identical" };
       throw new CheckpointConflictError(`${what} was already written with other content; a checkpoint is never overwritten`, { key });
@@ -51,46 +64,57 @@ export class ImmutableWriter {
   }
 
   /** Insert-if-absent: when the key exists already, whatever it holds stays and this is a no-op. */
-  async createIfAbsent(key: string, body: Buffer, sha256: string): Promise<void> {
+  async createIfAbsent(key: string, body: Buffer | StreamedBody, sha256: string): Promise<void> {
     await this.writeFirst(key, body, sha256, undefined);
   }
 
-  /** `judge` decides about an existing object by its SHA-256; without one, the existing wins. */
+  /** What the probe found, once it has run; `undefined` before. */
+  known(): BucketCapabilities | undefined {
+    return this.found;
+  }
+
+  /** `onExisting` decides about an existing object by its SHA-256; without one, the existing wins. */
   private async writeFirst(
     key: string,
-    body: Buffer,
+    body: Buffer | StreamedBody,
     sha256: string,
-    judge: ((existing: string | null | undefined) => CreateOutcome) | undefined,
+    onExisting: ((existing: string | null | undefined) => CreateOutcome) | undefined,
   ): Promise<CreateOutcome> {
     const caps = await this.probe();
     const existingWins = (existing: () => Promise<string | null | undefined>) =>
-      judge ? existing().then(judge) : Promise.resolve<CreateOutcome>({ outcome: "identical" });
+      onExisting ? existing().then(onExisting) : Promise.resolve<CreateOutcome>({ outcome: "identical" });
     if (caps.immutability === "check-then-write") {
       const existing = await this.store.headSha256(key);
       if (existing !== undefined) return existingWins(async () => existing);
       const res = await this.store.put(key, body, { sha256 });
       return { outcome: "created", versionId: res.exists ? undefined : res.versionId };
     }
+    // a conditional create answers 412 for a key that exists; where the first version wins
+    // (version-check) this is a plain write, and readers take the first (see the module comment)
     const res = await this.store.put(key, body, { sha256, ifNoneMatch: caps.conditionalCreate });
     if (res.exists) return existingWins(() => this.store.headSha256(key));
-    if (caps.immutability === "conditional-create") return { outcome: "created", versionId: res.versionId };
+    return { outcome: "created", versionId: res.versionId };
+  }
 
-    // version-check: ListObjectVersions returns a key's versions newest first
-    const versions = await this.store.versionsOf(key);
-    const oldest = versions[versions.length - 1];
-    if (!oldest || versions.length === 1 || oldest.versionId === res.versionId) return { outcome: "created", versionId: res.versionId };
-    const outcome = await existingWins(() => this.store.headSha256(key, oldest.versionId)).catch(async (e: unknown) => {
-      // other content: take our version back off the original, then refuse
-      if (res.versionId) await this.store.deleteVersion(key, res.versionId);
-      throw e;
-    });
-    // insert-if-absent: the original stays current; equal content (a retry) may stay as it is
-    if (!judge && res.versionId) await this.store.deleteVersion(key, res.versionId);
-    return { ...outcome, versionId: judge ? res.versionId : oldest.versionId };
+  /**
+   * Writes new content for an immutable key on purpose (re-encryption: the same plaintext under
+   * another key). Where the first version wins, the versions it supersedes are removed, so the
+   * new one is the first; elsewhere the new content is simply current.
+   */
+  async supersede(key: string, body: Buffer | StreamedBody, sha256: string): Promise<void> {
+    const caps = await this.probe();
+    const res = await this.store.put(key, body, { sha256 });
+    if (caps.immutability !== "version-check" || res.exists || !res.versionId) return;
+    const live = liveRun(await this.store.entriesOf(key));
+    const older = live.filter((v) => v.versionId !== res.versionId).map((v) => ({ Key: key, VersionId: v.versionId }));
+    const failed = await this.store.deleteMany(older);
+    if (failed.length > 0) {
+      throw new S3RequestError(`${failed.length} older versions of ${key} could not be removed (first: ${failed[0]!.code}); run it again`, { key });
+    }
   }
 
   /** Unconditional write (special writes, which replace). */
-  async replace(key: string, body: Buffer, sha256: string): Promise<void> {
+  async replace(key: string, body: Buffer | StreamedBody, sha256: string): Promise<void> {
     await this.store.put(key, body, { sha256 });
   }
 
@@ -106,6 +130,7 @@ export class ImmutableWriter {
           `bucket "${this.store.bucket}" has no versioning and option \`versioning\` is "required"; call setup({ versioning: true }) or enable it on the bucket`,
         );
       }
+      this.found = caps;
       return caps;
     }).catch((e) => {
       this.capabilities = undefined;
@@ -116,6 +141,7 @@ export class ImmutableWriter {
 
   forgetCapabilities(): void {
     this.capabilities = undefined;
+    this.found = undefined;
   }
 
   private async runProbe(probeKey: (token: string) => string): Promise<BucketCapabilities> {
@@ -145,4 +171,52 @@ export class ImmutableWriter {
         : "check-then-write";
     return { versioning, conditionalCreate, immutability };
   }
+}
+
+/**
+ * The versions of one key written since its newest delete marker, newest first: what a write
+ * of the key has left since it was last deleted. Empty when the key's current entry is a delete
+ * marker (the key reads as absent). A listing gives versions and delete markers apart, each
+ * newest first, with times: a version counts as newer than a marker when its time is later
+ * (S3 and Ceph RGW keep milliseconds, so a delete and a new write of the same key in the same
+ * millisecond is the one case this cannot order; the write is then taken as the older).
+ */
+export function liveRun(entries: readonly ListedVersion[]): ListedVersion[] {
+  const versions = entries.filter((e) => !e.isDeleteMarker);
+  const markers = entries.filter((e) => e.isDeleteMarker);
+  if (markers.some((m) => m.isLatest)) return [];
+  const latest = versions.find((v) => v.isLatest) ?? versions[0];
+  if (!latest) return [];
+  const cut = Math.max(...markers.map((m) => m.lastModified?.getTime() ?? 0));
+  const run = versions.filter((v) => markers.length === 0 || (v.lastModified?.getTime() ?? 0) > cut);
+  // an entry flagged latest is current, whatever the times say
+  return run.length > 0 ? run : [latest];
+}
+
+/**
+ * The version of a key that readers read: for an immutable key (`first`) the oldest of its
+ * {@link liveRun} (the first writer's), for a replaceable one the newest. `undefined` when the
+ * key reads as absent.
+ */
+export function liveVersion(entries: readonly ListedVersion[], which: "first" | "newest"): string | undefined {
+  const run = liveRun(entries);
+  return (which === "first" ? run[run.length - 1] : run[0])?.versionId;
+}
+
+/**
+ * {@link liveVersion} as the key was before it was deleted (a soft-deleted thread read from
+ * history): the delete markers above its newest version are set aside first.
+ */
+export function lastLiveVersion(entries: readonly ListedVersion[], which: "first" | "newest"): string | undefined {
+  const versions = entries.filter((e) => !e.isDeleteMarker);
+  const newest = versions.find((v) => v.isLatest) ?? versions.reduce<ListedVersion | undefined>(
+    (a, v) => (a === undefined || (v.lastModified?.getTime() ?? 0) > (a.lastModified?.getTime() ?? 0) ? v : a),
+    undefined,
+  );
+  if (!newest) return undefined;
+  const at = newest.lastModified?.getTime() ?? 0;
+  const before = entries
+    .filter((e) => !e.isDeleteMarker || (e.lastModified?.getTime() ?? 0) < at)
+    .map((e) => ({ ...e, isLatest: e === newest }));
+  return liveVersion(before, which);
 }

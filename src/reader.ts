@@ -18,10 +18,11 @@ import {
 import pLimit, { type LimitFunction } from "p-limit";
 import { ObjectCache, type OpenedObject } from "./cache.js";
 import { open, type EnvelopeCipher } from "./codec.js";
-import { CheckpointCorruptedError } from "./errors.js";
+import { CheckpointCorruptedError, S3RequestError } from "./errors.js";
+import { lastLiveVersion, liveVersion, type BucketCapabilities } from "./immutability.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
 import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./record.js";
-import type { S3Store } from "./store.js";
+import type { ListedVersion, S3Store } from "./store.js";
 
 /** One checkpoint found in a listing: its record key and the keys of its writes. */
 export interface Group {
@@ -32,6 +33,21 @@ export interface Group {
   checkpointId: string;
   recordKey?: string;
   writeKeys: string[];
+  /** where the first version wins: the version of each key that is its content */
+  pins: Map<string, string>;
+}
+
+/** A key as a listing shows it, with the version that is its content where that must be pinned. */
+export interface LiveObject {
+  key: string;
+  /** the version to read (listings of versions only) */
+  versionId?: string;
+}
+
+export interface LivePage {
+  objects: LiveObject[];
+  /** no page follows */
+  last: boolean;
 }
 
 /** Where a record is read: the thread and namespace its keys are built with. */
@@ -60,6 +76,8 @@ export interface ReaderConfig {
   maxObjectBytes: number;
   cipher: EnvelopeCipher | undefined;
   nextVersion: () => number | string;
+  /** what the bucket's probe found, once it has run */
+  capabilities: () => BucketCapabilities | undefined;
 }
 
 /**
@@ -67,6 +85,9 @@ export interface ReaderConfig {
  * in the common case, so the read costs one listing; later pages ask for the most S3 allows.
  */
 export const FIRST_PAGE_KEYS = 100;
+
+/** Answers of a store that has no ListObjectVersions: Method Not Allowed, Not Implemented. */
+const NO_VERSION_LISTING: readonly number[] = [405, 501];
 
 /** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
 function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
@@ -82,6 +103,9 @@ export class TupleReader {
   private readonly nextVersion: () => number | string;
   readonly maxObjectBytes: number;
   private readonly cipher: EnvelopeCipher | undefined;
+  private readonly capabilities: () => BucketCapabilities | undefined;
+  /** the store answered ListObjectVersions with "not implemented" (s3rver) */
+  private noVersionListing = false;
 
   constructor(config: ReaderConfig) {
     this.store = config.store;
@@ -91,7 +115,85 @@ export class TupleReader {
     this.maxObjectBytes = config.maxObjectBytes;
     this.cipher = config.cipher;
     this.cache = config.cache;
+    this.capabilities = config.capabilities;
     this.limit = pLimit(config.readConcurrency);
+  }
+
+  /**
+   * How listings are read. Where the first version of a key wins (immutability.ts), listings are
+   * of versions, so each key is read at the version that is its content; elsewhere of current
+   * objects. Before this instance has probed the bucket (a reader that never wrote), versions
+   * too: that is right on every bucket, and costs the same requests.
+   */
+  pinsVersions(): boolean {
+    const caps = this.capabilities();
+    if (caps) return caps.immutability === "version-check";
+    return !this.noVersionListing;
+  }
+
+  /**
+   * The live keys under `prefix` in key order, page by page. Listing versions, a key whose
+   * entries may go on in the next page is held back until that page; a key whose current entry
+   * is a delete marker is left out; immutable keys (records, regular writes, channel values)
+   * are pinned to their first version, replaceable ones to their newest.
+   */
+  async *liveObjects(prefix: string, options: { startAfter?: string; pageSize?: number } = {}): AsyncGenerator<LivePage> {
+    if (!this.pinsVersions()) {
+      for await (const { objects, last } of this.store.list(prefix, options)) yield { objects: objects.map((o) => ({ key: o.key })), last };
+      return;
+    }
+    let held: ListedVersion[] = [];
+    const pages = this.store.versionPages(prefix, { keyMarker: options.startAfter, pageSize: options.pageSize });
+    try {
+      for (let first = true; ; first = false) {
+        let next: IteratorResult<{ versions: ListedVersion[]; last: boolean }>;
+        try {
+          next = await pages.next();
+        } catch (e) {
+          // a store without a version listing (s3rver answers 405; others 501): current objects,
+          // from now on (a store without versions has no second version to hide)
+          if (!first || !this.lacksVersionListing(e)) throw e;
+          yield* this.liveObjects(prefix, options);
+          return;
+        }
+        if (next.done) return;
+        const { versions, last } = next.value;
+        const byKey = new Map<string, ListedVersion[]>();
+        for (const v of [...held, ...versions]) {
+          const entries = byKey.get(v.key);
+          if (entries) entries.push(v);
+          else byKey.set(v.key, [v]);
+        }
+        // keys are ASCII below the prefix (layout.ts), so code-unit order is S3's byte order
+        const keys = [...byKey.keys()].sort();
+        const open = last ? undefined : keys.pop();
+        held = open === undefined ? [] : byKey.get(open)!;
+        const objects: LiveObject[] = [];
+        for (const key of keys) {
+          const versionId = liveVersion(byKey.get(key)!, this.isReplaceable(key) ? "newest" : "first");
+          if (versionId !== undefined) objects.push({ key, versionId });
+        }
+        yield { objects, last };
+        if (last) return;
+      }
+    } finally {
+      await pages.return(undefined);
+    }
+  }
+
+  /**
+   * True (and remembered) when `error` says the store has no ListObjectVersions at all, and this
+   * instance lists versions only because it has not probed the bucket yet.
+   */
+  private lacksVersionListing(error: unknown): boolean {
+    if (this.capabilities() || !(error instanceof S3RequestError) || !NO_VERSION_LISTING.includes(error.status ?? 0)) return false;
+    this.noVersionListing = true;
+    return true;
+  }
+
+  /** Special writes (errors, interrupts) are replaced; every other key of a thread is written once. */
+  private isReplaceable(key: string): boolean {
+    return this.layout.parse(key)?.kind === "writes" && !key.endsWith("/r");
   }
 
   /**
@@ -102,17 +204,18 @@ export class TupleReader {
   async *groups(prefix: string, startAfter?: string, pageSize?: number): AsyncGenerator<Group[]> {
     let open: Group | undefined;
     let openId = "";
-    for await (const { objects, last } of this.store.list(prefix, { startAfter, pageSize })) {
+    for await (const { objects, last } of this.liveObjects(prefix, { startAfter, pageSize })) {
       const out: Group[] = [];
-      for (const { key } of objects) {
+      for (const { key, versionId } of objects) {
         const parsed = this.layout.parse(key);
         if (!parsed || parsed.kind === "blob") continue;
         const id = `${parsed.thread}/${parsed.ns}/${parsed.checkpointId}`;
         if (!open || id !== openId) {
           if (open) out.push(open);
-          open = { thread: parsed.thread, ns: parsed.ns, checkpointId: parsed.checkpointId, writeKeys: [] };
+          open = { thread: parsed.thread, ns: parsed.ns, checkpointId: parsed.checkpointId, writeKeys: [], pins: new Map() };
           openId = id;
         }
+        if (versionId !== undefined) open.pins.set(key, versionId);
         if (parsed.kind === "record") open.recordKey = key;
         else open.writeKeys.push(key);
       }
@@ -145,33 +248,101 @@ export class TupleReader {
    */
   async readObject(
     key: string,
-    options: { versionId?: string; cacheable?: boolean; fromHistory?: boolean } = {},
+    options: { versionId?: string; cacheable?: boolean; fromHistory?: boolean; pin?: string } = {},
   ): Promise<OpenedObject | undefined> {
-    const { versionId, cacheable = true, fromHistory = false } = options;
+    const { versionId, cacheable = true, fromHistory = false, pin } = options;
+    if (pin !== undefined) return this.readPinned(key, pin, cacheable);
     const cached = cacheable ? this.cache.get(key, versionId) : undefined;
     if (cached) return cached;
     let object = await this.limit(() => this.store.get(key, versionId));
     if (!object && fromHistory && !versionId) {
-      const newest = await this.newestVersion(key);
-      if (newest) object = await this.limit(() => this.store.get(key, newest));
+      // as the key was last stored: where the first version wins, that one
+      const entries = await this.store.entriesOf(key);
+      const last = lastLiveVersion(entries, this.isReplaceable(key) ? "newest" : "first");
+      if (last) object = await this.limit(() => this.store.get(key, last));
     }
     if (!object) return undefined;
-    const opened = await open(object.body, { key, maxBytes: this.maxObjectBytes, cipher: this.cipher });
-    const entry: OpenedObject = { plaintext: opened.plaintext, type: opened.header.t, versionId: object.versionId };
+    const entry = await this.opened(key, object.body, object.versionId);
     if (cacheable) this.cache.remember(key, entry, versionId);
     return entry;
   }
 
-  /** The newest version (not delete marker) of a key, `undefined` when it has none. */
-  async newestVersion(key: string): Promise<string | undefined> {
-    return (await this.store.versionsOf(key))[0]?.versionId;
+  /**
+   * A key at the version a listing pinned. The cache holds it under the key itself, with that
+   * version: what the writer of this instance wrote, or read before.
+   */
+  private async readPinned(key: string, pin: string, cacheable: boolean): Promise<OpenedObject | undefined> {
+    const cached = cacheable ? this.cache.get(key) : undefined;
+    if (cached?.versionId === pin) return cached;
+    // "null" is the version id of objects written while versioning was off: the current one
+    const object = await this.limit(() => this.store.get(key, pin === "null" ? undefined : pin));
+    if (!object) return undefined;
+    const entry = await this.opened(key, object.body, pin);
+    if (cacheable) this.cache.remember(key, entry);
+    return entry;
+  }
+
+  private async opened(key: string, body: Buffer, versionId: string | undefined): Promise<OpenedObject> {
+    const opened = await open(body, { key, maxBytes: this.maxObjectBytes, cipher: this.cipher });
+    return { plaintext: opened.plaintext, type: opened.header.t, versionId, sha256: opened.sha256 };
+  }
+
+  /** The oldest version of `key` whose plaintext has digest `sha256`; only a versioned store has one behind another. */
+  private async versionHolding(key: string, sha256: string): Promise<OpenedObject | undefined> {
+    if (this.capabilities()?.versioning === "Disabled") return undefined;
+    const versions = await this.store.versionsOf(key).catch((e: unknown) => {
+      if (this.lacksVersionListing(e)) return [];
+      throw e;
+    });
+    for (const v of versions.reverse()) {
+      const candidate = await this.readObject(key, { versionId: v.versionId, cacheable: false });
+      if (candidate?.sha256 === sha256) return candidate;
+    }
+    return undefined;
+  }
+
+  /**
+   * A record read outside a listing (a parent, for its child's `put`). From the cache when it is
+   * there; where the first version wins, the key's versions are listed to find it.
+   */
+  async readRecordLive(key: string, place: Partial<Place>): Promise<LoadedRecord | undefined> {
+    if (!this.pinsVersions() || this.cache.get(key)) return this.readRecord(key, place);
+    let entries: ListedVersion[];
+    try {
+      entries = await this.store.entriesOf(key);
+    } catch (e) {
+      if (!this.lacksVersionListing(e)) throw e;
+      return this.readRecord(key, place);
+    }
+    const pin = liveVersion(entries, "first");
+    return pin === undefined ? undefined : this.readRecord(key, place, { pin });
+  }
+
+  /**
+   * A channel value's own object. With the digest its record names (`sha256`), the right one
+   * even where a store kept a later writer's value on top: then the key's versions are looked
+   * through, oldest first, for it.
+   */
+  private async readValue(key: string, sha256: string | undefined, fromHistory: boolean): Promise<OpenedObject | undefined> {
+    if (sha256 === undefined) return this.readObject(key, { fromHistory });
+    const tag = `sha256:${sha256}`;
+    const cached = this.cache.get(key, tag);
+    if (cached) return cached;
+    let found = await this.readObject(key, { fromHistory, cacheable: false });
+    if (found?.sha256 !== sha256) found = await this.versionHolding(key, sha256);
+    if (found) this.cache.remember(key, found, tag);
+    return found;
   }
 
   /**
    * Reads a record. A part of `place` left out (a component too long to keep readable in the
    * key, so the key cannot tell it) is taken from the record, which holds the original.
    */
-  async readRecord(key: string, place: Partial<Place>, options: { versionId?: string; fromHistory?: boolean } = {}): Promise<LoadedRecord | undefined> {
+  async readRecord(
+    key: string,
+    place: Partial<Place>,
+    options: { versionId?: string; fromHistory?: boolean; pin?: string } = {},
+  ): Promise<LoadedRecord | undefined> {
     const object = await this.readObject(key, options);
     if (!object) return undefined;
     const { head, sections } = unpack<RecordHead>(object.plaintext, "checkpoint", key);
@@ -200,13 +371,23 @@ export class TupleReader {
     throw new CheckpointCorruptedError(`object ${key} names another thread, namespace or checkpoint than its key`, { key });
   }
 
+  /** The record of a listed group, at the version the listing pinned. */
+  readGroupRecord(group: Group, place: Partial<Place>): Promise<LoadedRecord | undefined> {
+    return this.readRecord(group.recordKey!, place, { pin: group.pins.get(group.recordKey!) });
+  }
+
+  /** The writes of a listed group, each at the version the listing pinned. */
+  readGroupWrites(group: Group | undefined): Promise<CheckpointPendingWrite[]> {
+    return this.readWrites(group?.writeKeys ?? [], false, group?.pins);
+  }
+
   /** Reads writes objects and returns them in `writesSortKey` order. */
-  async readWrites(keys: string[], fromHistory = false): Promise<CheckpointPendingWrite[]> {
+  async readWrites(keys: string[], fromHistory = false, pins?: Map<string, string>): Promise<CheckpointPendingWrite[]> {
     const serde = this.serde();
     const objects = await Promise.all(
       keys.map(async (key) => {
         // regular writes never change once written; special ones are replaced
-        const object = await this.readObject(key, { cacheable: key.endsWith("/r"), fromHistory });
+        const object = await this.readObject(key, { cacheable: key.endsWith("/r"), fromHistory, pin: pins?.get(key) });
         if (!object) return undefined;
         const unpacked = unpack<WritesHead>(object.plaintext, "writes", key);
         this.assertOwnKey(key, unpacked.head);
@@ -257,12 +438,12 @@ export class TupleReader {
       new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, { key });
     if (ref.at === "blob") {
       const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
-      const object = await this.readObject(key, { fromHistory });
+      const object = await this.readValue(key, ref.h, fromHistory);
       if (!object) throw missing(key);
       return load(serde, object.type ?? "json", object.plaintext);
     }
     const key = this.layout.record(place.thread, place.ns, ref.id);
-    const holder = await this.readRecord(key, place, { fromHistory });
+    const holder = fromHistory ? await this.readRecord(key, place, { fromHistory }) : await this.readRecordLive(key, place);
     const inner = holder ? channelRef(holder.head.channels, channel) : undefined;
     if (!holder || inner?.at !== "inline") throw missing(key);
     return load(serde, inner.type, holder.sections[inner.s]!);
@@ -298,10 +479,9 @@ export class TupleReader {
 
   /** Checkpoints of format < 4 kept pending sends as TASKS writes of their parent. */
   private async migratePendingSends(checkpoint: Checkpoint, place: Place, parentId: string, fromHistory: boolean): Promise<void> {
-    const keys = fromHistory
-      ? await this.historicWriteKeys(place, parentId)
-      : ((await this.firstGroup(this.layout.checkpoint(place.thread, place.ns, parentId), undefined, 1000))?.writeKeys ?? []);
-    const writes = await this.readWrites(keys, fromHistory);
+    const writes = fromHistory
+      ? await this.readWrites(await this.historicWriteKeys(place, parentId), true)
+      : await this.readGroupWrites(await this.firstGroup(this.layout.checkpoint(place.thread, place.ns, parentId), undefined, 1000));
     const values = checkpoint.channel_values as Record<string, unknown>;
     values[TASKS] = writes.filter(([, channel]) => channel === TASKS).map(([, , value]) => value);
     const versions = Object.values(checkpoint.channel_versions);

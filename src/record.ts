@@ -27,8 +27,11 @@ export interface Serialized {
 export type ChannelRef =
   /** inside this record, section `s` */
   | { v: string | number; at: "inline"; type: string; s: number }
-  /** its own object at (channel, version) */
-  | { v: string | number; at: "blob" }
+  /**
+   * its own object at (channel, version); `h`, the SHA-256 of its plaintext, picks the right
+   * version where a store keeps a later writer's too (absent in records of older versions)
+   */
+  | { v: string | number; at: "blob"; h?: string }
   /** inline in the record of checkpoint `id` of the same thread and namespace */
   | { v: string | number; at: "record"; id: string };
 
@@ -151,7 +154,13 @@ function recordHeadProblem(head: Record<string, unknown>, count: number): string
   if (!isObject(head.channels)) return "channels missing";
   for (const ref of Object.values(head.channels)) {
     if (!isObject(ref) || !isVersion(ref.v)) return "bad channel reference";
-    if (ref.at === "inline" ? !isTyped(ref, count) : ref.at === "record" ? !isString(ref.id) : ref.at !== "blob") {
+    if (
+      ref.at === "inline"
+        ? !isTyped(ref, count)
+        : ref.at === "record"
+          ? !isString(ref.id)
+          : ref.at !== "blob" || (ref.h !== undefined && !isString(ref.h))
+    ) {
       return "bad channel reference";
     }
   }

@@ -11,6 +11,8 @@ import { currentKeyIdOf, isCurrentKeyOf } from "./crypto.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
+import type { ImmutableWriter } from "./immutability.js";
+import type { LiveObject } from "./reader.js";
 import type { S3Store } from "./store.js";
 
 /** What `reencryptThread` did. */
@@ -39,6 +41,9 @@ export async function reencryptThread(
     maxObjectBytes: number;
     concurrency: number;
     versioned: boolean;
+    once: ImmutableWriter;
+    /** the thread's live keys, each with the version that is its content where that is pinned */
+    live: (prefix: string) => AsyncIterable<{ objects: LiveObject[] }>;
   },
   threadId: string,
 ): Promise<ReencryptReport> {
@@ -50,12 +55,12 @@ export async function reencryptThread(
   const kid = await current;
   const report: ReencryptReport = { threadId, objects: 0, reencrypted: 0, alreadyCurrent: 0, olderVersionsKeepOldKeys: false };
   const limit = pLimit(deps.concurrency);
-  for await (const { objects } of store.list(layout.thread(threadId))) {
+  for await (const { objects } of deps.live(layout.thread(threadId))) {
     report.objects += objects.length;
     await Promise.all(
-      objects.map(({ key }) =>
+      objects.map(({ key, versionId }) =>
         limit(async () => {
-          const object = await store.get(key);
+          const object = await store.get(key, versionId === "null" ? undefined : versionId);
           if (!object) return; // deleted meanwhile
           const opened = await open(object.body, { key, maxBytes: maxObjectBytes, cipher });
           if (await isCurrentKeyOf(cipher, opened.header.e?.kid)) {
@@ -63,7 +68,11 @@ export async function reencryptThread(
             return;
           }
           const sealed = await seal(opened.plaintext, { compression, key, type: opened.header.t, maxBytes: maxObjectBytes, cipher });
-          await store.put(key, sealed.body, { sha256: sealed.sha256 });
+          // a key written once: where its first version wins, the versions this one replaces are
+          // removed; special writes are replaced anyway, the newest wins
+          const replaceable = layout.parse(key)?.kind === "writes" && !key.endsWith("/r");
+          if (replaceable) await store.put(key, sealed.body, { sha256: sealed.sha256 });
+          else await deps.once.supersede(key, sealed.body, sealed.sha256);
           report.reencrypted += 1;
         }),
       ),

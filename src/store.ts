@@ -35,6 +35,8 @@ import {
   sdkErrorName,
   statusOf,
 } from "./errors.js";
+import { Readable } from "node:stream";
+import type { StreamedBody } from "./codec.js";
 import type { CheckpointerMetrics } from "./metrics.js";
 import type { SseParams } from "./options.js";
 import type { Logger } from "./logger.js";
@@ -51,6 +53,10 @@ import {
 export const MAX_BULK_DELETE = 1000;
 /** S3 lists at most 1,000 keys per page. */
 export const MAX_LIST_KEYS = 1000;
+/** Bodies below this are read as the SDK reads them: the gain of one buffer is for large ones. */
+const SMALL_BODY_BYTES = 1024 * 1024;
+/** Largest body read into a buffer allocated up front from its Content-Length. */
+const PREALLOCATED_BODY_MAX_BYTES = 512 * 1024 * 1024;
 /** User metadata key that carries the SHA-256 of an object's plaintext (HEAD returns it). */
 const SHA256_METADATA = "lgs3-sha256";
 
@@ -84,6 +90,12 @@ export interface ListedObject {
 
 export interface ListedPage {
   objects: ListedObject[];
+  /** no page follows */
+  last: boolean;
+}
+
+export interface ListedVersionPage {
+  versions: ListedVersion[];
   /** no page follows */
   last: boolean;
 }
@@ -243,10 +255,11 @@ export class S3Store {
       // the body is read inside the attempt: a connection reset mid-response is retried too
       return await this.request("GetObject", async (signal) => {
         const res = await this.sendOnce<{
-          Body?: { transformToByteArray(): Promise<Uint8Array> };
+          Body?: AsyncIterable<Uint8Array> & { transformToByteArray(): Promise<Uint8Array> };
+          ContentLength?: number;
           VersionId?: string;
         }>(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
-        const bytes = res.Body ? await res.Body.transformToByteArray() : new Uint8Array();
+        const bytes = res.Body ? await readBody(res.Body, res.ContentLength) : new Uint8Array();
         this.metrics.bytesRead(bytes.byteLength);
         return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), versionId: res.VersionId };
       });
@@ -292,13 +305,12 @@ export class S3Store {
    */
   async put(
     key: string,
-    body: Buffer,
+    body: Buffer | StreamedBody,
     options: { sha256: string; ifNoneMatch?: boolean },
   ): Promise<{ exists: true } | { exists: false; versionId?: string }> {
     const params = {
       Bucket: this.bucket,
       Key: key,
-      Body: body,
       ContentType: "application/octet-stream",
       Metadata: { [SHA256_METADATA]: options.sha256 },
       ...(options.ifNoneMatch ? { IfNoneMatch: "*" } : {}),
@@ -306,27 +318,37 @@ export class S3Store {
       ...this.sse,
     };
     const exists = (e: unknown) => (options.ifNoneMatch && isPreconditionFailed(e) ? { value: { exists: true as const } } : undefined);
-    if (body.length < this.multipart.thresholdBytes) {
+    const whole = Buffer.isBuffer(body) ? body : undefined;
+    if (whole && whole.length < this.multipart.thresholdBytes) {
       const res = await this.call<{ VersionId?: string }, { exists: true }>(
-        new PutObjectCommand({ ...params, ContentLength: body.length }),
+        new PutObjectCommand({ ...params, Body: whole, ContentLength: whole.length }),
         key,
         exists,
       );
       if ("exists" in res) return res;
-      this.metrics.bytesWritten(body.length);
+      this.metrics.bytesWritten(whole.length);
       return { exists: false, versionId: res.VersionId };
     }
+    // a streamed body is made while it is sent: lib-storage takes a part at a time (a single
+    // PutObject when it ends within the first part), so at most queueSize parts are held
+    let sent = 0;
+    const counted = async function* (chunks: AsyncIterable<Uint8Array>) {
+      for await (const chunk of chunks) {
+        sent += chunk.byteLength;
+        yield chunk;
+      }
+    };
     try {
       const upload = new Upload({
         client: this.uploadClient,
-        params,
+        params: { ...params, Body: whole ?? Readable.from(counted((body as StreamedBody).stream()), { objectMode: false }) },
         partSize: this.multipart.partSizeBytes,
         queueSize: this.multipart.queueSize,
         // on failure lib-storage aborts the multipart upload: no orphaned parts are left
         leavePartsOnError: false,
       });
       const res = await upload.done();
-      this.metrics.bytesWritten(body.length);
+      this.metrics.bytesWritten(whole?.length ?? sent);
       return { exists: false, versionId: (res as { VersionId?: string }).VersionId };
     } catch (e) {
       const answer = exists(e);
@@ -406,8 +428,20 @@ export class S3Store {
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
    */
   async *listVersions(prefix: string): AsyncGenerator<ListedVersion[]> {
-    let keyMarker: string | undefined;
+    for await (const { versions } of this.versionPages(prefix)) yield versions;
+  }
+
+  /**
+   * ListObjectVersions pages with `last` marking the final one; `keyMarker` starts after that
+   * key (as `StartAfter` does for ListObjectsV2), `pageSize` bounds the first page. The SDK
+   * returns a page's versions and its delete markers in two lists: within each, a key's entries
+   * come newest first.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
+   */
+  async *versionPages(prefix: string, options: { keyMarker?: string; pageSize?: number } = {}): AsyncGenerator<ListedVersionPage> {
+    let keyMarker: string | undefined = options.keyMarker;
     let versionMarker: string | undefined;
+    let pageSize = options.pageSize ?? MAX_LIST_KEYS;
     for (;;) {
       const res = await this.call<{
         Versions?: { Key?: string; VersionId?: string; IsLatest?: boolean; LastModified?: Date; Size?: number }[];
@@ -421,11 +455,11 @@ export class S3Store {
           Prefix: prefix,
           KeyMarker: keyMarker,
           VersionIdMarker: versionMarker,
-          MaxKeys: MAX_LIST_KEYS,
+          MaxKeys: pageSize,
         }),
         prefix,
       );
-      const page: ListedVersion[] = [
+      const versions: ListedVersion[] = [
         ...(res.Versions ?? []).map((v) => ({
           key: v.Key!,
           versionId: v.VersionId ?? "null",
@@ -447,19 +481,25 @@ export class S3Store {
       if (!last && (!res.NextKeyMarker || (res.NextKeyMarker === keyMarker && res.NextVersionIdMarker === versionMarker))) {
         throw stalledListing("ListObjectVersions", prefix);
       }
-      yield page;
+      yield { versions, last };
       if (last) return;
       keyMarker = res.NextKeyMarker;
       versionMarker = res.NextVersionIdMarker;
+      pageSize = MAX_LIST_KEYS;
     }
+  }
+
+  /** Every version and delete marker of exactly one key, as listed. */
+  async entriesOf(key: string): Promise<ListedVersion[]> {
+    const all: ListedVersion[] = [];
+    // the listing is by prefix: keys that merely start with `key` are left out
+    for await (const page of this.listVersions(key)) all.push(...page.filter((v) => v.key === key));
+    return all;
   }
 
   /** The versions (not delete markers) of exactly one key, newest first. */
   async versionsOf(key: string): Promise<ListedVersion[]> {
-    const all: ListedVersion[] = [];
-    // the listing is by prefix: keys that merely start with `key` are left out
-    for await (const page of this.listVersions(key)) all.push(...page.filter((v) => v.key === key && !v.isDeleteMarker));
-    return all;
+    return (await this.entriesOf(key)).filter((v) => !v.isDeleteMarker);
   }
 
   // ---- deletes ------------------------------------------------------------------------------
@@ -561,4 +601,25 @@ function stalledListing(command: string, prefix: string): S3RequestError {
     `${command} of "${prefix}" said more keys follow but gave no new position to go on from; the listing was stopped rather than cut short`,
     { key: prefix, s3Code: "StalledListing" },
   );
+}
+
+/**
+ * A response body, read into one buffer of its declared length as it arrives (a large body is
+ * then held once, not as a list of chunks and again joined); without a usable length, as the
+ * SDK reads it. A body that runs past its length, or ends short, fails the attempt (retried).
+ */
+async function readBody(body: AsyncIterable<Uint8Array> & { transformToByteArray(): Promise<Uint8Array> }, length: number | undefined): Promise<Uint8Array> {
+  // a length is what the server says: it is trusted with an allocation only up to a bound
+  if (length === undefined || !Number.isSafeInteger(length) || length < SMALL_BODY_BYTES || length > PREALLOCATED_BODY_MAX_BYTES || typeof body[Symbol.asyncIterator] !== "function") {
+    return body.transformToByteArray();
+  }
+  const out = Buffer.allocUnsafe(length);
+  let at = 0;
+  for await (const chunk of body) {
+    if (at + chunk.byteLength > length) throw new S3RequestError(`GetObject body is longer than its Content-Length (${length})`, { s3Code: "BodyLengthMismatch" });
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  if (at !== length) throw new S3RequestError(`GetObject body ended after ${at} of ${length} bytes`, { s3Code: "BodyLengthMismatch" });
+  return out;
 }

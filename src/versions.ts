@@ -12,8 +12,9 @@ import { CheckpointNotFoundError, InvalidArgumentError, PurgeIncompleteError, S3
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import { pack, unpack, type RecordHead } from "./record.js";
-import { open, rebind, type EnvelopeCipher } from "./codec.js";
+import { open, rebind, type EnvelopeCipher, type StreamedBody } from "./codec.js";
 import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
+import type { LiveObject } from "./reader.js";
 
 /** One stored version of a checkpoint record. */
 export interface CheckpointVersion {
@@ -285,23 +286,25 @@ export async function copyThread(
     maxObjectBytes: number;
     cipher: EnvelopeCipher | undefined;
     tombs: Tombstones;
-    reseal: (plaintext: Buffer, key: string) => Promise<{ body: Buffer; sha256: string }>;
+    reseal: (plaintext: Buffer, key: string) => Promise<{ body: Buffer | StreamedBody; sha256: string }>;
+    /** the source's live keys, each with the version that is its content where that is pinned */
+    live: (prefix: string) => AsyncIterable<{ objects: LiveObject[] }>;
   },
 ): Promise<number> {
-  const { concurrency, maxObjectBytes, reseal, tombs, cipher } = options;
+  const { concurrency, maxObjectBytes, reseal, tombs, cipher, live } = options;
   if (from === to) throw new InvalidArgumentError("copyThread(): the source and target threads are the same");
   const target = layout.thread(to);
   const source = layout.thread(from);
-  const records: string[] = [];
-  const others: string[] = [];
+  const records: LiveObject[] = [];
+  const others: LiveObject[] = [];
   // is the target empty? asked while the source is listed
   const [existing, sourceLineage, targetLineage] = await Promise.all([
     store.list(target, { pageSize: 1 }).next(),
     tombs.current(from),
     tombs.current(to).then(storable),
     (async () => {
-      for await (const { objects } of store.list(source)) {
-        for (const { key } of objects) (layout.parse(key)?.kind === "record" ? records : others).push(key);
+      for await (const { objects } of live(source)) {
+        for (const o of objects) (layout.parse(o.key)?.kind === "record" ? records : others).push(o);
       }
     })(),
   ]);
@@ -311,11 +314,11 @@ export async function copyThread(
   const limit = pLimit(concurrency);
   // not a server-side CopyObject: every body is bound to its key, so it is re-bound to the new one
   let copied = 0;
-  const copyOne = async (key: string) => {
+  const copyOne = async ({ key, versionId }: LiveObject) => {
     const targetKey = target + key.slice(source.length);
-    const object = await store.get(key);
+    const object = await store.get(key, versionId === "null" ? undefined : versionId);
     if (!object) return; // deleted meanwhile
-    let moved: { body: Buffer; sha256: string };
+    let moved: { body: Buffer | StreamedBody; sha256: string };
     const kind = layout.parse(key)?.kind;
     if (kind === "record" || kind === "writes") {
       // records and writes name their thread inside: the copy names the new one, or readers
@@ -341,7 +344,7 @@ export async function copyThread(
     await store.put(targetKey, moved.body, { sha256: moved.sha256 });
     copied += 1;
   };
-  const copy = (keys: string[]) => Promise.all(keys.map((key) => limit(() => copyOne(key))));
+  const copy = (objects: LiveObject[]) => Promise.all(objects.map((o) => limit(() => copyOne(o))));
   await copy(others);
   await copy(records);
   return copied;

@@ -14,9 +14,9 @@ import {
   type SerializerProtocol,
 } from "@langchain/langgraph-checkpoint";
 import type { ObjectCache } from "./cache.js";
-import { seal, type EnvelopeCipher, type ResolvedCompression, type Sealed } from "./codec.js";
+import { sealStream, type EnvelopeCipher, type ResolvedCompression, type SealedStream } from "./codec.js";
 import { checkpointIdOf, namespaceOf, requireThread } from "./config.js";
-import { InvalidArgumentError } from "./errors.js";
+import { CheckpointConflictError, InvalidArgumentError } from "./errors.js";
 import type { ImmutableWriter } from "./immutability.js";
 import { assertCheckpointId, type KeyLayout } from "./layout.js";
 import type { CheckpointerMetrics } from "./metrics.js";
@@ -76,7 +76,7 @@ export class CheckpointWriter {
     const has = (channel: string) => Object.hasOwn(values, channel);
     // the parent record, read at most once (usually from the cache) when it is needed
     let parentRead: Promise<LoadedRecord | undefined> | undefined;
-    const parent = () => (parentRead ??= reader.readRecord(layout.record(thread, ns, parentId!), place));
+    const parent = () => (parentRead ??= reader.readRecordLive(layout.record(thread, ns, parentId!), place));
     const lineage = options.currentLineage
       ? await this.config.tombs.current(thread)
       : await this.lineageOf(place, parentId, parent);
@@ -95,7 +95,7 @@ export class CheckpointWriter {
       metadata: { type: md.type, s: section(md) },
       channels: emptyChannels(),
     };
-    const blobs: { key: string; sealed: Sealed; what: string }[] = [];
+    const blobs: { key: string; sealed: SealedStream; what: string }[] = [];
     for (const [channel, version] of Object.entries(newVersions ?? {})) {
       if (!has(channel)) continue; // an empty channel has no value
       const value = await valueOf(channel);
@@ -104,8 +104,10 @@ export class CheckpointWriter {
         head.channels[channel] = { v: version, at: "inline", type: value.type, s: section(value) };
       } else {
         const key = layout.blob(thread, ns, channel, version);
-        blobs.push({ key, sealed: await this.seal(value.bytes, key, value.type), what: `channel "${channel}" version ${version}` });
-        head.channels[channel] = { v: version, at: "blob" };
+        const sealed = await this.seal(value.bytes, key, value.type);
+        blobs.push({ key, sealed, what: `channel "${channel}" version ${version}` });
+        // the digest lets readers tell this value from another writer's under the same key
+        head.channels[channel] = { v: version, at: "blob", h: sealed.plaintextSha256 };
       }
     }
     // Unchanged channels: the parent record says where their (channel, version) lives.
@@ -132,6 +134,14 @@ export class CheckpointWriter {
     const recordKey = layout.record(thread, ns, checkpoint.id);
     const plaintext = pack(head, sections);
     const record = await this.seal(plaintext, recordKey);
+    // this instance has the record already (it wrote or read it): other content is a conflict,
+    // told before any request (where the first version wins, the store itself could not tell)
+    const known = this.config.cache.get(recordKey);
+    if (known && !known.plaintext.equals(plaintext)) {
+      throw new CheckpointConflictError(`checkpoint ${checkpoint.id} was already written with other content; a checkpoint is never overwritten`, {
+        key: recordKey,
+      });
+    }
 
     // Write order is the atomicity: channel values first, the record that refers to them last,
     // so a reader never finds a record whose parts are missing.
@@ -205,12 +215,32 @@ export class CheckpointWriter {
     return current === undefined ? undefined : Tombstones.orphan();
   }
 
-  /** Seals a plaintext for `key` (bound to it), counting the compression ratio. */
-  async seal(plaintext: Uint8Array, key: string, type?: string): Promise<Sealed> {
+  /**
+   * Seals a plaintext for `key` (bound to it), counting the compression ratio. A large one is
+   * sealed as a stream (codec.ts `sealStream`): compressed a frame at a time while it is
+   * uploaded, its ratio counted when the last frame is out.
+   */
+  async seal(plaintext: Uint8Array, key: string, type?: string): Promise<SealedStream> {
     const { compression, cipher, maxObjectBytes, metrics } = this.config;
-    const sealed = await seal(plaintext, { compression, key, type, maxBytes: maxObjectBytes, cipher });
-    metrics.compression(sealed.plaintextBytes, sealed.body.length);
-    return sealed;
+    const sealed = await sealStream(plaintext, { compression, key, type, maxBytes: maxObjectBytes, cipher });
+    const { body, plaintextBytes } = sealed;
+    if (Buffer.isBuffer(body)) {
+      metrics.compression(plaintextBytes, body.length);
+      return sealed;
+    }
+    return {
+      ...sealed,
+      body: {
+        async *stream() {
+          let stored = 0;
+          for await (const chunk of body.stream()) {
+            stored += chunk.byteLength;
+            yield chunk;
+          }
+          metrics.compression(plaintextBytes, stored);
+        },
+      },
+    };
   }
 
   /**

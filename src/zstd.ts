@@ -109,6 +109,39 @@ export async function zstdCompress(input: Uint8Array | readonly Uint8Array[], le
   return wasmZstdCompress(input, level);
 }
 
+/**
+ * Compresses a plaintext (its parts in order) as consecutive zstd frames of `frameBytes` of
+ * plaintext each, one frame at a time: a large plaintext is never compressed whole, so what is
+ * held is one frame's input and output, and each frame can be on its way while the next is
+ * compressed. Concatenated frames are one valid zstd stream (RFC 8878, section 3.1); every
+ * decoder here reads them (and the native one is fed frame by frame, see
+ * {@link zstdDecompress}). Frames of 8 MiB cost nothing measurable in ratio: zstd's window at
+ * the levels used is smaller than a frame.
+ */
+export async function* zstdFrames(parts: readonly Uint8Array[], level: number, frameBytes: number): AsyncGenerator<Buffer> {
+  for (const frame of slices(parts, frameBytes)) yield await zstdCompress(frame.length === 1 ? frame[0]! : frame, level);
+}
+
+/** The parts cut into groups of `bytes` bytes each (the last may be shorter), without copying. */
+export function* slices(parts: readonly Uint8Array[], bytes: number): Generator<Uint8Array[]> {
+  let group: Uint8Array[] = [];
+  let size = 0;
+  for (const part of parts) {
+    for (let offset = 0; offset < part.byteLength; ) {
+      const take = Math.min(bytes - size, part.byteLength - offset);
+      group.push(part.subarray(offset, offset + take));
+      size += take;
+      offset += take;
+      if (size === bytes) {
+        yield group;
+        group = [];
+        size = 0;
+      }
+    }
+  }
+  if (size > 0) yield group;
+}
+
 /** zstd-codec, fed in 1 MiB chunks (exported for the cross-implementation tests). */
 export async function wasmZstdCompress(input: Uint8Array | readonly Uint8Array[], level: number): Promise<Buffer> {
   const z = await wasmZstd();
@@ -132,6 +165,8 @@ export async function wasmZstdCompress(input: Uint8Array | readonly Uint8Array[]
 export interface ZstdFrames {
   /** Offsets after which a batch of blocks ends (the last one is the input's length). */
   cuts: number[];
+  /** Where each zstd frame ends (skippable frames are left out). */
+  frameEnds: number[];
 }
 
 /**
@@ -151,6 +186,7 @@ export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): Zst
   };
   if (input.byteLength === 0) fail("is empty");
   const cuts: number[] = [];
+  const frameEnds: number[] = [];
   let p = 0;
   let minTotal = 0;
   let maxTotal = 0;
@@ -226,10 +262,11 @@ export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): Zst
       need(p, 4);
       p += 4;
     }
+    frameEnds.push(p);
   }
   if (maxTotal < expectedBytes) fail("cannot decode to as many bytes as expected");
   if (cuts.at(-1) !== input.byteLength) cuts.push(input.byteLength);
-  return { cuts };
+  return { cuts, frameEnds };
 }
 
 // ---- decompression ------------------------------------------------------------------------
@@ -240,18 +277,36 @@ export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): Zst
  */
 export async function zstdDecompress(input: Uint8Array, expectedBytes: number): Promise<Buffer> {
   if (!nativeZstd) return jsZstdDecompress(input, expectedBytes);
-  inspectZstdFrames(input, expectedBytes);
+  const { frameEnds } = inspectZstdFrames(input, expectedBytes);
+  if (frameEnds.length <= 1) return nativeDecompress(input, expectedBytes);
+  // several frames (a large plaintext, see zstdFrames): each decoded on its own, straight into
+  // one buffer of the expected length, each bounded by what is still expected
+  const out = Buffer.allocUnsafe(expectedBytes);
+  let produced = 0;
+  let from = 0;
+  for (const end of frameEnds) {
+    const part = await nativeDecompress(input.subarray(from, end), expectedBytes - produced, true);
+    part.copy(out, produced);
+    produced += part.length;
+    from = end;
+  }
+  if (produced !== expectedBytes) throw new Error(`zstd input decodes to ${produced} bytes, not ${expectedBytes}`);
+  return out;
+}
+
+/** node:zlib, bounded to `maxBytes` of output (exactly that many unless `upTo`). */
+async function nativeDecompress(input: Uint8Array, maxBytes: number, upTo = false): Promise<Buffer> {
   // chunks of output: large ones for speed, never larger than needed for a small object
-  const chunkSize = Math.min(Math.max(expectedBytes + 1, NATIVE_MIN_CHUNK_BYTES), NATIVE_MAX_CHUNK_BYTES);
+  const chunkSize = Math.min(Math.max(maxBytes + 1, NATIVE_MIN_CHUNK_BYTES), NATIVE_MAX_CHUNK_BYTES);
   let out: Buffer;
   try {
-    out = await promisify(nativeZstd.zstdDecompress)(input, { maxOutputLength: Math.max(expectedBytes, 1), chunkSize });
+    out = await promisify(nativeZstd!.zstdDecompress)(input, { maxOutputLength: Math.max(maxBytes, 1), chunkSize });
   } catch (e) {
     if ((e as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE")
       throw new Error("zstd input decodes to more bytes than expected", { cause: e });
     throw e;
   }
-  if (out.length !== expectedBytes) throw new Error(`zstd input decodes to ${out.length} bytes, not ${expectedBytes}`);
+  if (upTo ? out.length > maxBytes : out.length !== maxBytes) throw new Error(`zstd input decodes to ${out.length} bytes, not ${maxBytes}`);
   return out;
 }
 
@@ -259,13 +314,15 @@ export async function zstdDecompress(input: Uint8Array, expectedBytes: number): 
 export async function jsZstdDecompress(input: Uint8Array, expectedBytes: number): Promise<Buffer> {
   const { cuts } = inspectZstdFrames(input, expectedBytes);
   const pacer = new Pacer();
-  const chunks: Uint8Array[] = [];
+  // the output goes straight into one buffer of the expected length (bounded by the caller's
+  // maxBytes): no list of chunks to join at the end, so the plaintext is held once
+  const out = Buffer.allocUnsafe(expectedBytes);
   let produced = 0;
   const decoder = new Decompress((chunk) => {
-    produced += chunk.length;
     // thrown out of push(): the decoder is abandoned, nothing more is produced
-    if (produced > expectedBytes) throw new Error("zstd input decodes to more bytes than expected");
-    if (chunk.length > 0) chunks.push(chunk);
+    if (produced + chunk.length > expectedBytes) throw new Error("zstd input decodes to more bytes than expected");
+    out.set(chunk, produced);
+    produced += chunk.length;
   });
   let from = 0;
   for (const cut of cuts) {
@@ -274,5 +331,5 @@ export async function jsZstdDecompress(input: Uint8Array, expectedBytes: number)
     await pacer.pause();
   }
   if (produced !== expectedBytes) throw new Error(`zstd input decodes to ${produced} bytes, not ${expectedBytes}`);
-  return Buffer.concat(chunks, produced);
+  return out;
 }

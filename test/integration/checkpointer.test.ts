@@ -126,17 +126,68 @@ function onEachBucket(name: string, tests: (bucket: string) => void): void {
 }
 
 onEachBucket("checkpoints and writes", (bucket) => {
-  it("never overwrites a checkpoint: same id, other content is a conflict", async () => {
+  it("never overwrites a checkpoint: same id, other content is a conflict, or never shown", async () => {
     const saver = await saverOn(bucket);
     const cp = checkpoint({ a: "first" }, { a: 1 });
     const config = await saver.put({ configurable: { thread_id: "t" } }, cp, meta, { a: 1 });
     // the same content again (a retry) is fine
     await saver.put({ configurable: { thread_id: "t" } }, cp, meta, { a: 1 });
+    const second = { ...cp, channel_values: { a: "second" } };
+    // the instance that wrote it knows, before any request
+    await expect(saver.put({ configurable: { thread_id: "t" } }, second, meta, { a: 1 })).rejects.toThrow(CheckpointConflictError);
     const other = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix }); // no cache
-    await expect(other.put({ configurable: { thread_id: "t" } }, { ...cp, channel_values: { a: "second" } }, meta, { a: 1 })).rejects.toThrow(
-      CheckpointConflictError,
-    );
-    expect((await other.getTuple(config))?.checkpoint.channel_values).toEqual({ a: "first" });
+    const caps = await other.capabilities();
+    const late = other.put({ configurable: { thread_id: "t" } }, second, meta, { a: 1 });
+    if (caps.immutability === "version-check") {
+      // one request per write: the store cannot tell the late writer; its version is never read
+      await late;
+    } else {
+      await expect(late).rejects.toThrow(CheckpointConflictError);
+    }
+    const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    for (const reader of [other, fresh, saver]) {
+      expect((await reader.getTuple(config))?.checkpoint.channel_values).toEqual({ a: "first" });
+      expect((await reader.getTuple({ configurable: { thread_id: "t" } }))?.checkpoint.channel_values).toEqual({ a: "first" });
+      const listed = [];
+      for await (const t of reader.list({ configurable: { thread_id: "t" } })) listed.push(t.checkpoint.channel_values);
+      expect(listed).toEqual([{ a: "first" }]);
+    }
+  });
+
+  it("a channel value written again by another writer under its key is read as its record names it", async () => {
+    const saver = await saverOn(bucket, { inlineThresholdBytes: 8 });
+    const big = (s: string) => s.repeat(100);
+    const first = checkpoint({ doc: big("a") }, { doc: 1 });
+    const config = await saver.put({ configurable: { thread_id: "b" } }, first, meta, { doc: 1 });
+    // a second writer (a fork that minted the same version) stores other content under the key
+    const other = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix, inlineThresholdBytes: 8 });
+    const caps = await other.capabilities();
+    const forked = checkpoint({ doc: big("b") }, { doc: 1 });
+    const put = other.put({ configurable: { thread_id: "b" } }, forked, meta, { doc: 1 });
+    if (caps.immutability !== "version-check") {
+      await expect(put).rejects.toThrow(CheckpointConflictError);
+      return;
+    }
+    const forkConfig = await put;
+    const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    expect((await fresh.getTuple(config))?.checkpoint.channel_values).toEqual({ doc: big("a") });
+    expect((await fresh.getTuple(forkConfig))?.checkpoint.channel_values).toEqual({ doc: big("b") });
+  });
+
+  it("a checkpoint id written again after its thread was deleted reads as written the second time", async () => {
+    const saver = await saverOn(bucket);
+    const cp = checkpoint({ a: "before" }, { a: 1 });
+    await saver.put({ configurable: { thread_id: "again" } }, cp, meta, { a: 1 });
+    await saver.putWrites({ configurable: { thread_id: "again", checkpoint_ns: "", checkpoint_id: cp.id } }, [["ch", "old"]], "task", "~a");
+    await saver.deleteThread("again");
+    // e.g. a migration run again into the thread: the same ids, other content (a new lineage)
+    const other = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    const config = await other.put({ configurable: { thread_id: "again" } }, { ...cp, channel_values: { a: "after" } }, meta, { a: 1 });
+    await other.putWrites(config, [["ch", "new"]], "task", "~a");
+    const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    const tuple = await fresh.getTuple({ configurable: { thread_id: "again" } });
+    expect(tuple?.checkpoint.channel_values).toEqual({ a: "after" });
+    expect(tuple?.pendingWrites).toEqual([["task", "ch", "new"]]);
   });
 
   it("keeps regular writes first-come and replaces special writes", async () => {
@@ -179,6 +230,16 @@ onEachBucket("checkpoints and writes", (bucket) => {
     expect(await requests(saver, "CompleteMultipartUpload")).toBe(1);
     const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
     expect((await fresh.getTuple(config))?.checkpoint.channel_values.big).toBe(big);
+  });
+
+  it("streams a large state as zstd frames: a single PUT when it compresses below a part, multipart when not", async () => {
+    const saver = await saverOn(bucket, { multipartThresholdBytes: 5 * 1024 * 1024, multipartPartSizeBytes: 5 * 1024 * 1024 });
+    const text = "the agent asked the tool for a summary of the plan\n".repeat(400_000); // ~20 MB, compresses well
+    const noise = randomBytes(12 * 1024 * 1024).toString("base64"); // ~16 MB, compresses to ~12 MB
+    const config = await saver.put({ configurable: { thread_id: "zs" } }, checkpoint({ text, noise }, { text: 1, noise: 1 }), meta, { text: 1, noise: 1 });
+    expect(await requests(saver, "CompleteMultipartUpload")).toBe(1);
+    const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    expect((await fresh.getTuple(config))?.checkpoint.channel_values).toEqual({ text, noise });
   });
 
   it("lists past 1,000 objects, newest first, with before and limit", async () => {

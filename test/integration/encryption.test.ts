@@ -12,7 +12,7 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import { describe, expect, it } from "vitest";
 import { DecryptionFailedError, InvalidOptionError, S3Checkpointer, generateKey, kmsKeyProvider } from "../../src/index.js";
 import { fakeKms } from "../helpers/fake-kms.js";
-import { bucketsForFile, testClient } from "../helpers/s3.js";
+import { bucketsForFile, describeWithVersioning, testClient } from "../helpers/s3.js";
 
 const client = testClient();
 const buckets = bucketsForFile("enc", client);
@@ -213,6 +213,24 @@ describe("keys", () => {
     const state = await build(saver(prefix, { keys: { a: keyA }, currentKeyId: "a", required: true })).getState(config);
     expect(state.values.notes).toHaveLength(2);
     for (const key of await rawKeys(prefix)) expect((await rawGet(key)).includes("secret")).toBe(false);
+  });
+});
+
+describeWithVersioning("key rotation on a versioned bucket", () => {
+  it("reencryptThread leaves each key's first version under the new key: readers with only that key read all", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const onVersioned = { bucket: buckets.versioned };
+    const a = saver(prefix, ringA, onVersioned);
+    const config = await a.put({ configurable: { thread_id: "rv", checkpoint_ns: "" } }, cp({ big: "y".repeat(500), n: 1 }), meta, { big: 1, n: 1 });
+    await a.putWrites(config, [["n", 2]], "task");
+    const both = saver(prefix, { keys: { a: keyA, b: keyB }, currentKeyId: "b" }, onVersioned);
+    const report = await both.reencryptThread("rv");
+    expect(report.reencrypted).toBe(report.objects);
+    expect((await both.reencryptThread("rv")).reencrypted).toBe(0); // idempotent
+    const onlyB = saver(prefix, { keys: { b: keyB }, currentKeyId: "b" }, onVersioned);
+    const tuple = await onlyB.getTuple(config);
+    expect(tuple?.checkpoint.channel_values).toEqual({ big: "y".repeat(500), n: 1 });
+    expect(tuple?.pendingWrites).toEqual([["task", "n", 2]]);
   });
 });
 

@@ -213,12 +213,12 @@ describe("copies name their own thread", () => {
 
 describe("listings that stall", () => {
   /** A client whose listings say "more follows" without saying where, as a faulty store might. */
-  function stallingClient(command: "ListObjectsV2" | "ListObjectVersions") {
+  function stallingClient(...commands: ("ListObjectsV2" | "ListObjectVersions")[]) {
     const c = testClient();
     c.middlewareStack.add(
       (next, context) => async (args) => {
         const result = await next(args);
-        if (context.commandName === `${command}Command`) {
+        if (commands.some((command) => context.commandName === `${command}Command`)) {
           const out = result.output as unknown as Record<string, unknown>;
           out.IsTruncated = true;
           out.NextContinuationToken = undefined;
@@ -236,7 +236,8 @@ describe("listings that stall", () => {
     const writer = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix });
     const first = cp({ a: 1 });
     await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, first.channel_versions);
-    const stalled = new S3Checkpointer({ bucket: buckets.unversioned, client: stallingClient("ListObjectsV2"), prefix });
+    // a reader that has not probed the bucket lists versions; one that has, current objects
+    const stalled = new S3Checkpointer({ bucket: buckets.unversioned, client: stallingClient("ListObjectsV2", "ListObjectVersions"), prefix });
     const listing = async () => {
       for await (const _ of stalled.list({ configurable: { thread_id: "t" } })) void _;
     };

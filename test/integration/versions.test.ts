@@ -97,6 +97,19 @@ describeWithVersioning("history through versions", () => {
     expect(await saver.getTuple({ configurable: { thread_id: "h", s3_version_id: "no-such-version" } })).toBeUndefined();
   });
 
+  it("a deleted thread read from history shows the first regular writes of a task, as it did before the delete", async () => {
+    const saver = await saverOn();
+    const config = await saver.put({ configurable: { thread_id: "hw" } }, { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { a: 1 }, channel_versions: { a: "1" } }, { source: "input", step: -1, parents: {} }, { a: "1" });
+    await saver.putWrites(config, [["ch", "first"]], "task", "~a");
+    // another instance writes the same task's writes again (on Ceph RGW: a second version)
+    await new S3Checkpointer({ bucket, client, prefix: saver.options.prefix }).putWrites(config, [["ch", "late"]], "task", "~a");
+    const versionId = (await saver.getTuple(config))?.config.configurable?.s3_version_id as string;
+    expect((await saver.getTuple(config))?.pendingWrites).toEqual([["task", "ch", "first"]]);
+    await saver.deleteThread("hw");
+    const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
+    expect((await fresh.getTuple({ configurable: { ...config.configurable, s3_version_id: versionId } }))?.pendingWrites).toEqual([["task", "ch", "first"]]);
+  });
+
   it("restores a past checkpoint of a deleted thread and a real graph continues from it", async () => {
     const saver = await saverOn();
     const graph = agent(saver);
