@@ -10,9 +10,15 @@ export default tseslint.config(
   {
     rules: {
       // `_` marks a value left unused on purpose (destructuring, loop variables)
-      "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none" },
+      ],
       // S3's responses are untyped JSON in places; every `any` left is commented where it stands
       "@typescript-eslint/no-explicit-any": "warn",
+      // Prettier wraps code at 120 columns; a message or test name stays whole on its line, so it
+      // can be found with grep
+      "max-len": ["error", { code: 120, ignoreStrings: true, ignoreTemplateLiterals: true, ignoreUrls: true }],
     },
   },
   {

@@ -25,15 +25,25 @@ console.log(`node ${process.version}, zstd: ${zstdImplementation}, ${rounds} rou
 console.log("| state | mode | put ms (MB/s) | getTuple ms (MB/s) |\n| --- | --- | --- | --- |");
 for (const mb of sizes) {
   const value = stateText(mb);
-  const times: Record<string, { put: number[]; get: number[] }> = { plain: { put: [], get: [] }, encrypted: { put: [], get: [] } };
+  const times: Record<string, { put: number[]; get: number[] }> = {
+    plain: { put: [], get: [] },
+    encrypted: { put: [], get: [] },
+  };
   for (let r = 0; r < rounds; r += 1) {
     for (const mode of ["plain", "encrypted"] as const) {
       const prefix = `bench/${randomUUID()}/`;
       const opts = { bucket, client, prefix, ...(mode === "encrypted" ? { encryption } : {}) };
       const writer = new S3Checkpointer(opts);
-      const checkpoint = { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { doc: value }, channel_versions: { doc: 1 } };
+      const checkpoint = {
+        ...emptyCheckpoint(),
+        id: uuid6(-1),
+        channel_values: { doc: value },
+        channel_versions: { doc: 1 },
+      };
       let t = performance.now();
-      const config = await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, checkpoint, meta, { doc: 1 });
+      const config = await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, checkpoint, meta, {
+        doc: 1,
+      });
       times[mode]!.put.push(performance.now() - t);
       const reader = new S3Checkpointer(opts);
       t = performance.now();

@@ -46,7 +46,8 @@ async function measure(saver: S3Checkpointer, fn: () => Promise<unknown>): Promi
   await fn();
   const after = await count(saver);
   const byCommand: Record<string, number> = {};
-  for (const [k, v] of Object.entries(after.byCommand)) if (v - (before.byCommand[k] ?? 0) > 0) byCommand[k] = v - (before.byCommand[k] ?? 0);
+  for (const [k, v] of Object.entries(after.byCommand))
+    if (v - (before.byCommand[k] ?? 0) > 0) byCommand[k] = v - (before.byCommand[k] ?? 0);
   return { requests: after.requests - before.requests, roundTrips: after.roundTrips - before.roundTrips, byCommand };
 }
 
@@ -75,7 +76,10 @@ const TOMBSTONE_WRITES = 2;
 async function run(versioned: boolean): Promise<Row[]> {
   const bucket = `bench-${versioned ? "v" : "u"}-${randomUUID().slice(0, 8)}`;
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
-  if (versioned) await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+  if (versioned)
+    await client.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
+    );
   const prefix = "bench/";
   const make = () => new S3Checkpointer({ bucket, client, prefix, inlineThresholdBytes: 16 * 1024 });
   const saver = make();
@@ -97,7 +101,9 @@ async function run(versioned: boolean): Promise<Row[]> {
 
   // put with k = 3 large channels changed
   const k = 3;
-  const big = Object.fromEntries(Array.from({ length: k }, (_v, i) => [`big${i}`, randomBytes(40_000).toString("base64")]));
+  const big = Object.fromEntries(
+    Array.from({ length: k }, (_v, i) => [`big${i}`, randomBytes(40_000).toString("base64")]),
+  );
   const bigVersions = Object.fromEntries(Object.keys(big).map((c) => [c, "3"]));
   rows.push({
     call: `put (k = ${k} channels changed above the threshold)`,
@@ -112,13 +118,28 @@ async function run(versioned: boolean): Promise<Row[]> {
   const W = 3;
   const writesMeasured: Count[] = [];
   for (let i = 0; i < W; i += 1) {
-    writesMeasured.push(await measure(saver, () => saver.putWrites(config, [["ch", `value ${i}`], ["other", i]], `task-${i}`, `~${i}`)));
+    writesMeasured.push(
+      await measure(saver, () =>
+        saver.putWrites(
+          config,
+          [
+            ["ch", `value ${i}`],
+            ["other", i],
+          ],
+          `task-${i}`,
+          `~${i}`,
+        ),
+      ),
+    );
   }
   rows.push({ call: "putWrites", budgetRequests: 1, budgetRoundTrips: 1, measured: writesMeasured[0]! });
 
   // reads on a fresh checkpointer: nothing cached
   const inlineThread = { configurable: { thread_id: "bench-inline", checkpoint_ns: "" } };
-  const ic = await saver.put(inlineThread, cp({ a: "small", b: [1, 2, 3] }, { a: "1", b: "1" }), meta, { a: "1", b: "1" });
+  const ic = await saver.put(inlineThread, cp({ a: "small", b: [1, 2, 3] }, { a: "1", b: "1" }), meta, {
+    a: "1",
+    b: "1",
+  });
   for (let i = 0; i < W; i += 1) await saver.putWrites(ic, [["a", `w${i}`]], `task-${i}`, `~${i}`);
   const fresh = make();
   rows.push({
@@ -172,14 +193,19 @@ async function run(versioned: boolean): Promise<Row[]> {
     // ⌈keys/1000⌉ listings, then every older record and the on-path write objects, in parallel
     budgetRequests: Math.ceil((3 * d) / 1000) + d + 2 * d,
     budgetRoundTrips: undefined,
-    measured: await measure(reader4, () => reader4.getDeltaChannelHistory({ config: lc, channels: ["missing-channel"] })),
+    measured: await measure(reader4, () =>
+      reader4.getDeltaChannelHistory({ config: lc, channels: ["missing-channel"] }),
+    ),
   });
 
   // deleteThread of V objects
   const V = 1500;
   const delThread = "bench-delete";
   const cps = Array.from({ length: V }, () => cp({}, {}));
-  for (let i = 0; i < V; i += 100) await Promise.all(cps.slice(i, i + 100).map((c) => saver.put({ configurable: { thread_id: delThread } }, c, meta, {})));
+  for (let i = 0; i < V; i += 100)
+    await Promise.all(
+      cps.slice(i, i + 100).map((c) => saver.put({ configurable: { thread_id: delThread } }, c, meta, {})),
+    );
   rows.push({
     call: `deleteThread (V = ${V} objects)`,
     // ⌈V/1000⌉ listings and deletes, and the thread's tombstone written before and after
@@ -192,7 +218,11 @@ async function run(versioned: boolean): Promise<Row[]> {
   // and V delete markers)
   const purgeThread = "bench-purge";
   for (let i = 0; i < V; i += 100) {
-    await Promise.all(Array.from({ length: Math.min(100, V - i) }, () => saver.put({ configurable: { thread_id: purgeThread } }, cp({}, {}), meta, {})));
+    await Promise.all(
+      Array.from({ length: Math.min(100, V - i) }, () =>
+        saver.put({ configurable: { thread_id: purgeThread } }, cp({}, {}), meta, {}),
+      ),
+    );
   }
   if (versioned) await saver.deleteThread(purgeThread);
   const purgeV = versioned ? 2 * V : V;
@@ -231,10 +261,13 @@ const unversioned = await run(false);
 const versioned = await run(true);
 console.log(table("Bucket with conditional create (AWS S3, MinIO; Ceph RGW unversioned)", unversioned));
 console.log();
-console.log(table("Versioned Ceph RGW bucket (no conditional create: the first version wins, readers list versions)", versioned));
+console.log(
+  table("Versioned Ceph RGW bucket (no conditional create: the first version wins, readers list versions)", versioned),
+);
 const over = [...unversioned, ...versioned].filter(
   (r) =>
-    !r.pageBound && r.measured.requests > r.budgetRequests || (r.budgetRoundTrips !== undefined && r.measured.roundTrips > r.budgetRoundTrips),
+    (!r.pageBound && r.measured.requests > r.budgetRequests) ||
+    (r.budgetRoundTrips !== undefined && r.measured.roundTrips > r.budgetRoundTrips),
 );
 if (over.length > 0) {
   console.error(`\nover budget: ${over.map((r) => r.call).join("; ")}`);

@@ -8,7 +8,9 @@ import { END, MessagesAnnotation, START, StateGraph, interrupt } from "@langchai
 import type { BaseCheckpointSaver } from "@langchain/langgraph-checkpoint";
 
 export function bookingAgent(checkpointer: BaseCheckpointSaver) {
-  const planner = new FakeListChatModel({ responses: ["Plan: book the 09:10 train to Lyon and a table for two at 19:30."] });
+  const planner = new FakeListChatModel({
+    responses: ["Plan: book the 09:10 train to Lyon and a table for two at 19:30."],
+  });
   const actor = new FakeListChatModel({ responses: ["Done: the train and the table are booked."] });
   return new StateGraph(MessagesAnnotation)
     .addNode("plan", async (state) => ({ messages: [await planner.invoke(state.messages)] }))

@@ -22,13 +22,21 @@ const checkpointer = new S3Checkpointer({
     process.env.S3_ENDPOINT
       ? {
           endpoint: process.env.S3_ENDPOINT,
-          credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "", secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "" },
+          credentials: {
+            accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "",
+            secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "",
+          },
         }
       : {},
   ),
   metrics: { registry },
   // pino works as it is; console stands in here
-  logger: { debug() {}, info: (o, m) => console.log(m, o), warn: (o, m) => console.warn(m, o), error: (o, m) => console.error(m, o) },
+  logger: {
+    debug() {},
+    info: (o, m) => console.log(m, o),
+    warn: (o, m) => console.warn(m, o),
+    error: (o, m) => console.error(m, o),
+  },
   slowOperationMs: 1000,
 });
 await checkpointer.setup({ createBucket: true });
@@ -50,10 +58,18 @@ const server = http.createServer(async (req, res) => {
 server.listen(9464, "127.0.0.1");
 
 for (let i = 0; i < 5; i += 1) {
-  await graph.invoke({ messages: [new HumanMessage(`request ${i}`)] }, { configurable: { thread_id: `metrics-${i % 2}` } });
+  await graph.invoke(
+    { messages: [new HumanMessage(`request ${i}`)] },
+    { configurable: { thread_id: `metrics-${i % 2}` } },
+  );
 }
 const text = await (await fetch("http://127.0.0.1:9464/metrics")).text();
-console.log(text.split("\n").filter((l) => l.startsWith("langgraph_s3_s3_requests_total") || l.startsWith("langgraph_s3_operations_total")).join("\n"));
+console.log(
+  text
+    .split("\n")
+    .filter((l) => l.startsWith("langgraph_s3_s3_requests_total") || l.startsWith("langgraph_s3_operations_total"))
+    .join("\n"),
+);
 if (process.argv.includes("--serve")) {
   console.log("serving http://127.0.0.1:9464/metrics; Ctrl-C to stop");
 } else {

@@ -24,7 +24,10 @@ const checkpointer = new S3Checkpointer({
     process.env.S3_ENDPOINT
       ? {
           endpoint: process.env.S3_ENDPOINT,
-          credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "", secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "" },
+          credentials: {
+            accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "",
+            secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "",
+          },
         }
       : {},
   ),
@@ -37,7 +40,11 @@ const step = process.argv[2] ?? "start";
 
 if (step === "start") {
   // idempotent: safe at every start
-  const caps = await checkpointer.setup({ createBucket: true, versioning: true, lifecycle: { noncurrentVersionDays: 30 } });
+  const caps = await checkpointer.setup({
+    createBucket: true,
+    versioning: true,
+    lifecycle: { noncurrentVersionDays: 30 },
+  });
   console.log(`bucket "${bucket}": versioning ${caps.versioning}, immutability by ${caps.immutability}`);
   await checkpointer.purgeThread(threadId); // start the example from a clean thread
   await graph.invoke({ messages: [new HumanMessage("Get me to Lyon tomorrow morning, dinner for two.")] }, config);
@@ -57,9 +64,13 @@ if (step === "start") {
   console.log(`[process ${process.pid}] finished; ${checkpoints} checkpoints in the thread's history.`);
   // soft delete, and undo it: S3 versions keep every checkpoint recoverable
   await checkpointer.deleteThread(threadId);
-  console.log(`[process ${process.pid}] deleted: ${(await graph.getState(config)).values.messages === undefined ? "gone" : "still there"}`);
+  console.log(
+    `[process ${process.pid}] deleted: ${(await graph.getState(config)).values.messages === undefined ? "gone" : "still there"}`,
+  );
   await checkpointer.restoreThread(threadId);
-  console.log(`[process ${process.pid}] restored: ${(await graph.getState(config)).values.messages.length} messages back`);
+  console.log(
+    `[process ${process.pid}] restored: ${(await graph.getState(config)).values.messages.length} messages back`,
+  );
 } else {
   console.error("usage: quickstart.ts start|resume");
   process.exitCode = 2;

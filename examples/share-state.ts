@@ -30,7 +30,10 @@ if (step === "share") {
       process.env.S3_ENDPOINT
         ? {
             endpoint: process.env.S3_ENDPOINT,
-            credentials: { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "", secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "" },
+            credentials: {
+              accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "",
+              secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "",
+            },
           }
         : {},
     ),
@@ -39,8 +42,13 @@ if (step === "share") {
   await checkpointer.setup({ createBucket: true, lifecycle: {} });
   const config = { configurable: { thread_id: "trip-planning" } };
   await checkpointer.purgeThread("trip-planning"); // start the example from a clean thread
-  await agent(checkpointer).invoke({ messages: [new HumanMessage("Get me to Lyon tomorrow morning, dinner for two.")] }, config);
-  log(`paused; the agent asks: ${JSON.stringify((await agent(checkpointer).getState(config)).tasks[0]?.interrupts[0]?.value)}`);
+  await agent(checkpointer).invoke(
+    { messages: [new HumanMessage("Get me to Lyon tomorrow morning, dinner for two.")] },
+    config,
+  );
+  log(
+    `paused; the agent asks: ${JSON.stringify((await agent(checkpointer).getState(config)).tasks[0]?.interrupts[0]?.value)}`,
+  );
   const { url, shareId, expiresAt } = await checkpointer.share(config, { expiresIn: 600, history: 2 });
   log(`shared as ${shareId}, until ${expiresAt.toISOString()}; the key is in the URL's #fragment, which S3 never sees`);
   console.log(url);
@@ -48,13 +56,16 @@ if (step === "share") {
 } else if (step === "receive") {
   const url = process.env.SHARE_URL;
   if (!url) throw new Error("set SHARE_URL to the URL `share` printed");
-  if (process.env.S3_ACCESS_KEY_ID || process.env.AWS_ACCESS_KEY_ID) log("note: S3 credentials are set, but nothing here uses them");
+  if (process.env.S3_ACCESS_KEY_ID || process.env.AWS_ACCESS_KEY_ID)
+    log("note: S3 credentials are set, but nothing here uses them");
   const memory = new MemorySaver();
   const config = await importShared(url, { into: memory, threadId: "from-a-colleague" });
   const graph = agent(memory);
   const paused = await graph.getState(config);
   log(`imported into a MemorySaver: paused before ${paused.next.join(", ")}`);
-  const result = await graph.invoke(new Command({ resume: "yes, go ahead" }), { configurable: { thread_id: "from-a-colleague" } });
+  const result = await graph.invoke(new Command({ resume: "yes, go ahead" }), {
+    configurable: { thread_id: "from-a-colleague" },
+  });
   for (const m of result.messages) log(`  ${m instanceof AIMessage ? "agent" : "user "}: ${String(m.content)}`);
   log("finished here, without S3 credentials");
 } else {

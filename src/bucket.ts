@@ -92,14 +92,19 @@ export function shareLifecycleRuleId(prefix: string): string {
  * rules: rules of other ids stay as they are, ours are replaced. Returns the merged rules and
  * whether they changed.
  */
-export function mergeLifecycleRules(existing: LifecycleRule[], prefix: string, options: LifecycleOptions): { rules: LifecycleRule[]; changed: boolean } {
+export function mergeLifecycleRules(
+  existing: LifecycleRule[],
+  prefix: string,
+  options: LifecycleOptions,
+): { rules: LifecycleRule[]; changed: boolean } {
   const noncurrent = options.noncurrentVersionDays ?? 30;
   const abortDays = options.abortIncompleteMultipartDays ?? 1;
   for (const [name, value] of [
     ["lifecycle.noncurrentVersionDays", noncurrent],
     ["lifecycle.abortIncompleteMultipartDays", abortDays],
   ] as const) {
-    if (!Number.isInteger(value) || value < 1) throw new InvalidOptionError(`option \`${name}\` must be a whole number of days, at least 1; got ${value}`);
+    if (!Number.isInteger(value) || value < 1)
+      throw new InvalidOptionError(`option \`${name}\` must be a whole number of days, at least 1; got ${value}`);
   }
   const id = lifecycleRuleId(prefix);
   const ours: LifecycleRule = {
@@ -141,4 +146,3 @@ function normalizeRule(rule: LifecycleRule) {
     abort: rule.AbortIncompleteMultipartUpload?.DaysAfterInitiation,
   };
 }
-

@@ -13,11 +13,11 @@
  * ```
  *
  * `checkpoints` of the head's namespace come first, oldest first; the last of them is the one
- * shared. The checkpoints of its paused subgraphs follow, each naming its `checkpoint_ns`. `{ type, s }` is a value as the
- * serializer wrote it: its serde type (LangGraph's `json`, say) and the index of the section
- * holding its bytes. Everything is checked before a value is deserialized: the envelope (format,
- * size, checksum, key binding, decryption), then the head (kind, format, share id, every field,
- * the parent chain), then each value.
+ * shared. The checkpoints of its paused subgraphs follow, each naming its `checkpoint_ns`.
+ * `{ type, s }` is a value as the serializer wrote it: its serde type (LangGraph's `json`, say)
+ * and the index of the section holding its bytes. Everything is checked before a value is
+ * deserialized: the envelope (format, size, checksum, key binding, decryption), then the head
+ * (kind, format, share id, every field, the parent chain), then each value.
  */
 
 import { randomBytes } from "node:crypto";
@@ -79,7 +79,9 @@ export function newShareKey(): Buffer {
 /** The cipher of one share's key: encrypted bundles only (a plain one under a keyed URL is refused). */
 function shareCipher(key: Uint8Array): EnvelopeCipher {
   if (key.byteLength !== SHARE_KEY_BYTES) {
-    throw new DecryptionFailedError(`the share URL's key (#k=…) is not ${SHARE_KEY_BYTES} bytes of base64url; copy the whole URL`);
+    throw new DecryptionFailedError(
+      `the share URL's key (#k=…) is not ${SHARE_KEY_BYTES} bytes of base64url; copy the whole URL`,
+    );
   }
   return createCipher({ keys: { [SHARE_KEY_ID]: key }, currentKeyId: SHARE_KEY_ID, required: true });
 }
@@ -112,7 +114,8 @@ export async function encodeBundle(
       metadata: await add(t.metadata ?? {}),
       writes: [],
     };
-    for (const [taskId, channel, value] of t.pendingWrites ?? []) entry.writes.push({ task_id: taskId, channel, ...(await add(value)) });
+    for (const [taskId, channel, value] of t.pendingWrites ?? [])
+      entry.writes.push({ task_id: taskId, channel, ...(await add(value)) });
     checkpoints.push(entry);
   }
   const head: BundleHead = {
@@ -151,7 +154,11 @@ export async function openBundle(
   options: { shareId: string; maxBytes: number; key?: Uint8Array; serde: SerializerProtocol },
 ): Promise<Bundle> {
   const binding = shareBinding(options.shareId);
-  const { plaintext } = await open(body, { key: binding, maxBytes: options.maxBytes, cipher: options.key ? shareCipher(options.key) : undefined });
+  const { plaintext } = await open(body, {
+    key: binding,
+    maxBytes: options.maxBytes,
+    cipher: options.key ? shareCipher(options.key) : undefined,
+  });
   const { head, sections } = unpack<BundleHead>(plaintext, "share", binding, bundleHeadProblem);
   const corrupted = (why: string, cause?: unknown) =>
     new CheckpointCorruptedError(`share ${options.shareId} is not a readable bundle: ${why}`, { key: binding, cause });
@@ -168,9 +175,12 @@ export async function openBundle(
   const tuples: CheckpointTuple[] = [];
   for (const entry of head.checkpoints) {
     const checkpoint = await load(entry.checkpoint);
-    if (!isObject(checkpoint) || checkpoint.id !== entry.checkpoint_id) throw corrupted(`checkpoint ${entry.checkpoint_id} does not hold itself`);
+    if (!isObject(checkpoint) || checkpoint.id !== entry.checkpoint_id)
+      throw corrupted(`checkpoint ${entry.checkpoint_id} does not hold itself`);
     const ns = entry.checkpoint_ns ?? head.checkpoint_ns;
-    const where = (checkpoint_id: string) => ({ configurable: { thread_id: head.thread_id, checkpoint_ns: ns, checkpoint_id } });
+    const where = (checkpoint_id: string) => ({
+      configurable: { thread_id: head.thread_id, checkpoint_ns: ns, checkpoint_id },
+    });
     const pendingWrites: CheckpointPendingWrite[] = [];
     for (const w of entry.writes) pendingWrites.push([w.task_id, w.channel, await load(w)]);
     tuples.push({
@@ -213,15 +223,22 @@ function bundleHeadProblem(head: Record<string, unknown>, count: number): string
   for (const e of entries as unknown[]) {
     if (!isObject(e) || !isString(e.checkpoint_id) || e.checkpoint_id === "") return "bad checkpoint id";
     if (e.parent_checkpoint_id !== undefined && !isString(e.parent_checkpoint_id)) return "bad parent id";
-    if (e.checkpoint_ns !== undefined && (!isString(e.checkpoint_ns) || e.checkpoint_ns === head.checkpoint_ns)) return "bad namespace";
+    if (e.checkpoint_ns !== undefined && (!isString(e.checkpoint_ns) || e.checkpoint_ns === head.checkpoint_ns))
+      return "bad namespace";
     // oldest first: in each namespace, each checkpoint after the first is the child of the one before it
     const ns = (e.checkpoint_ns as string | undefined) ?? (head.checkpoint_ns as string);
-    if (previous.has(ns) && e.parent_checkpoint_id !== previous.get(ns)) return "the checkpoints do not form a parent chain";
+    if (previous.has(ns) && e.parent_checkpoint_id !== previous.get(ns))
+      return "the checkpoints do not form a parent chain";
     if (previous.size === 0 && e.checkpoint_ns !== undefined) return "the shared namespace must come first";
     if (!isTyped(e.checkpoint, count) || !isTyped(e.metadata, count)) return "checkpoint or metadata missing";
     if (!Array.isArray(e.writes)) return "writes missing";
     for (const w of e.writes as unknown[]) {
-      if (!isTyped(w, count) || !isString((w as Record<string, unknown>).task_id) || !isString((w as Record<string, unknown>).channel)) return "bad write";
+      if (
+        !isTyped(w, count) ||
+        !isString((w as Record<string, unknown>).task_id) ||
+        !isString((w as Record<string, unknown>).channel)
+      )
+        return "bad write";
     }
     previous.set(ns, e.checkpoint_id);
   }

@@ -45,7 +45,10 @@ export class ObjectCache {
   private readonly lru: LRUCache<string, OpenedObject> | undefined;
 
   constructor(maxBytes: number) {
-    this.lru = maxBytes > 0 ? new LRUCache({ maxSize: maxBytes, sizeCalculation: (v, key) => retainedBytes(v, key) }) : undefined;
+    this.lru =
+      maxBytes > 0
+        ? new LRUCache({ maxSize: maxBytes, sizeCalculation: (v, key) => retainedBytes(v, key) })
+        : undefined;
   }
 
   get(key: string, versionId?: string): OpenedObject | undefined {

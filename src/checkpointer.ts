@@ -34,7 +34,16 @@ import { CheckpointWriter } from "./writer.js";
 import { reencryptThread, type ReencryptReport } from "./reencrypt.js";
 import { listThreads, type ListThreadsOptions, type ThreadInfo } from "./threads.js";
 import { importShared, readShared, type ImportSharedOptions, type ReadSharedOptions } from "./receive.js";
-import { createShare, listShares, revokeShare, revokeSharesOf, type Share, type ShareContext, type ShareInfo, type ShareOptions } from "./share.js";
+import {
+  createShare,
+  listShares,
+  revokeShare,
+  revokeSharesOf,
+  type Share,
+  type ShareContext,
+  type ShareInfo,
+  type ShareOptions,
+} from "./share.js";
 import { verifyObjects, type VerifyOptions, type VerifyReport } from "./verify.js";
 import {
   checkPruneOptions,
@@ -113,7 +122,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       resilience: resolved.resilience,
       sse: resolved.sse,
     });
-    this.once = new ImmutableWriter(this.store, (token) => this.layout.probe(token), resolved.versioning === "required");
+    this.once = new ImmutableWriter(
+      this.store,
+      (token) => this.layout.probe(token),
+      resolved.versioning === "required",
+    );
     this.cache = new ObjectCache(resolved.cacheMaxBytes);
     this.tombs = new Tombstones(this.store, this.layout, resolved.compression, resolved.logger);
     this.reader = new TupleReader({
@@ -176,7 +189,11 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    *
    * @example
    * ```ts
-   * const caps = await checkpointer.setup({ createBucket: true, versioning: true, lifecycle: { noncurrentVersionDays: 30 } });
+   * const caps = await checkpointer.setup({
+   *   createBucket: true,
+   *   versioning: true,
+   *   lifecycle: { noncurrentVersionDays: 30 },
+   * });
    * console.log(caps.immutability); // "conditional-create" on AWS S3 and MinIO
    * ```
    */
@@ -237,7 +254,10 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         const key = this.layout.record(thread, ns, checkpointId);
         const early = this.reader.pinsVersions() ? undefined : this.reader.readRecord(key, place);
         early?.catch(() => undefined); // awaited below
-        const [lineage, group] = await Promise.all([current, this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId))]);
+        const [lineage, group] = await Promise.all([
+          current,
+          this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId)),
+        ]);
         if (group?.recordKey === undefined) return undefined;
         const [record, writes] = await Promise.all([
           early ?? this.reader.readGroupRecord(group, place),
@@ -262,9 +282,12 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
     this.assertOpen("list");
     if (config === null || typeof config !== "object") {
-      throw new InvalidArgumentError("list(): config must be a RunnableConfig, e.g. { configurable: { thread_id } } (or {} for every thread)");
+      throw new InvalidArgumentError(
+        "list(): config must be a RunnableConfig, e.g. { configurable: { thread_id } } (or {} for every thread)",
+      );
     }
-    if (options === null || typeof options !== "object") throw new InvalidArgumentError("list(): options must be an object");
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError("list(): options must be an object");
     const { filter, before } = options;
     let remaining = options.limit;
     if (remaining !== undefined && (!Number.isInteger(remaining) || remaining < 0)) {
@@ -291,7 +314,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
 
     const nsKey = ns === undefined ? undefined : encodeComponent(ns);
     const keep = (g: Group) =>
-      (nsKey === undefined || g.ns === nsKey) && (!onlyId || g.checkpointId === onlyId) && (!beforeId || g.checkpointId < beforeId);
+      (nsKey === undefined || g.ns === nsKey) &&
+      (!onlyId || g.checkpointId === onlyId) &&
+      (!beforeId || g.checkpointId < beforeId);
     // each thread's generation (tombstone.ts), read once per call, beside the listing
     const generations = new Map<string, Promise<Lineage>>();
     const generation = (threadComponent: string) => {
@@ -306,7 +331,10 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     if (thread !== undefined) generation(encodeComponent(thread));
     // a first page sized to the limit (every later page as large as S3 allows): a store answers
     // a short page faster, and version listings (immutability.ts) much faster on Ceph RGW
-    const firstPage = remaining === undefined || filter ? undefined : Math.min(MAX_LIST_KEYS, Math.max(FIRST_PAGE_KEYS, remaining * KEYS_PER_CHECKPOINT));
+    const firstPage =
+      remaining === undefined || filter
+        ? undefined
+        : Math.min(MAX_LIST_KEYS, Math.max(FIRST_PAGE_KEYS, remaining * KEYS_PER_CHECKPOINT));
     for await (const groups of this.reader.groups(prefix, startAfter, firstPage)) {
       let candidates = groups.filter((g) => g.recordKey && keep(g));
       while (candidates.length > 0) {
@@ -315,12 +343,22 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         candidates = candidates.slice(batch.length);
         const tuples = await Promise.all(
           batch.map((g) =>
-            this.loadGroup(g, { thread: thread ?? decodeComponent(g.thread), ns: ns ?? decodeComponent(g.ns) }, generation(g.thread)),
+            this.loadGroup(
+              g,
+              { thread: thread ?? decodeComponent(g.thread), ns: ns ?? decodeComponent(g.ns) },
+              generation(g.thread),
+            ),
           ),
         );
         for (const tuple of tuples) {
           if (!tuple) continue;
-          if (filter && !Object.entries(filter).every(([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v)) continue;
+          if (
+            filter &&
+            !Object.entries(filter).every(
+              ([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v,
+            )
+          )
+            continue;
           yield tuple;
           if (remaining !== undefined && --remaining <= 0) return;
         }
@@ -328,7 +366,12 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     }
   }
 
-  put(config: RunnableConfig, checkpoint: Checkpoint, metadata: CheckpointMetadata, newVersions: ChannelVersions): Promise<RunnableConfig> {
+  put(
+    config: RunnableConfig,
+    checkpoint: Checkpoint,
+    metadata: CheckpointMetadata,
+    newVersions: ChannelVersions,
+  ): Promise<RunnableConfig> {
     return this.timed("put", () => this.writer.put(config, checkpoint, metadata, newVersions));
   }
 
@@ -357,14 +400,24 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    * `BaseCheckpointSaver` defines it, in O(d/1000) listings plus parallel reads instead of d
    * sequential `getTuple` calls.
    */
-  getDeltaChannelHistory(options: { config: RunnableConfig; channels: string[] }): Promise<Record<string, DeltaChannelHistory>> {
+  getDeltaChannelHistory(options: {
+    config: RunnableConfig;
+    channels: string[];
+  }): Promise<Record<string, DeltaChannelHistory>> {
     return this.timed("getDeltaChannelHistory", async () => {
       const thread = optionalThread(options.config);
       const ns = namespaceOf(options.config) ?? "";
       const checkpointId = checkpointIdOf(options.config);
       const current = thread === undefined ? Promise.resolve(undefined) : this.tombs.current(thread);
       current.catch(() => undefined); // awaited inside
-      return deltaChannelHistory(this.reader, this.layout, this.options.readConcurrency, { thread, ns, checkpointId }, options.channels, current);
+      return deltaChannelHistory(
+        this.reader,
+        this.layout,
+        this.options.readConcurrency,
+        { thread, ns, checkpointId },
+        options.channels,
+        current,
+      );
     });
   }
 
@@ -382,7 +435,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       const text = current as unknown as string;
       const match = VERSION_PATTERN.exec(text);
       counter = match ? Number(match[1]) : Number.parseInt(text, 10);
-      if (!Number.isFinite(counter)) throw new InvalidArgumentError(`getNextVersion(): cannot continue from version ${JSON.stringify(current)}`);
+      if (!Number.isFinite(counter))
+        throw new InvalidArgumentError(`getNextVersion(): cannot continue from version ${JSON.stringify(current)}`);
     }
     return `${String(counter + 1).padStart(32, "0")}.${randomBytes(8).toString("hex")}` as unknown as number;
   }
@@ -395,7 +449,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    *
    * @example
    * ```ts
-   * for await (const v of checkpointer.listVersions("t-1", { includeDeleted: true })) console.log(v.checkpointId, v.versionId);
+   * for await (const v of checkpointer.listVersions("t-1", { includeDeleted: true })) {
+   *   console.log(v.checkpointId, v.versionId);
+   * }
    * ```
    */
   async *listVersions(threadId: string, options: ListVersionsOptions = {}): AsyncGenerator<CheckpointVersion> {
@@ -431,7 +487,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    *
    * @example
    * ```ts
-   * const report = await checkpointer.purgeThread("t-1"); // { threadId, keys, versionsFound, versionsDeleted, failed, sharesRevoked }
+   * const report = await checkpointer.purgeThread("t-1");
+   * // { threadId, keys, versionsFound, versionsDeleted, failed, sharesRevoked }
    * ```
    */
   purgeThread(threadId: string): Promise<PurgeReport> {
@@ -450,7 +507,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    *
    * @example
    * ```ts
-   * const config = await checkpointer.restoreCheckpoint({ configurable: { thread_id: "t-1", s3_version_id: v.versionId } });
+   * const config = await checkpointer.restoreCheckpoint({
+   *   configurable: { thread_id: "t-1", s3_version_id: v.versionId },
+   * });
    * await graph.invoke(null, config);
    * ```
    */
@@ -458,20 +517,32 @@ export class S3Checkpointer extends BaseCheckpointSaver {
     return this.timed("restoreCheckpoint", async () => {
       await this.requireVersioning("restoreCheckpoint()");
       const versionId = config.configurable?.s3_version_id as string | undefined;
-      if (!versionId) throw new InvalidArgumentError("restoreCheckpoint(): config.configurable.s3_version_id is required");
+      if (!versionId)
+        throw new InvalidArgumentError("restoreCheckpoint(): config.configurable.s3_version_id is required");
       const source = await this.getTuple(config);
       if (!source) {
-        throw new CheckpointNotFoundError(`restoreCheckpoint(): no checkpoint version ${JSON.stringify(versionId)} in thread ${JSON.stringify(config.configurable?.thread_id)}`);
+        throw new CheckpointNotFoundError(
+          `restoreCheckpoint(): no checkpoint version ${JSON.stringify(versionId)} in thread ${JSON.stringify(config.configurable?.thread_id)}`,
+        );
       }
       const from = source.config.configurable!;
-      const target = options.toThreadId === undefined ? (from.thread_id as string) : requireThreadId(options.toThreadId, "restoreCheckpoint");
+      const target =
+        options.toThreadId === undefined
+          ? (from.thread_id as string)
+          : requireThreadId(options.toThreadId, "restoreCheckpoint");
       const sameThread = target === from.thread_id;
       const checkpoint: Checkpoint = { ...source.checkpoint, id: uuid6(-1), ts: new Date().toISOString() };
       const metadata = { ...(source.metadata as CheckpointMetadata), source: "fork" as const };
       // every channel is written again: the restored checkpoint stands on its own, in the
       // thread's current generation (the source may be from before a delete)
       return this.writer.put(
-        { configurable: { thread_id: target, checkpoint_ns: from.checkpoint_ns, ...(sameThread ? { checkpoint_id: from.checkpoint_id } : {}) } },
+        {
+          configurable: {
+            thread_id: target,
+            checkpoint_ns: from.checkpoint_ns,
+            ...(sameThread ? { checkpoint_id: from.checkpoint_id } : {}),
+          },
+        },
         checkpoint,
         metadata,
         { ...checkpoint.channel_versions },
@@ -492,7 +563,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    */
   async *listThreads(options: ListThreadsOptions = {}): AsyncGenerator<ThreadInfo> {
     this.assertOpen("listThreads");
-    if (options === null || typeof options !== "object") throw new InvalidArgumentError("listThreads(): options must be an object");
+    if (options === null || typeof options !== "object")
+      throw new InvalidArgumentError("listThreads(): options must be an object");
     if (options.limit !== undefined && (!Number.isInteger(options.limit) || options.limit < 0)) {
       throw new InvalidArgumentError(`listThreads(): limit must be a whole number; got ${options.limit}`);
     }
@@ -552,7 +624,8 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       }
       if (dryRun) return report;
       for (const [i, thread] of report.idle.entries()) {
-        if (mode === "purge") await purgeThread(this.store, this.layout, this.cache, this.tombs, this.options.logger, thread);
+        if (mode === "purge")
+          await purgeThread(this.store, this.layout, this.cache, this.tombs, this.options.logger, thread);
         else await deleteThread(this.store, this.layout, this.cache, this.tombs, thread);
         options.onProgress?.({ done: i + 1, total: report.idle.length, threadId: thread });
       }
@@ -581,7 +654,10 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         onObject,
       );
       if (report.quarantined.length > 0) this.cache.forgetPrefix(this.layout.threadsRoot);
-      this.options.logger.info({ objects: report.objects, corrupt: report.corrupt.length, quarantined: report.quarantined.length }, "verified");
+      this.options.logger.info(
+        { objects: report.objects, corrupt: report.corrupt.length, quarantined: report.quarantined.length },
+        "verified",
+      );
       return report;
     });
   }
@@ -628,14 +704,20 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    */
   copyThread(fromThreadId: string, toThreadId: string): Promise<number> {
     return this.timed("copyThread", () =>
-      copyThread(this.store, this.layout, requireThreadId(fromThreadId, "copyThread"), requireThreadId(toThreadId, "copyThread"), {
-        concurrency: this.options.readConcurrency,
-        maxObjectBytes: this.options.maxObjectBytes,
-        cipher: this.options.cipher,
-        tombs: this.tombs,
-        reseal: (plaintext, key) => this.writer.seal(plaintext, key),
-        live: (prefix) => this.reader.liveObjects(prefix),
-      }),
+      copyThread(
+        this.store,
+        this.layout,
+        requireThreadId(fromThreadId, "copyThread"),
+        requireThreadId(toThreadId, "copyThread"),
+        {
+          concurrency: this.options.readConcurrency,
+          maxObjectBytes: this.options.maxObjectBytes,
+          cipher: this.options.cipher,
+          tombs: this.tombs,
+          reseal: (plaintext, key) => this.writer.seal(plaintext, key),
+          live: (prefix) => this.reader.liveObjects(prefix),
+        },
+      ),
     );
   }
 
@@ -673,7 +755,9 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    *
    * @example
    * ```ts
-   * for await (const s of checkpointer.listShares()) if (s.threadId === "t-1") await checkpointer.revokeShare(s.shareId);
+   * for await (const s of checkpointer.listShares()) {
+   *   if (s.threadId === "t-1") await checkpointer.revokeShare(s.shareId);
+   * }
    * ```
    */
   async *listShares(): AsyncGenerator<ShareInfo> {
@@ -762,17 +846,28 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   }
 
   /** The tuple of a listed group; `undefined` when its record is gone or not of the current generation. */
-  private async loadGroup(group: Group, place: { thread?: string; ns?: string }, current: Promise<Lineage>): Promise<CheckpointTuple | undefined> {
+  private async loadGroup(
+    group: Group,
+    place: { thread?: string; ns?: string },
+    current: Promise<Lineage>,
+  ): Promise<CheckpointTuple | undefined> {
     const [lineage, record, writes] = await Promise.all([
       current,
       this.reader.readGroupRecord(group, place),
       this.reader.readGroupWrites(group),
     ]);
-    return record && isCurrent(record.head.lineage, lineage) ? this.reader.assemble(record, writes, this.versionIds) : undefined;
+    return record && isCurrent(record.head.lineage, lineage)
+      ? this.reader.assemble(record, writes, this.versionIds)
+      : undefined;
   }
 
   /** A tuple from history: the record version `versionId`, its parts as they were last stored. */
-  private async tupleAtVersion(thread: string, ns: string | undefined, checkpointId: string | undefined, versionId: string): Promise<CheckpointTuple | undefined> {
+  private async tupleAtVersion(
+    thread: string,
+    ns: string | undefined,
+    checkpointId: string | undefined,
+    versionId: string,
+  ): Promise<CheckpointTuple | undefined> {
     await this.requireVersioning("getTuple() by s3_version_id");
     let key: string | undefined;
     let place: Place | undefined;

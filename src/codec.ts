@@ -268,7 +268,10 @@ export async function seal(plaintext: Uint8Array | readonly Uint8Array[], option
  * await store.put(key, body, { sha256 });
  * ```
  */
-export async function sealStream(plaintext: Uint8Array | readonly Uint8Array[], options: SealOptions): Promise<SealedStream> {
+export async function sealStream(
+  plaintext: Uint8Array | readonly Uint8Array[],
+  options: SealOptions,
+): Promise<SealedStream> {
   const { compression, key, type, cipher } = options;
   const { parts, plaintextBytes } = sealable(plaintext, options);
   if (cipher || plaintextBytes <= STREAM_FRAME_BYTES) return seal(parts, options);
@@ -289,7 +292,10 @@ export async function sealStream(plaintext: Uint8Array | readonly Uint8Array[], 
 }
 
 /** The parts of a plaintext and their length, refused when readers would refuse the object. */
-function sealable(plaintext: Uint8Array | readonly Uint8Array[], options: SealOptions): { parts: readonly Uint8Array[]; plaintextBytes: number } {
+function sealable(
+  plaintext: Uint8Array | readonly Uint8Array[],
+  options: SealOptions,
+): { parts: readonly Uint8Array[]; plaintextBytes: number } {
   const { key, maxBytes } = options;
   const parts: readonly Uint8Array[] = plaintext instanceof Uint8Array ? [plaintext] : plaintext;
   const plaintextBytes = parts.reduce((sum, part) => sum + part.byteLength, 0);
@@ -427,7 +433,10 @@ async function openPayload(header: EnvelopeHeader, payload: Uint8Array, key: str
 /** The error of an encrypted body found altered before or after its decryption. */
 function altered(key: string, meta: EncryptionMeta) {
   return (why: string, cause?: unknown) =>
-    new DecryptionFailedError(`object ${key} (encrypted, key id ${JSON.stringify(meta.kid)}) was altered: ${why}`, { key, cause });
+    new DecryptionFailedError(`object ${key} (encrypted, key id ${JSON.stringify(meta.kid)}) was altered: ${why}`, {
+      key,
+      cause,
+    });
 }
 
 function corruption(key: string) {

@@ -15,7 +15,9 @@ import { assertCheckpointId } from "./layout.js";
 export function requireThreadId(thread: unknown, op: string): string {
   if (typeof thread === "number" && Number.isFinite(thread)) return String(thread);
   if (typeof thread !== "string") {
-    throw new InvalidArgumentError(`${op}: thread_id must be a string; got ${thread === null ? "null" : typeof thread}`);
+    throw new InvalidArgumentError(
+      `${op}: thread_id must be a string; got ${thread === null ? "null" : typeof thread}`,
+    );
   }
   return thread;
 }
@@ -42,7 +44,8 @@ export function requireThread(config: RunnableConfig, op: string): string {
 export function namespaceOf(config: RunnableConfig): string | undefined {
   const ns = config?.configurable?.checkpoint_ns as unknown;
   if (ns === undefined || ns === null) return undefined;
-  if (typeof ns !== "string") throw new InvalidArgumentError(`config.configurable.checkpoint_ns must be a string; got ${typeof ns}`);
+  if (typeof ns !== "string")
+    throw new InvalidArgumentError(`config.configurable.checkpoint_ns must be a string; got ${typeof ns}`);
   return ns;
 }
 
@@ -58,6 +61,7 @@ export function checkpointIdOf(config: RunnableConfig, field = "checkpoint_id"):
 export function versionIdOf(config: RunnableConfig): string | undefined {
   const v = config?.configurable?.s3_version_id as unknown;
   if (v === undefined || v === null || v === "") return undefined;
-  if (typeof v !== "string") throw new InvalidArgumentError(`config.configurable.s3_version_id must be a string; got ${typeof v}`);
+  if (typeof v !== "string")
+    throw new InvalidArgumentError(`config.configurable.s3_version_id must be a string; got ${typeof v}`);
   return v;
 }

@@ -96,7 +96,9 @@ function keyBytes(id: string, key: unknown): Buffer {
 
 function checkKeyId(id: unknown, where: string): string {
   if (typeof id !== "string" || !KEY_ID.test(id)) {
-    throw new InvalidOptionError(`${where} must be a key id of 1 to 512 characters [A-Za-z0-9._:/+=-]; got ${JSON.stringify(id)}`);
+    throw new InvalidOptionError(
+      `${where} must be a key id of 1 to 512 characters [A-Za-z0-9._:/+=-]; got ${JSON.stringify(id)}`,
+    );
   }
   return id;
 }
@@ -107,16 +109,22 @@ function keyringProvider(ring: Keyring): KeyProvider {
     throw new InvalidOptionError("option `encryption.keys` must be an object of key id → key");
   }
   const keys = new Map<string, Buffer>();
-  for (const [id, key] of Object.entries(ring.keys)) keys.set(checkKeyId(id, "a key id of `encryption.keys`"), keyBytes(id, key));
+  for (const [id, key] of Object.entries(ring.keys))
+    keys.set(checkKeyId(id, "a key id of `encryption.keys`"), keyBytes(id, key));
   const current = checkKeyId(ring.currentKeyId, "option `encryption.currentKeyId`");
   if (!keys.has(current)) {
-    throw new InvalidOptionError(`option \`encryption.currentKeyId\` names ${JSON.stringify(current)}, which is not in \`encryption.keys\``);
+    throw new InvalidOptionError(
+      `option \`encryption.currentKeyId\` names ${JSON.stringify(current)}, which is not in \`encryption.keys\``,
+    );
   }
   return {
     currentKeyId: () => current,
     getKey: async (id) => {
       const key = keys.get(id);
-      if (!key) throw new DecryptionFailedError(`no key with id ${JSON.stringify(id)} in the keyring; add it to \`encryption.keys\``);
+      if (!key)
+        throw new DecryptionFailedError(
+          `no key with id ${JSON.stringify(id)} in the keyring; add it to \`encryption.keys\``,
+        );
       return key;
     },
   };
@@ -125,7 +133,9 @@ function keyringProvider(ring: Keyring): KeyProvider {
 /** The cipher of option `encryption` (validated here, once). */
 export function createCipher(options: EncryptionOptions, onPlaintext?: (key: string) => void): EnvelopeCipher {
   if (options === null || typeof options !== "object") {
-    throw new InvalidOptionError("option `encryption` must be `{ keys, currentKeyId }` or a key provider `{ currentKeyId(), getKey(id) }`");
+    throw new InvalidOptionError(
+      "option `encryption` must be `{ keys, currentKeyId }` or a key provider `{ currentKeyId(), getKey(id) }`",
+    );
   }
   if (options.required !== undefined && typeof options.required !== "boolean") {
     throw new InvalidOptionError("option `encryption.required` must be a boolean");
@@ -176,7 +186,11 @@ class AesGcmCipher implements EnvelopeCipher {
         for (let i = 0; i < count; i += 1) {
           const cipher = createCipheriv("aes-256-gcm", key, chunkNonce(nonce, i));
           cipher.setAAD(chunkAad(aad, i, i === count - 1));
-          out.push(cipher.update(payload.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)), cipher.final(), cipher.getAuthTag());
+          out.push(
+            cipher.update(payload.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)),
+            cipher.final(),
+            cipher.getAuthTag(),
+          );
         }
         return Buffer.concat(out);
       },
@@ -184,10 +198,16 @@ class AesGcmCipher implements EnvelopeCipher {
   }
 
   async open(meta: EncryptionMeta, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
-    if (meta.alg !== ALGORITHM) throw new DecryptionFailedError(`unknown encryption algorithm ${JSON.stringify(meta.alg)}`);
+    if (meta.alg !== ALGORITHM)
+      throw new DecryptionFailedError(`unknown encryption algorithm ${JSON.stringify(meta.alg)}`);
     const nonce = Buffer.from(meta.iv ?? "", "base64url");
     const chunk = Number(meta.cs);
-    if (nonce.length !== NONCE_BYTES || !Number.isSafeInteger(chunk) || chunk < MIN_CIPHER_CHUNK_BYTES || chunk > MAX_CHUNK_BYTES) {
+    if (
+      nonce.length !== NONCE_BYTES ||
+      !Number.isSafeInteger(chunk) ||
+      chunk < MIN_CIPHER_CHUNK_BYTES ||
+      chunk > MAX_CHUNK_BYTES
+    ) {
       throw new DecryptionFailedError("malformed encryption metadata (nonce or chunk size)");
     }
     const key = await this.key(meta.kid);

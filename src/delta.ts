@@ -63,7 +63,13 @@ export async function deltaChannelHistory(
   const found = await need(targetId);
   const target = found && isCurrent(found.head.lineage, await current) ? found : undefined;
   // on-path ancestors, newest first, with the channels still unresolved when each is reached
-  const steps: { id: string; record: LoadedRecord; open: string[]; seeds: string[]; writes?: CheckpointPendingWrite[] }[] = [];
+  const steps: {
+    id: string;
+    record: LoadedRecord;
+    open: string[];
+    seeds: string[];
+    writes?: CheckpointPendingWrite[];
+  }[] = [];
   const remaining = new Set(channels);
   let cursor = target?.head.parent_checkpoint_id;
   while (cursor !== undefined && remaining.size > 0) {
@@ -93,7 +99,8 @@ export async function deltaChannelHistory(
   for (const step of steps) {
     const open = new Set(step.open);
     const writes = step.writes ?? [];
-    for (let i = writes.length - 1; i >= 0; i -= 1) if (open.has(writes[i]![1])) collected[writes[i]![1]]!.push(writes[i]!);
+    for (let i = writes.length - 1; i >= 0; i -= 1)
+      if (open.has(writes[i]![1])) collected[writes[i]![1]]!.push(writes[i]!);
   }
   const result: Record<string, DeltaChannelHistory> = {};
   for (const c of channels) {

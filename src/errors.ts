@@ -277,7 +277,10 @@ export function fromSdkError(error: unknown, what: string, bucket: string, key?:
   const name = sdkErrorName(error) ?? "Error";
   const details = { cause: error, requestId: e?.$metadata?.requestId, key };
   if (name === "NoSuchBucket" || (status === 404 && what === "HeadBucket")) {
-    return new BucketNotFoundError(`bucket "${bucket}" does not exist; create it or call setup({ createBucket: true })`, details);
+    return new BucketNotFoundError(
+      `bucket "${bucket}" does not exist; create it or call setup({ createBucket: true })`,
+      details,
+    );
   }
   if (status === 403 || name === "AccessDenied" || name === "InvalidAccessKeyId" || name === "SignatureDoesNotMatch") {
     return new AccessDeniedError(

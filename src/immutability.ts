@@ -29,9 +29,7 @@ export interface BucketCapabilities {
   immutability: "conditional-create" | "version-check" | "check-then-write";
 }
 
-export type CreateOutcome =
-  | { outcome: "created"; versionId?: string }
-  | { outcome: "identical"; versionId?: string };
+export type CreateOutcome = { outcome: "created"; versionId?: string } | { outcome: "identical"; versionId?: string };
 
 export class ImmutableWriter {
   private capabilities: Promise<BucketCapabilities> | undefined;
@@ -59,7 +57,10 @@ export class ImmutableWriter {
   createOnce(key: string, body: Buffer | StreamedBody, sha256: string, what: string): Promise<CreateOutcome> {
     return this.writeFirst(key, body, sha256, (existing) => {
       if (existing === sha256) return { outcome: "identical" };
-      throw new CheckpointConflictError(`${what} was already written with other content; a checkpoint is never overwritten`, { key });
+      throw new CheckpointConflictError(
+        `${what} was already written with other content; a checkpoint is never overwritten`,
+        { key },
+      );
     });
   }
 
@@ -109,7 +110,10 @@ export class ImmutableWriter {
     const older = live.filter((v) => v.versionId !== res.versionId).map((v) => ({ Key: key, VersionId: v.versionId }));
     const failed = await this.store.deleteMany(older);
     if (failed.length > 0) {
-      throw new S3RequestError(`${failed.length} older versions of ${key} could not be removed (first: ${failed[0]!.code}); run it again`, { key });
+      throw new S3RequestError(
+        `${failed.length} older versions of ${key} could not be removed (first: ${failed[0]!.code}); run it again`,
+        { key },
+      );
     }
   }
 
@@ -124,18 +128,20 @@ export class ImmutableWriter {
    * `If-None-Match: *` and removes every version of it again.
    */
   probe(): Promise<BucketCapabilities> {
-    this.capabilities ??= this.runProbe(this.probeKey).then((caps) => {
-      if (this.versioningRequired && caps.versioning !== "Enabled") {
-        throw new VersioningUnavailableError(
-          `bucket "${this.store.bucket}" has no versioning and option \`versioning\` is "required"; call setup({ versioning: true }) or enable it on the bucket`,
-        );
-      }
-      this.found = caps;
-      return caps;
-    }).catch((e) => {
-      this.capabilities = undefined;
-      throw e;
-    });
+    this.capabilities ??= this.runProbe(this.probeKey)
+      .then((caps) => {
+        if (this.versioningRequired && caps.versioning !== "Enabled") {
+          throw new VersioningUnavailableError(
+            `bucket "${this.store.bucket}" has no versioning and option \`versioning\` is "required"; call setup({ versioning: true }) or enable it on the bucket`,
+          );
+        }
+        this.found = caps;
+        return caps;
+      })
+      .catch((e) => {
+        this.capabilities = undefined;
+        throw e;
+      });
     return this.capabilities;
   }
 
@@ -161,7 +167,9 @@ export class ImmutableWriter {
     } finally {
       const versions: ObjectIdentifier[] = [];
       if (versioning === "Disabled") versions.push({ Key: key });
-      else for await (const page of this.store.listVersions(key)) for (const v of page) if (v.key === key) versions.push({ Key: key, VersionId: v.versionId });
+      else
+        for await (const page of this.store.listVersions(key))
+          for (const v of page) if (v.key === key) versions.push({ Key: key, VersionId: v.versionId });
       await this.store.deleteMany(versions);
     }
     const immutability: BucketCapabilities["immutability"] = conditionalCreate
@@ -209,10 +217,12 @@ export function liveVersion(entries: readonly ListedVersion[], which: "first" | 
  */
 export function lastLiveVersion(entries: readonly ListedVersion[], which: "first" | "newest"): string | undefined {
   const versions = entries.filter((e) => !e.isDeleteMarker);
-  const newest = versions.find((v) => v.isLatest) ?? versions.reduce<ListedVersion | undefined>(
-    (a, v) => (a === undefined || (v.lastModified?.getTime() ?? 0) > (a.lastModified?.getTime() ?? 0) ? v : a),
-    undefined,
-  );
+  const newest =
+    versions.find((v) => v.isLatest) ??
+    versions.reduce<ListedVersion | undefined>(
+      (a, v) => (a === undefined || (v.lastModified?.getTime() ?? 0) > (a.lastModified?.getTime() ?? 0) ? v : a),
+      undefined,
+    );
   if (!newest) return undefined;
   const at = newest.lastModified?.getTime() ?? 0;
   const before = entries

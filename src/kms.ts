@@ -38,16 +38,20 @@ let kmsModule: Promise<KmsModule> | undefined;
 function loadKms(): Promise<KmsModule> {
   kmsModule ??= import("@aws-sdk/client-kms").catch((e: unknown) => {
     kmsModule = undefined;
-    throw new InvalidOptionError("kmsKeyProvider needs the package @aws-sdk/client-kms: npm install @aws-sdk/client-kms", {
-      cause: e,
-    });
+    throw new InvalidOptionError(
+      "kmsKeyProvider needs the package @aws-sdk/client-kms: npm install @aws-sdk/client-kms",
+      {
+        cause: e,
+      },
+    );
   });
   return kmsModule;
 }
 
 function positive(name: string, value: number | undefined, fallback: number): number {
   const v = value ?? fallback;
-  if (!Number.isSafeInteger(v) || v < 1) throw new InvalidOptionError(`kmsKeyProvider: \`${name}\` must be a whole number of at least 1; got ${value}`);
+  if (!Number.isSafeInteger(v) || v < 1)
+    throw new InvalidOptionError(`kmsKeyProvider: \`${name}\` must be a whole number of at least 1; got ${value}`);
   return v;
 }
 
@@ -67,7 +71,8 @@ export function kmsKeyProvider(options: KmsKeyProviderOptions): KeyProvider {
   if (options === null || typeof options !== "object" || typeof options.client?.send !== "function") {
     throw new InvalidOptionError("kmsKeyProvider: `client` must be a KMSClient");
   }
-  if (typeof options.keyId !== "string" || options.keyId === "") throw new InvalidOptionError("kmsKeyProvider: `keyId` must name a KMS key");
+  if (typeof options.keyId !== "string" || options.keyId === "")
+    throw new InvalidOptionError("kmsKeyProvider: `keyId` must name a KMS key");
   const dataKeyTtlMs = positive("dataKeyTtlMs", options.dataKeyTtlMs, 300_000);
   /** Unwrapped data keys by key id, with the ARN of the KMS key that wraps each (when KMS names it). */
   const cache = new LRUCache<string, { key: Uint8Array; kmsKey: string | undefined }>({
@@ -82,7 +87,9 @@ export function kmsKeyProvider(options: KmsKeyProviderOptions): KeyProvider {
 
   const generate = async (): Promise<string> => {
     const { GenerateDataKeyCommand } = await loadKms();
-    const res = await send(new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: "AES_256", EncryptionContext: encryptionContext }));
+    const res = await send(
+      new GenerateDataKeyCommand({ KeyId: keyId, KeySpec: "AES_256", EncryptionContext: encryptionContext }),
+    );
     if (!res.Plaintext || !res.CiphertextBlob) throw new Error("KMS GenerateDataKey returned no key");
     const id = KMS_KEY_ID_PREFIX + Buffer.from(res.CiphertextBlob).toString("base64url");
     cache.set(id, { key: Uint8Array.from(res.Plaintext), kmsKey: res.KeyId });

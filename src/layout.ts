@@ -175,8 +175,12 @@ export function assertCheckpointId(id: unknown, field = "checkpoint_id"): assert
  * ```
  */
 export function shareIdFor(expiresAt: Date, random: Uint8Array): string {
-  if (random.byteLength !== SHARE_ID_RANDOM_BYTES) throw new InvalidArgumentError(`a share id takes ${SHARE_ID_RANDOM_BYTES} random bytes`);
-  const stamp = expiresAt.toISOString().replace(/\.\d{3}Z$/, "Z").replace(/[-:]/g, "");
+  if (random.byteLength !== SHARE_ID_RANDOM_BYTES)
+    throw new InvalidArgumentError(`a share id takes ${SHARE_ID_RANDOM_BYTES} random bytes`);
+  const stamp = expiresAt
+    .toISOString()
+    .replace(/\.\d{3}Z$/, "Z")
+    .replace(/[-:]/g, "");
   return `${stamp}-${Buffer.from(random).toString("base64url")}`;
 }
 
@@ -191,7 +195,9 @@ export function shareExpiry(shareId: unknown): Date | undefined {
 /** Throws unless `shareId` is an id {@link shareIdFor} makes. */
 export function assertShareId(shareId: unknown, field = "shareId"): asserts shareId is string {
   if (shareExpiry(shareId) === undefined) {
-    throw new InvalidArgumentError(`${field} must be a share id as share() returns it (\`20261201T201500Z-\` and 22 characters); got ${describe(shareId)}`);
+    throw new InvalidArgumentError(
+      `${field} must be a share id as share() returns it (\`20261201T201500Z-\` and 22 characters); got ${describe(shareId)}`,
+    );
   }
 }
 

@@ -76,51 +76,117 @@ export function createMetrics(options: MetricsOptions | false | undefined): Chec
   const registers = [registry];
   const n = (name: string) => `${prefix}${name}`;
 
-  const operations = reuse(registry, n(METRIC.operations), () =>
-    new Counter({ name: n(METRIC.operations), help: "Checkpointer operations by name and outcome", labelNames: ["operation", "outcome"], registers }),
+  const operations = reuse(
+    registry,
+    n(METRIC.operations),
+    () =>
+      new Counter({
+        name: n(METRIC.operations),
+        help: "Checkpointer operations by name and outcome",
+        labelNames: ["operation", "outcome"],
+        registers,
+      }),
   );
-  const duration = reuse(registry, n(METRIC.operationDuration), () =>
-    new Histogram({
-      name: n(METRIC.operationDuration),
-      help: "Duration of checkpointer operations",
-      labelNames: ["operation"],
-      buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-      registers,
-    }),
+  const duration = reuse(
+    registry,
+    n(METRIC.operationDuration),
+    () =>
+      new Histogram({
+        name: n(METRIC.operationDuration),
+        help: "Duration of checkpointer operations",
+        labelNames: ["operation"],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+        registers,
+      }),
   );
-  const requests = reuse(registry, n(METRIC.s3Requests), () =>
-    new Counter({ name: n(METRIC.s3Requests), help: "HTTP requests sent to S3 (every attempt), by command and HTTP status", labelNames: ["command", "status"], registers }),
+  const requests = reuse(
+    registry,
+    n(METRIC.s3Requests),
+    () =>
+      new Counter({
+        name: n(METRIC.s3Requests),
+        help: "HTTP requests sent to S3 (every attempt), by command and HTTP status",
+        labelNames: ["command", "status"],
+        registers,
+      }),
   );
-  const roundTrips = reuse(registry, n(METRIC.s3RoundTrips), () =>
-    new Counter({ name: n(METRIC.s3RoundTrips), help: "Sequential S3 round trips: times the number of requests in flight rose from 0 to 1", registers }),
+  const roundTrips = reuse(
+    registry,
+    n(METRIC.s3RoundTrips),
+    () =>
+      new Counter({
+        name: n(METRIC.s3RoundTrips),
+        help: "Sequential S3 round trips: times the number of requests in flight rose from 0 to 1",
+        registers,
+      }),
   );
-  const written = reuse(registry, n(METRIC.bytesWritten), () =>
-    new Counter({ name: n(METRIC.bytesWritten), help: "Object bytes written to S3", registers }),
+  const written = reuse(
+    registry,
+    n(METRIC.bytesWritten),
+    () => new Counter({ name: n(METRIC.bytesWritten), help: "Object bytes written to S3", registers }),
   );
-  const read = reuse(registry, n(METRIC.bytesRead), () => new Counter({ name: n(METRIC.bytesRead), help: "Object bytes read from S3", registers }));
-  const ratio = reuse(registry, n(METRIC.compressionRatio), () =>
-    new Histogram({
-      name: n(METRIC.compressionRatio),
-      help: "Plaintext bytes divided by stored bytes, per object written",
-      buckets: [0.5, 1, 1.5, 2, 3, 5, 10, 20, 50],
-      registers,
-    }),
+  const read = reuse(
+    registry,
+    n(METRIC.bytesRead),
+    () => new Counter({ name: n(METRIC.bytesRead), help: "Object bytes read from S3", registers }),
+  );
+  const ratio = reuse(
+    registry,
+    n(METRIC.compressionRatio),
+    () =>
+      new Histogram({
+        name: n(METRIC.compressionRatio),
+        help: "Plaintext bytes divided by stored bytes, per object written",
+        buckets: [0.5, 1, 1.5, 2, 3, 5, 10, 20, 50],
+        registers,
+      }),
   );
 
-  const retries = reuse(registry, n(METRIC.retries), () =>
-    new Counter({ name: n(METRIC.retries), help: "S3 requests sent again after a retryable failure, by command", labelNames: ["command"], registers }),
+  const retries = reuse(
+    registry,
+    n(METRIC.retries),
+    () =>
+      new Counter({
+        name: n(METRIC.retries),
+        help: "S3 requests sent again after a retryable failure, by command",
+        labelNames: ["command"],
+        registers,
+      }),
   );
-  const circuit = reuse(registry, n(METRIC.circuitState), () =>
-    new Gauge({ name: n(METRIC.circuitState), help: "Circuit breaker state: 0 closed, 1 open, 2 half-open", registers }),
+  const circuit = reuse(
+    registry,
+    n(METRIC.circuitState),
+    () =>
+      new Gauge({
+        name: n(METRIC.circuitState),
+        help: "Circuit breaker state: 0 closed, 1 open, 2 half-open",
+        registers,
+      }),
   );
-  const breaks = reuse(registry, n(METRIC.circuitBreaks), () =>
-    new Counter({ name: n(METRIC.circuitBreaks), help: "Times the circuit breaker opened", registers }),
+  const breaks = reuse(
+    registry,
+    n(METRIC.circuitBreaks),
+    () => new Counter({ name: n(METRIC.circuitBreaks), help: "Times the circuit breaker opened", registers }),
   );
-  const sharesCreated = reuse(registry, n(METRIC.sharesCreated), () =>
-    new Counter({ name: n(METRIC.sharesCreated), help: "Shares created: bundles written behind a presigned URL", registers }),
+  const sharesCreated = reuse(
+    registry,
+    n(METRIC.sharesCreated),
+    () =>
+      new Counter({
+        name: n(METRIC.sharesCreated),
+        help: "Shares created: bundles written behind a presigned URL",
+        registers,
+      }),
   );
-  const sharesRevoked = reuse(registry, n(METRIC.sharesRevoked), () =>
-    new Counter({ name: n(METRIC.sharesRevoked), help: "Shares revoked: bundles deleted before their URL expired", registers }),
+  const sharesRevoked = reuse(
+    registry,
+    n(METRIC.sharesRevoked),
+    () =>
+      new Counter({
+        name: n(METRIC.sharesRevoked),
+        help: "Shares revoked: bundles deleted before their URL expired",
+        registers,
+      }),
   );
   circuit.set(0);
 

@@ -11,7 +11,13 @@
  */
 
 import type { RunnableConfig } from "@langchain/core/runnables";
-import type { BaseCheckpointSaver, ChannelVersions, Checkpoint, CheckpointTuple, PendingWrite } from "@langchain/langgraph-checkpoint";
+import type {
+  BaseCheckpointSaver,
+  ChannelVersions,
+  Checkpoint,
+  CheckpointTuple,
+  PendingWrite,
+} from "@langchain/langgraph-checkpoint";
 import { CheckpointCorruptedError, InvalidArgumentError } from "./errors.js";
 import { VERSION_PATTERN } from "./record.js";
 
@@ -120,7 +126,9 @@ function withNumberVersions(checkpoint: Checkpoint): Checkpoint {
   return {
     ...checkpoint,
     channel_versions: map(checkpoint.channel_versions) as ChannelVersions,
-    versions_seen: Object.fromEntries(Object.entries(checkpoint.versions_seen ?? {}).map(([node, seen]) => [node, map(seen) as ChannelVersions])),
+    versions_seen: Object.fromEntries(
+      Object.entries(checkpoint.versions_seen ?? {}).map(([node, seen]) => [node, map(seen) as ChannelVersions]),
+    ),
   };
 }
 
@@ -148,7 +156,8 @@ async function copyOne(
     const versions = tuple.checkpoint.channel_versions ?? {};
     const before = parent?.checkpoint.channel_versions ?? {};
     const changed: ChannelVersions = {};
-    for (const [channel, v] of Object.entries(versions)) if (!Object.hasOwn(before, channel) || before[channel] !== v) changed[channel] = v;
+    for (const [channel, v] of Object.entries(versions))
+      if (!Object.hasOwn(before, channel) || before[channel] !== v) changed[channel] = v;
     await to.put(
       { configurable: { thread_id: threadId, checkpoint_ns: ns, ...(parentId ? { checkpoint_id: parentId } : {}) } },
       tuple.checkpoint,

@@ -45,7 +45,6 @@ export const DEFAULTS = Object.freeze({
   maxObjectBytes: DEFAULT_MAX_OBJECT_BYTES,
 });
 
-
 /** Tunables: every one has a default. */
 export interface S3CheckpointerTunables {
   /**
@@ -110,7 +109,8 @@ export interface S3CheckpointerTunables {
   deleteMode: "soft" | "purge";
   /**
    * Retry, timeout and circuit-breaker settings of the policy every S3 request runs under.
-   * @default { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 5000, attemptTimeoutMs: 15000, operationTimeoutMs: 60000, breaker: { consecutiveFailures: 5, halfOpenAfterMs: 10000 } }
+   * @default { maxAttempts: 4, initialDelayMs: 100, maxDelayMs: 5000, attemptTimeoutMs: 15000,
+   *   operationTimeoutMs: 60000, breaker: { consecutiveFailures: 5, halfOpenAfterMs: 10000 } }
    */
   resilience: ResilienceOptions;
   /** Operations slower than this are logged as a warning. @default 5000 */
@@ -189,7 +189,13 @@ export interface ResolvedOptions {
 }
 
 /** The one integer check of every numeric option: a safe integer from `min` to `max`. */
-export function wholeNumber(name: string, value: number | undefined, fallback: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+export function wholeNumber(
+  name: string,
+  value: number | undefined,
+  fallback: number,
+  min: number,
+  max = Number.MAX_SAFE_INTEGER,
+): number {
   const v = value ?? fallback;
   if (typeof v !== "number" || !Number.isSafeInteger(v) || v < min || v > max) {
     const range = max === Number.MAX_SAFE_INTEGER ? `of at least ${min}` : `from ${min} to ${max}`;
@@ -204,9 +210,19 @@ function resolveMetricsOption(metrics: MetricsOptions | false | undefined): Metr
   if (metrics === null || typeof metrics !== "object") {
     throw new InvalidOptionError("option `metrics` must be `false` or `{ registry?, prefix? }`");
   }
-  withMethods("metrics.registry", metrics.registry, ["getSingleMetric", "registerMetric", "metrics"], "a prom-client Registry");
-  if (metrics.prefix !== undefined && (typeof metrics.prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(metrics.prefix))) {
-    throw new InvalidOptionError(`option \`metrics.prefix\` must be a Prometheus name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*); got ${JSON.stringify(metrics.prefix)}`);
+  withMethods(
+    "metrics.registry",
+    metrics.registry,
+    ["getSingleMetric", "registerMetric", "metrics"],
+    "a prom-client Registry",
+  );
+  if (
+    metrics.prefix !== undefined &&
+    (typeof metrics.prefix !== "string" || !/^[a-zA-Z_:][a-zA-Z0-9_:]*$|^$/.test(metrics.prefix))
+  ) {
+    throw new InvalidOptionError(
+      `option \`metrics.prefix\` must be a Prometheus name prefix ([a-zA-Z_:][a-zA-Z0-9_:]*); got ${JSON.stringify(metrics.prefix)}`,
+    );
   }
   return metrics;
 }
@@ -219,7 +235,9 @@ function withMethods<T>(name: string, value: T | undefined, methods: readonly st
       ? methods
       : methods.filter((m) => typeof (value as Record<string, unknown>)[m] !== "function");
   if (missing.length > 0) {
-    throw new InvalidOptionError(`option \`${name}\` must be ${what}; it lacks ${missing.map((m) => `\`${m}()\``).join(", ")}`);
+    throw new InvalidOptionError(
+      `option \`${name}\` must be ${what}; it lacks ${missing.map((m) => `\`${m}()\``).join(", ")}`,
+    );
   }
   return value;
 }
@@ -234,7 +252,10 @@ const BUCKET_NAME = /^[^\s/\\\p{Cc}?#%]{1,255}$/u;
 
 function oneOf<T extends string>(name: string, value: T | undefined, allowed: readonly T[], fallback: T): T {
   const v = value ?? fallback;
-  if (!allowed.includes(v)) throw new InvalidOptionError(`option \`${name}\` must be one of ${allowed.map((a) => `"${a}"`).join(", ")}; got ${JSON.stringify(value)}`);
+  if (!allowed.includes(v))
+    throw new InvalidOptionError(
+      `option \`${name}\` must be one of ${allowed.map((a) => `"${a}"`).join(", ")}; got ${JSON.stringify(value)}`,
+    );
   return v;
 }
 
@@ -264,7 +285,8 @@ export function createClient(config: S3ClientConfig = {}): S3Client {
 }
 
 export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions {
-  if (options === null || typeof options !== "object") throw new InvalidOptionError("options must be an object with at least `bucket`");
+  if (options === null || typeof options !== "object")
+    throw new InvalidOptionError("options must be an object with at least `bucket`");
   if (typeof options.bucket !== "string" || options.bucket.trim() === "") {
     throw new InvalidOptionError("option `bucket` must be a non-empty string");
   }
@@ -279,22 +301,44 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
   if (options.client !== undefined && typeof (options.client as { send?: unknown }).send !== "function") {
     throw new InvalidOptionError("option `client` must be an S3Client from @aws-sdk/client-s3");
   }
-  const multipartPartSizeBytes = wholeNumber("multipartPartSizeBytes", options.multipartPartSizeBytes, DEFAULTS.multipartPartSizeBytes, MIN_PART_SIZE_BYTES);
+  const multipartPartSizeBytes = wholeNumber(
+    "multipartPartSizeBytes",
+    options.multipartPartSizeBytes,
+    DEFAULTS.multipartPartSizeBytes,
+    MIN_PART_SIZE_BYTES,
+  );
   const resolved: ResolvedOptions = {
     bucket: options.bucket,
     prefix: normalizePrefix(options.prefix ?? DEFAULTS.prefix),
     client: options.client ?? createClient(options.clientConfig),
     ownsClient: options.client === undefined,
-    serde: withMethods("serde", options.serde, ["dumpsTyped", "loadsTyped"], "a SerializerProtocol (dumpsTyped, loadsTyped)"),
+    serde: withMethods(
+      "serde",
+      options.serde,
+      ["dumpsTyped", "loadsTyped"],
+      "a SerializerProtocol (dumpsTyped, loadsTyped)",
+    ),
     compression: resolveCompression(options.compression),
-    inlineThresholdBytes: wholeNumber("inlineThresholdBytes", options.inlineThresholdBytes, DEFAULTS.inlineThresholdBytes, 0),
-    multipartThresholdBytes: wholeNumber("multipartThresholdBytes", options.multipartThresholdBytes, DEFAULTS.multipartThresholdBytes, 1),
+    inlineThresholdBytes: wholeNumber(
+      "inlineThresholdBytes",
+      options.inlineThresholdBytes,
+      DEFAULTS.inlineThresholdBytes,
+      0,
+    ),
+    multipartThresholdBytes: wholeNumber(
+      "multipartThresholdBytes",
+      options.multipartThresholdBytes,
+      DEFAULTS.multipartThresholdBytes,
+      1,
+    ),
     multipartPartSizeBytes,
     multipartQueueSize: wholeNumber("multipartQueueSize", options.multipartQueueSize, DEFAULTS.multipartQueueSize, 1),
     readConcurrency: wholeNumber("readConcurrency", options.readConcurrency, DEFAULTS.readConcurrency, 1),
     cacheMaxBytes: wholeNumber("cacheMaxBytes", options.cacheMaxBytes, DEFAULTS.cacheMaxBytes, 0),
     metrics: resolveMetricsOption(options.metrics),
-    logger: withMethods("logger", options.logger, ["debug", "info", "warn", "error"], "a logger with pino's methods") ?? silentLogger,
+    logger:
+      withMethods("logger", options.logger, ["debug", "info", "warn", "error"], "a logger with pino's methods") ??
+      silentLogger,
     versioning: oneOf("versioning", options.versioning, ["auto", "required", "off"] as const, "auto"),
     deleteMode: oneOf("deleteMode", options.deleteMode, ["soft", "purge"] as const, "soft"),
     resilience: resolveResilience(options.resilience),
@@ -318,7 +362,9 @@ export function resolveOptions(options: S3CheckpointerOptions): ResolvedOptions 
 function resolveSse(option: ServerSideEncryption | undefined): SseParams | undefined {
   if (option === undefined) return undefined;
   if (option === null || typeof option !== "object" || (option.type !== "AES256" && option.type !== "aws:kms")) {
-    throw new InvalidOptionError('option `serverSideEncryption` must be `{ type: "AES256" }` or `{ type: "aws:kms", keyId?, bucketKey? }`');
+    throw new InvalidOptionError(
+      'option `serverSideEncryption` must be `{ type: "AES256" }` or `{ type: "aws:kms", keyId?, bucketKey? }`',
+    );
   }
   if (option.type === "AES256") return Object.freeze({ ServerSideEncryption: "AES256" });
   if (option.keyId !== undefined && (typeof option.keyId !== "string" || option.keyId === "")) {
@@ -363,7 +409,12 @@ export function resolveResilience(options: ResilienceOptions | undefined): Resol
       breaker === false
         ? false
         : Object.freeze({
-            consecutiveFailures: n("breaker.consecutiveFailures", breaker?.consecutiveFailures, d.breaker.consecutiveFailures, 1),
+            consecutiveFailures: n(
+              "breaker.consecutiveFailures",
+              breaker?.consecutiveFailures,
+              d.breaker.consecutiveFailures,
+              1,
+            ),
             halfOpenAfterMs: n("breaker.halfOpenAfterMs", breaker?.halfOpenAfterMs, d.breaker.halfOpenAfterMs, 1),
           }),
   });
@@ -372,7 +423,8 @@ export function resolveResilience(options: ResilienceOptions | undefined): Resol
 /** Reads options from the environment, for {@link S3Checkpointer.fromEnv}. */
 export function optionsFromEnv(overrides: Partial<S3CheckpointerOptions> = {}): S3CheckpointerOptions {
   const bucket = overrides.bucket ?? process.env.LANGGRAPH_S3_BUCKET;
-  if (!bucket) throw new InvalidOptionError("set LANGGRAPH_S3_BUCKET (or pass `bucket`) to use S3Checkpointer.fromEnv()");
+  if (!bucket)
+    throw new InvalidOptionError("set LANGGRAPH_S3_BUCKET (or pass `bucket`) to use S3Checkpointer.fromEnv()");
   return {
     ...overrides,
     bucket,

@@ -137,9 +137,13 @@ export class TupleReader {
    * is a delete marker is left out; immutable keys (records, regular writes, channel values)
    * are pinned to their first version, replaceable ones to their newest.
    */
-  async *liveObjects(prefix: string, options: { startAfter?: string; pageSize?: number } = {}): AsyncGenerator<LivePage> {
+  async *liveObjects(
+    prefix: string,
+    options: { startAfter?: string; pageSize?: number } = {},
+  ): AsyncGenerator<LivePage> {
     if (!this.pinsVersions()) {
-      for await (const { objects, last } of this.store.list(prefix, options)) yield { objects: objects.map((o) => ({ key: o.key })), last };
+      for await (const { objects, last } of this.store.list(prefix, options))
+        yield { objects: objects.map((o) => ({ key: o.key })), last };
       return;
     }
     let held: ListedVersion[] = [];
@@ -186,7 +190,8 @@ export class TupleReader {
    * instance lists versions only because it has not probed the bucket yet.
    */
   private lacksVersionListing(error: unknown): boolean {
-    if (this.capabilities() || !(error instanceof S3RequestError) || !NO_VERSION_LISTING.includes(error.status ?? 0)) return false;
+    if (this.capabilities() || !(error instanceof S3RequestError) || !NO_VERSION_LISTING.includes(error.status ?? 0))
+      return false;
     this.noVersionListing = true;
     return true;
   }
@@ -212,7 +217,13 @@ export class TupleReader {
         const id = `${parsed.thread}/${parsed.ns}/${parsed.checkpointId}`;
         if (!open || id !== openId) {
           if (open) out.push(open);
-          open = { thread: parsed.thread, ns: parsed.ns, checkpointId: parsed.checkpointId, writeKeys: [], pins: new Map() };
+          open = {
+            thread: parsed.thread,
+            ns: parsed.ns,
+            checkpointId: parsed.checkpointId,
+            writeKeys: [],
+            pins: new Map(),
+          };
           openId = id;
         }
         if (versionId !== undefined) open.pins.set(key, versionId);
@@ -323,7 +334,11 @@ export class TupleReader {
    * even where a store kept a later writer's value on top: then the key's versions are looked
    * through, oldest first, for it.
    */
-  private async readValue(key: string, sha256: string | undefined, fromHistory: boolean): Promise<OpenedObject | undefined> {
+  private async readValue(
+    key: string,
+    sha256: string | undefined,
+    fromHistory: boolean,
+  ): Promise<OpenedObject | undefined> {
     if (sha256 === undefined) return this.readObject(key, { fromHistory });
     const tag = `sha256:${sha256}`;
     const cached = this.cache.get(key, tag);
@@ -368,7 +383,9 @@ export class TupleReader {
     ) {
       return;
     }
-    throw new CheckpointCorruptedError(`object ${key} names another thread, namespace or checkpoint than its key`, { key });
+    throw new CheckpointCorruptedError(`object ${key} names another thread, namespace or checkpoint than its key`, {
+      key,
+    });
   }
 
   /** The record of a listed group, at the version the listing pinned. */
@@ -400,7 +417,9 @@ export class TupleReader {
       for (const w of o.head.writes) {
         entries.push({
           sort: writesSortKey(o.head.task_path ?? "", o.head.task_id, w.idx),
-          write: load(serde, w.type, o.sections[w.s]!).then((value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite),
+          write: load(serde, w.type, o.sections[w.s]!).then(
+            (value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite,
+          ),
         });
       }
     }
@@ -424,7 +443,9 @@ export class TupleReader {
     // MemorySaver leaves it out
     const names = (channels ?? Object.keys(all)).filter((c) => {
       const ref = channelRef(all, c);
-      return ref !== undefined && !(ref.at === "inline" && isValueless(ref.type, record.sections[ref.s] ?? Buffer.alloc(0)));
+      return (
+        ref !== undefined && !(ref.at === "inline" && isValueless(ref.type, record.sections[ref.s] ?? Buffer.alloc(0)))
+      );
     });
     const values = await Promise.all(names.map((c) => this.channelValue(record, c, channelRef(all, c)!)));
     return Object.fromEntries(names.map((c, i) => [c, values[i]]));
@@ -435,7 +456,9 @@ export class TupleReader {
     const serde = this.serde();
     if (ref.at === "inline") return load(serde, ref.type, record.sections[ref.s]!);
     const missing = (key: string) =>
-      new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, { key });
+      new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, {
+        key,
+      });
     if (ref.at === "blob") {
       const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
       const object = await this.readValue(key, ref.h, fromHistory);
@@ -443,7 +466,9 @@ export class TupleReader {
       return load(serde, object.type ?? "json", object.plaintext);
     }
     const key = this.layout.record(place.thread, place.ns, ref.id);
-    const holder = fromHistory ? await this.readRecord(key, place, { fromHistory }) : await this.readRecordLive(key, place);
+    const holder = fromHistory
+      ? await this.readRecord(key, place, { fromHistory })
+      : await this.readRecordLive(key, place);
     const inner = holder ? channelRef(holder.head.channels, channel) : undefined;
     if (!holder || inner?.at !== "inline") throw missing(key);
     return load(serde, inner.type, holder.sections[inner.s]!);
@@ -454,7 +479,11 @@ export class TupleReader {
    * on `config.configurable.s3_version_id`, as a non-enumerable property, so configs still
    * compare equal to the ones LangGraph builds (its conformance suite compares them whole).
    */
-  async assemble(record: LoadedRecord, writes: CheckpointPendingWrite[], versionIdInConfig: boolean): Promise<CheckpointTuple> {
+  async assemble(
+    record: LoadedRecord,
+    writes: CheckpointPendingWrite[],
+    versionIdInConfig: boolean,
+  ): Promise<CheckpointTuple> {
     const { head, sections, place } = record;
     const serde = this.serde();
     const [checkpoint, metadata, values] = await Promise.all([
@@ -468,23 +497,43 @@ export class TupleReader {
     checkpoint.channel_values = Object.fromEntries(Object.entries(values).filter(([c]) => Object.hasOwn(versions, c)));
     const parentId = head.parent_checkpoint_id;
     if (checkpoint.v < 4 && parentId) await this.migratePendingSends(checkpoint, place, parentId, record.fromHistory);
-    const configurable: Record<string, unknown> = { thread_id: place.thread, checkpoint_ns: place.ns, checkpoint_id: head.checkpoint_id };
+    const configurable: Record<string, unknown> = {
+      thread_id: place.thread,
+      checkpoint_ns: place.ns,
+      checkpoint_id: head.checkpoint_id,
+    };
     if (versionIdInConfig && record.versionId && record.versionId !== "null") {
-      Object.defineProperty(configurable, "s3_version_id", { value: record.versionId, enumerable: false, writable: true, configurable: true });
+      Object.defineProperty(configurable, "s3_version_id", {
+        value: record.versionId,
+        enumerable: false,
+        writable: true,
+        configurable: true,
+      });
     }
     const tuple: CheckpointTuple = { config: { configurable }, checkpoint, metadata, pendingWrites: writes };
-    if (parentId) tuple.parentConfig = { configurable: { thread_id: place.thread, checkpoint_ns: place.ns, checkpoint_id: parentId } };
+    if (parentId)
+      tuple.parentConfig = {
+        configurable: { thread_id: place.thread, checkpoint_ns: place.ns, checkpoint_id: parentId },
+      };
     return tuple;
   }
 
   /** Checkpoints of format < 4 kept pending sends as TASKS writes of their parent. */
-  private async migratePendingSends(checkpoint: Checkpoint, place: Place, parentId: string, fromHistory: boolean): Promise<void> {
+  private async migratePendingSends(
+    checkpoint: Checkpoint,
+    place: Place,
+    parentId: string,
+    fromHistory: boolean,
+  ): Promise<void> {
     const writes = fromHistory
       ? await this.readWrites(await this.historicWriteKeys(place, parentId), true)
-      : await this.readGroupWrites(await this.firstGroup(this.layout.checkpoint(place.thread, place.ns, parentId), undefined, 1000));
+      : await this.readGroupWrites(
+          await this.firstGroup(this.layout.checkpoint(place.thread, place.ns, parentId), undefined, 1000),
+        );
     const values = checkpoint.channel_values as Record<string, unknown>;
     values[TASKS] = writes.filter(([, channel]) => channel === TASKS).map(([, , value]) => value);
     const versions = Object.values(checkpoint.channel_versions);
-    (checkpoint.channel_versions as Record<string, number | string>)[TASKS] = versions.length > 0 ? maxChannelVersion(...versions) : this.nextVersion();
+    (checkpoint.channel_versions as Record<string, number | string>)[TASKS] =
+      versions.length > 0 ? maxChannelVersion(...versions) : this.nextVersion();
   }
 }

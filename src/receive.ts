@@ -6,7 +6,12 @@
  */
 
 import type { RunnableConfig } from "@langchain/core/runnables";
-import { JsonPlusSerializer, type BaseCheckpointSaver, type CheckpointTuple, type SerializerProtocol } from "@langchain/langgraph-checkpoint";
+import {
+  JsonPlusSerializer,
+  type BaseCheckpointSaver,
+  type CheckpointTuple,
+  type SerializerProtocol,
+} from "@langchain/langgraph-checkpoint";
 import { openBundle, sharedTuple, type Bundle } from "./bundle.js";
 import { DEFAULT_MAX_OBJECT_BYTES, maxEnvelopeBytes } from "./codec.js";
 import { requireThreadId } from "./config.js";
@@ -36,9 +41,13 @@ export interface ImportSharedOptions extends ReadSharedOptions {
 
 /** The bundle of a share URL, downloaded (bounded), checked and deserialized. */
 export async function fetchBundle(url: string, options: ReadSharedOptions = {}, op = "readShared"): Promise<Bundle> {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError(`${op}(): options must be an object`);
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError(`${op}(): options must be an object`);
   const { target, shareId, key } = parseShareUrl(url, op);
-  const maxBytes = options.maxBytes === undefined ? DEFAULT_MAX_OBJECT_BYTES : wholeArgument(`${op}(): maxBytes`, options.maxBytes, 1, Number.MAX_SAFE_INTEGER);
+  const maxBytes =
+    options.maxBytes === undefined
+      ? DEFAULT_MAX_OBJECT_BYTES
+      : wholeArgument(`${op}(): maxBytes`, options.maxBytes, 1, Number.MAX_SAFE_INTEGER);
   const body = await download(target, shareId, maxEnvelopeBytes(maxBytes), options);
   return openBundle(body, { shareId, maxBytes, key, serde: options.serde ?? new JsonPlusSerializer() });
 }
@@ -51,7 +60,8 @@ function parseShareUrl(url: string, op: string): { target: string; shareId: stri
   } catch {
     throw new InvalidArgumentError(`${op}(): the share URL is not a URL`);
   }
-  if (u.protocol !== "https:" && u.protocol !== "http:") throw new InvalidArgumentError(`${op}(): a share URL is http(s)`);
+  if (u.protocol !== "https:" && u.protocol !== "http:")
+    throw new InvalidArgumentError(`${op}(): a share URL is http(s)`);
   const k = new URLSearchParams(u.hash.slice(1)).get("k");
   u.hash = ""; // never sent anyway; stripped so no fetch implementation could
   const parts = u.pathname.split("/");
@@ -62,7 +72,9 @@ function parseShareUrl(url: string, op: string): { target: string; shareId: stri
     shareId = undefined;
   }
   if (parts.at(-1) !== SHARE_BUNDLE || shareExpiry(shareId) === undefined) {
-    throw new InvalidArgumentError(`${op}(): the URL's path does not end in a share's bundle (…/shares/{shareId}/bundle); copy the whole URL`);
+    throw new InvalidArgumentError(
+      `${op}(): the URL's path does not end in a share's bundle (…/shares/{shareId}/bundle); copy the whole URL`,
+    );
   }
   return { target: u.toString(), shareId: shareId!, ...(k === null ? {} : { key: Buffer.from(k, "base64url") }) };
 }
@@ -74,24 +86,39 @@ async function download(target: string, shareId: string, limit: number, options:
   try {
     res = await fetchImpl(target, { signal: options.signal });
   } catch (e) {
-    throw new ShareUnavailableError(`could not download share ${shareId} (${String(describeError(e).code ?? describeError(e).error)}); check the network`, "failed", { cause: e });
+    throw new ShareUnavailableError(
+      `could not download share ${shareId} (${String(describeError(e).code ?? describeError(e).error)}); check the network`,
+      "failed",
+      { cause: e },
+    );
   }
   const requestId = res.headers.get("x-amz-request-id") ?? undefined;
   if (!res.ok) {
     await res.body?.cancel().catch(() => undefined);
     const status = res.status;
     const details = { status, ...(requestId ? { requestId } : {}) };
-    if (status === 404) throw new ShareUnavailableError(`share ${shareId} was revoked or never existed (HTTP 404)`, "not-found", details);
+    if (status === 404)
+      throw new ShareUnavailableError(`share ${shareId} was revoked or never existed (HTTP 404)`, "not-found", details);
     if (status === 403 && Date.now() >= shareExpiry(shareId)!.getTime()) {
-      throw new ShareUnavailableError(`share ${shareId} expired at ${shareExpiry(shareId)!.toISOString()}; ask for a new URL`, "expired", details);
+      throw new ShareUnavailableError(
+        `share ${shareId} expired at ${shareExpiry(shareId)!.toISOString()}; ask for a new URL`,
+        "expired",
+        details,
+      );
     }
     if (status === 403) {
-      throw new ShareUnavailableError(`S3 refused share ${shareId} (HTTP 403): the URL was altered, or the credentials that signed it expired; copy the whole URL or ask for a new one`, "denied", details);
+      throw new ShareUnavailableError(
+        `S3 refused share ${shareId} (HTTP 403): the URL was altered, or the credentials that signed it expired; copy the whole URL or ask for a new one`,
+        "denied",
+        details,
+      );
     }
     throw new ShareUnavailableError(`downloading share ${shareId} failed with HTTP ${status}`, "failed", details);
   }
   const tooLarge = (bytes: number) =>
-    new CheckpointCorruptedError(`share ${shareId}: its bundle of ${bytes}+ bytes is more than maxBytes allows (${limit} stored bytes); raise maxBytes if it is expected`);
+    new CheckpointCorruptedError(
+      `share ${shareId}: its bundle of ${bytes}+ bytes is more than maxBytes allows (${limit} stored bytes); raise maxBytes if it is expected`,
+    );
   const declared = Number(res.headers.get("content-length") ?? Number.NaN);
   if (declared > limit) {
     await res.body?.cancel().catch(() => undefined);
@@ -139,17 +166,32 @@ export async function readShared(url: string, options: ReadSharedOptions = {}): 
  * ```ts
  * const memory = new MemorySaver();
  * await importShared(url, { into: memory, threadId: "review" });
- * await builder.compile({ checkpointer: memory }).invoke(new Command({ resume: "ok" }), { configurable: { thread_id: "review" } });
+ * const graph = builder.compile({ checkpointer: memory });
+ * await graph.invoke(new Command({ resume: "ok" }), { configurable: { thread_id: "review" } });
  * ```
  */
 export async function importShared(url: string, options: ImportSharedOptions): Promise<RunnableConfig> {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError("importShared(): options { into, threadId } are required");
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("importShared(): options { into, threadId } are required");
   const { into } = options;
-  if (!into || typeof into.put !== "function" || typeof into.putWrites !== "function" || typeof into.getTuple !== "function") {
-    throw new InvalidArgumentError("importShared(): `into` must be a checkpoint saver (MemorySaver, an S3Checkpointer, …)");
+  if (
+    !into ||
+    typeof into.put !== "function" ||
+    typeof into.putWrites !== "function" ||
+    typeof into.getTuple !== "function"
+  ) {
+    throw new InvalidArgumentError(
+      "importShared(): `into` must be a checkpoint saver (MemorySaver, an S3Checkpointer, …)",
+    );
   }
   const threadId = requireThreadId(options.threadId, "importShared");
   const bundle = await fetchBundle(url, options, "importShared");
   await copyTuples(into, threadId, bundle.tuples);
-  return { configurable: { thread_id: threadId, checkpoint_ns: bundle.checkpointNs, checkpoint_id: sharedTuple(bundle).checkpoint.id } };
+  return {
+    configurable: {
+      thread_id: threadId,
+      checkpoint_ns: bundle.checkpointNs,
+      checkpoint_id: sharedTuple(bundle).checkpoint.id,
+    },
+  };
 }

@@ -107,7 +107,12 @@ export function pack(head: object, sections: Uint8Array[]): Buffer {
  */
 export type HeadCheck = (head: Record<string, unknown>, sections: number) => string | undefined;
 
-export function unpack<H extends { kind: string }>(plaintext: Buffer, kind: H["kind"], key?: string, check?: HeadCheck): Unpacked<H> {
+export function unpack<H extends { kind: string }>(
+  plaintext: Buffer,
+  kind: H["kind"],
+  key?: string,
+  check?: HeadCheck,
+): Unpacked<H> {
   const corrupted = (why: string, cause?: unknown) =>
     new CheckpointCorruptedError(`object ${key ?? ""} is not a ${kind} record: ${why}`, { key, cause });
   if (plaintext.length < 4) throw corrupted("too short");
@@ -119,9 +124,11 @@ export function unpack<H extends { kind: string }>(plaintext: Buffer, kind: H["k
   } catch (e) {
     throw corrupted("head is not JSON", e);
   }
-  if (!isObject(head) || head.kind !== kind) throw corrupted(`kind is ${JSON.stringify(isObject(head) ? head.kind : head)}`);
+  if (!isObject(head) || head.kind !== kind)
+    throw corrupted(`kind is ${JSON.stringify(isObject(head) ? head.kind : head)}`);
   const lengths = head.s;
-  if (!Array.isArray(lengths) || !lengths.every((n) => Number.isSafeInteger(n) && n >= 0)) throw corrupted("bad section lengths");
+  if (!Array.isArray(lengths) || !lengths.every((n) => Number.isSafeInteger(n) && n >= 0))
+    throw corrupted("bad section lengths");
   const sections: Buffer[] = [];
   let offset = 4 + headLength;
   for (const length of lengths as number[]) {

@@ -50,10 +50,18 @@ export async function reencryptThread(
   const { store, layout, cipher, compression, maxObjectBytes } = deps;
   const current = cipher ? currentKeyIdOf(cipher) : undefined;
   if (!cipher || current === undefined) {
-    throw new InvalidArgumentError("reencryptThread(): this checkpointer has no `encryption` option; configure the keys first");
+    throw new InvalidArgumentError(
+      "reencryptThread(): this checkpointer has no `encryption` option; configure the keys first",
+    );
   }
   const kid = await current;
-  const report: ReencryptReport = { threadId, objects: 0, reencrypted: 0, alreadyCurrent: 0, olderVersionsKeepOldKeys: false };
+  const report: ReencryptReport = {
+    threadId,
+    objects: 0,
+    reencrypted: 0,
+    alreadyCurrent: 0,
+    olderVersionsKeepOldKeys: false,
+  };
   const limit = pLimit(deps.concurrency);
   for await (const { objects } of deps.live(layout.thread(threadId))) {
     report.objects += objects.length;
@@ -67,7 +75,13 @@ export async function reencryptThread(
             report.alreadyCurrent += 1;
             return;
           }
-          const sealed = await seal(opened.plaintext, { compression, key, type: opened.header.t, maxBytes: maxObjectBytes, cipher });
+          const sealed = await seal(opened.plaintext, {
+            compression,
+            key,
+            type: opened.header.t,
+            maxBytes: maxObjectBytes,
+            cipher,
+          });
           // a key written once: where its first version wins, the versions this one replaces are
           // removed; special writes are replaced anyway, the newest wins
           const replaceable = layout.parse(key)?.kind === "writes" && !key.endsWith("/r");

@@ -108,7 +108,9 @@ export function isRetryable(error: unknown): boolean {
 
 /** Seconds (or an HTTP date) of a `Retry-After` header, in milliseconds. */
 export function retryAfterMs(error: unknown): number | undefined {
-  const header = (error as { $response?: { headers?: Record<string, string> } } | undefined)?.$response?.headers?.["retry-after"];
+  const header = (error as { $response?: { headers?: Record<string, string> } } | undefined)?.$response?.headers?.[
+    "retry-after"
+  ];
   if (!header) return undefined;
   const seconds = Number(header);
   if (Number.isFinite(seconds)) return Math.max(0, seconds * 1000);
@@ -127,7 +129,9 @@ class RetryAfterBackoff implements IBackoffFactory<IRetryBackoffContext<unknown>
     const step = this.inner.next(context);
     const asked = "error" in context.result ? retryAfterMs(context.result.error) : undefined;
     const duration = asked === undefined ? step.duration : Math.min(this.maxDelayMs, Math.max(step.duration, asked));
-    return Object.assign(new RetryAfterBackoff(step, this.maxDelayMs), { duration }) as unknown as IBackoff<IRetryBackoffContext<unknown>>;
+    return Object.assign(new RetryAfterBackoff(step, this.maxDelayMs), { duration }) as unknown as IBackoff<
+      IRetryBackoffContext<unknown>
+    >;
   }
 }
 
@@ -147,7 +151,10 @@ export function createResiliencePolicy(settings: ResolvedResilience, events: Res
   const retryable = handleWhen((e) => isRetryable(e));
   const retryPolicy = retry(retryable, {
     maxAttempts: settings.maxAttempts - 1,
-    backoff: new RetryAfterBackoff(new ExponentialBackoff({ initialDelay: settings.initialDelayMs, maxDelay: settings.maxDelayMs }), settings.maxDelayMs),
+    backoff: new RetryAfterBackoff(
+      new ExponentialBackoff({ initialDelay: settings.initialDelayMs, maxDelay: settings.maxDelayMs }),
+      settings.maxDelayMs,
+    ),
   });
   // Aggressive: the attempt's promise rejects at once and its signal aborts the HTTP request
   const attemptTimeout = timeout(settings.attemptTimeoutMs, TimeoutStrategy.Aggressive);

@@ -141,33 +141,51 @@ const nodeId = (ns: string, checkpointId: string) => `${ns}/${checkpointId}`;
 
 /** Checks prune's options; throws {@link InvalidArgumentError} naming the bad one. */
 export function checkPruneOptions(options: PruneOptions): void {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError("prune(): options must be an object");
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("prune(): options must be an object");
   const { keepLast, olderThan, dryRun, orphanGraceMs } = options;
   if (keepLast === undefined && olderThan === undefined) {
     throw new InvalidArgumentError("prune(): pass keepLast, olderThan or both (nothing says what to remove)");
   }
   if (keepLast !== undefined && (!Number.isSafeInteger(keepLast) || keepLast < 1)) {
-    throw new InvalidArgumentError(`prune(): keepLast must be a whole number of at least 1 (the newest checkpoint is always kept); got ${String(keepLast)}`);
+    throw new InvalidArgumentError(
+      `prune(): keepLast must be a whole number of at least 1 (the newest checkpoint is always kept); got ${String(keepLast)}`,
+    );
   }
   if (olderThan !== undefined) {
-    const ok = olderThan instanceof Date ? Number.isFinite(olderThan.getTime()) : typeof olderThan === "number" && Number.isFinite(olderThan) && olderThan >= 0;
-    if (!ok) throw new InvalidArgumentError("prune(): olderThan must be a valid Date or an age in milliseconds (a number of at least 0)");
+    const ok =
+      olderThan instanceof Date
+        ? Number.isFinite(olderThan.getTime())
+        : typeof olderThan === "number" && Number.isFinite(olderThan) && olderThan >= 0;
+    if (!ok)
+      throw new InvalidArgumentError(
+        "prune(): olderThan must be a valid Date or an age in milliseconds (a number of at least 0)",
+      );
   }
-  if (orphanGraceMs !== undefined && (typeof orphanGraceMs !== "number" || !Number.isFinite(orphanGraceMs) || orphanGraceMs < 0)) {
-    throw new InvalidArgumentError(`prune(): orphanGraceMs must be a number of milliseconds of at least 0; got ${String(orphanGraceMs)}`);
+  if (
+    orphanGraceMs !== undefined &&
+    (typeof orphanGraceMs !== "number" || !Number.isFinite(orphanGraceMs) || orphanGraceMs < 0)
+  ) {
+    throw new InvalidArgumentError(
+      `prune(): orphanGraceMs must be a number of milliseconds of at least 0; got ${String(orphanGraceMs)}`,
+    );
   }
-  if (dryRun !== undefined && typeof dryRun !== "boolean") throw new InvalidArgumentError("prune(): dryRun must be a boolean");
+  if (dryRun !== undefined && typeof dryRun !== "boolean")
+    throw new InvalidArgumentError("prune(): dryRun must be a boolean");
 }
 
 /** Checks sweep's options; throws {@link InvalidArgumentError} naming the bad one. */
 export function checkSweepOptions(options: SweepOptions): void {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError("sweep(): options must be an object");
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("sweep(): options must be an object");
   const { idleFor, mode, dryRun } = options;
   if (typeof idleFor !== "number" || !Number.isFinite(idleFor) || idleFor <= 0) {
     throw new InvalidArgumentError(`sweep(): idleFor must be a number of milliseconds above 0; got ${String(idleFor)}`);
   }
-  if (mode !== undefined && mode !== "soft" && mode !== "purge") throw new InvalidArgumentError(`sweep(): mode must be "soft" or "purge"; got ${String(mode)}`);
-  if (dryRun !== undefined && typeof dryRun !== "boolean") throw new InvalidArgumentError("sweep(): dryRun must be a boolean");
+  if (mode !== undefined && mode !== "soft" && mode !== "purge")
+    throw new InvalidArgumentError(`sweep(): mode must be "soft" or "purge"; got ${String(mode)}`);
+  if (dryRun !== undefined && typeof dryRun !== "boolean")
+    throw new InvalidArgumentError("sweep(): dryRun must be a boolean");
 }
 
 /** Lists every current object of a thread, sorted into records, writes (by checkpoint) and values. */
@@ -182,7 +200,8 @@ async function listThread(deps: RetentionDeps, prefix: string): Promise<Listing>
         continue;
       }
       const id = nodeId(parsed.ns, parsed.checkpointId);
-      if (parsed.kind === "record") listing.records.set(id, { key: o.key, ns: parsed.ns, checkpointId: parsed.checkpointId });
+      if (parsed.kind === "record")
+        listing.records.set(id, { key: o.key, ns: parsed.ns, checkpointId: parsed.checkpointId });
       else listing.writes.set(id, [...(listing.writes.get(id) ?? []), o.key]);
     }
   }
@@ -190,10 +209,20 @@ async function listThread(deps: RetentionDeps, prefix: string): Promise<Listing>
 }
 
 /** Removes old checkpoints of one thread; see the module comment for what stays. */
-export async function pruneThread(deps: RetentionDeps, threadId: string, options: PruneOptions, now = Date.now()): Promise<PruneReport> {
+export async function pruneThread(
+  deps: RetentionDeps,
+  threadId: string,
+  options: PruneOptions,
+  now = Date.now(),
+): Promise<PruneReport> {
   const { store, layout, cache } = deps;
   const prefix = layout.thread(threadId);
-  const cutoff = options.olderThan === undefined ? undefined : options.olderThan instanceof Date ? options.olderThan.getTime() : now - options.olderThan;
+  const cutoff =
+    options.olderThan === undefined
+      ? undefined
+      : options.olderThan instanceof Date
+        ? options.olderThan.getTime()
+        : now - options.olderThan;
   const dryRun = options.dryRun ?? false;
   const nodes = new Map<string, Node>();
   let listing = await listThread(deps, prefix);
@@ -228,7 +257,9 @@ export async function pruneThread(deps: RetentionDeps, threadId: string, options
     ] as const) {
       const failed = await store.deleteMany(keys.map((Key) => ({ Key })));
       if (failed.length > 0) {
-        throw new S3RequestError(`prune(): ${failed.length} ${what} of thread ${JSON.stringify(threadId)} could not be deleted (first: ${failed[0]!.code}); every kept checkpoint still reads; run it again`);
+        throw new S3RequestError(
+          `prune(): ${failed.length} ${what} of thread ${JSON.stringify(threadId)} could not be deleted (first: ${failed[0]!.code}); every kept checkpoint still reads; run it again`,
+        );
       }
     }
   } finally {
@@ -263,7 +294,10 @@ async function analyse(
       const ns = decodeComponent(r.ns);
       const record = await reader.readRecord(r.key, ns === undefined ? { thread: threadId } : { thread: threadId, ns });
       if (!record) return; // deleted meanwhile
-      const checkpoint = (await serde.loadsTyped(record.head.checkpoint.type, record.sections[record.head.checkpoint.s]!)) as {
+      const checkpoint = (await serde.loadsTyped(
+        record.head.checkpoint.type,
+        record.sections[record.head.checkpoint.s]!,
+      )) as {
         ts?: string;
         v?: number;
         channel_versions?: Record<string, string | number>;
@@ -323,7 +357,8 @@ async function analyse(
     const n = queue.pop()!;
     if (visited.has(n.id)) continue;
     visited.add(n.id);
-    const sibling = (checkpointId: string | undefined) => (checkpointId === undefined ? undefined : nodes.get(nodeId(n.ns, checkpointId)));
+    const sibling = (checkpointId: string | undefined) =>
+      checkpointId === undefined ? undefined : nodes.get(nodeId(n.ns, checkpointId));
     for (const c of Object.keys(n.head.channels)) {
       const ref = channelRef(n.head.channels, c)!;
       if (ref.at === "record") keep(sibling(ref.id));
@@ -335,7 +370,8 @@ async function analyse(
   const removeIds = [...candidates].filter((id) => !needed.has(id));
   const removed = new Set(removeIds);
   // values: those only removed records referred to, and orphans past their grace time
-  const blobOf = (n: Node, channel: string, version: string | number) => layout.blob(threadId, n.head.checkpoint_ns, channel, version);
+  const blobOf = (n: Node, channel: string, version: string | number) =>
+    layout.blob(threadId, n.head.checkpoint_ns, channel, version);
   const protectedBlobs = new Set<string>();
   const freed = new Set<string>();
   for (const n of nodes.values()) {
@@ -384,7 +420,8 @@ async function deltaWalk(
   let cursor = sibling(n.head.parent_checkpoint_id);
   while (cursor && seedAt.size < open.length) {
     path.push(cursor);
-    for (const c of open) if (!seedAt.has(c) && channelRef(cursor.head.channels, c) !== undefined) seedAt.set(c, path.length - 1);
+    for (const c of open)
+      if (!seedAt.has(c) && channelRef(cursor.head.channels, c) !== undefined) seedAt.set(c, path.length - 1);
     cursor = sibling(cursor.head.parent_checkpoint_id);
   }
   let needUpTo = -1;

@@ -107,17 +107,29 @@ export function wholeArgument(what: string, value: unknown, min: number, max: nu
 }
 
 export async function createShare(ctx: ShareContext, config: RunnableConfig, options: ShareOptions): Promise<Share> {
-  if (options === null || typeof options !== "object") throw new InvalidArgumentError("share(): options must be an object, e.g. { expiresIn: 3600 }");
-  const expiresIn = wholeArgument("share(): expiresIn (seconds; SigV4 allows at most 7 days)", options.expiresIn, MIN_SHARE_EXPIRES_IN, MAX_SHARE_EXPIRES_IN);
+  if (options === null || typeof options !== "object")
+    throw new InvalidArgumentError("share(): options must be an object, e.g. { expiresIn: 3600 }");
+  const expiresIn = wholeArgument(
+    "share(): expiresIn (seconds; SigV4 allows at most 7 days)",
+    options.expiresIn,
+    MIN_SHARE_EXPIRES_IN,
+    MAX_SHARE_EXPIRES_IN,
+  );
   const history = wholeArgument("share(): history", options.history ?? 0, 0, MAX_SHARE_HISTORY);
-  if (options.encrypt !== undefined && typeof options.encrypt !== "boolean") throw new InvalidArgumentError("share(): encrypt must be a boolean");
+  if (options.encrypt !== undefined && typeof options.encrypt !== "boolean")
+    throw new InvalidArgumentError("share(): encrypt must be a boolean");
   requireThread(config, "share");
   const tuple = await ctx.getTuple(config);
   if (!tuple) {
     const { thread_id, checkpoint_id, s3_version_id } = config.configurable ?? {};
-    throw new CheckpointNotFoundError(`share(): no checkpoint matches ${JSON.stringify({ thread_id, checkpoint_id, s3_version_id })}`);
+    throw new CheckpointNotFoundError(
+      `share(): no checkpoint matches ${JSON.stringify({ thread_id, checkpoint_id, s3_version_id })}`,
+    );
   }
-  const { thread_id: threadId, checkpoint_ns: checkpointNs } = tuple.config.configurable as { thread_id: string; checkpoint_ns: string };
+  const { thread_id: threadId, checkpoint_ns: checkpointNs } = tuple.config.configurable as {
+    thread_id: string;
+    checkpoint_ns: string;
+  };
   // the shared namespace's chain first (the shared checkpoint last), then its subgraphs'
   const tuples = [
     ...(await withAncestors(ctx, tuple, history, versionIdOf(config) !== undefined)),
@@ -132,7 +144,12 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
   const key = options.encrypt === false ? undefined : newShareKey();
   // serialized and sealed before anything is written: a value the serializer refuses fails here
   const plaintext = await encodeBundle(ctx.serde(), { shareId, createdAt, expiresAt, threadId, checkpointNs }, tuples);
-  const bundle = await sealBundle(plaintext, { shareId, compression: ctx.compression, maxBytes: ctx.maxObjectBytes, key });
+  const bundle = await sealBundle(plaintext, {
+    shareId,
+    compression: ctx.compression,
+    maxBytes: ctx.maxObjectBytes,
+    key,
+  });
   const about: About = {
     thread_id: threadId,
     checkpoint_ns: checkpointNs,
@@ -142,7 +159,11 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
     checkpoints: tuples.length,
   };
   const aboutKey = ctx.layout.shareAbout(shareId);
-  const aboutSealed = await seal(Buffer.from(JSON.stringify(about), "utf8"), { compression: ctx.compression, key: aboutKey, cipher: ctx.cipher });
+  const aboutSealed = await seal(Buffer.from(JSON.stringify(about), "utf8"), {
+    compression: ctx.compression,
+    key: aboutKey,
+    cipher: ctx.cipher,
+  });
   // the `about` first: a bundle is never found without it
   await ctx.store.put(aboutKey, aboutSealed.body, { sha256: aboutSealed.sha256 });
   const bundleKey = ctx.layout.shareBundle(shareId);
@@ -152,18 +173,35 @@ export async function createShare(ctx: ShareContext, config: RunnableConfig, opt
 
   // never the URL: its signature and its key are the capability
   ctx.logger.info(
-    { shareId, threadId, checkpointNs, checkpointId: tuple.checkpoint.id, expiresAt: about.expires_at, encrypted: about.encrypted, checkpoints: tuples.length, bytes: bundle.body.length },
+    {
+      shareId,
+      threadId,
+      checkpointNs,
+      checkpointId: tuple.checkpoint.id,
+      expiresAt: about.expires_at,
+      encrypted: about.encrypted,
+      checkpoints: tuples.length,
+      bytes: bundle.body.length,
+    },
     "shared a checkpoint",
   );
   return { url: key ? `${signed}#k=${key.toString("base64url")}` : signed, shareId, expiresAt };
 }
 
 /** The tuple and up to `history` of its ancestors, oldest first; by version id after a delete too. */
-async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history: number, fromHistory: boolean): Promise<CheckpointTuple[]> {
-  const { thread_id: thread, checkpoint_ns: ns } = tuple.config.configurable as { thread_id: string; checkpoint_ns: string };
+async function withAncestors(
+  ctx: ShareContext,
+  tuple: CheckpointTuple,
+  history: number,
+  fromHistory: boolean,
+): Promise<CheckpointTuple[]> {
+  const { thread_id: thread, checkpoint_ns: ns } = tuple.config.configurable as {
+    thread_id: string;
+    checkpoint_ns: string;
+  };
   const tuples = [tuple];
   let versions: Map<string, string> | undefined;
-  for (let child = tuple; tuples.length <= history; ) {
+  for (let child = tuple; tuples.length <= history;) {
     const parentId = child.parentConfig?.configurable?.checkpoint_id as string | undefined;
     if (!parentId) break;
     const at = { thread_id: thread, checkpoint_ns: ns, checkpoint_id: parentId };
@@ -174,7 +212,10 @@ async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history:
       const versionId = versions.get(parentId);
       if (versionId) parent = await ctx.getTuple({ configurable: { ...at, s3_version_id: versionId } });
     }
-    if (!parent) throw new CheckpointNotFoundError(`share(): ancestor ${parentId} of checkpoint ${tuple.checkpoint.id} is gone; share with a smaller history`);
+    if (!parent)
+      throw new CheckpointNotFoundError(
+        `share(): ancestor ${parentId} of checkpoint ${tuple.checkpoint.id} is gone; share with a smaller history`,
+      );
     tuples.unshift(parent);
     child = parent;
   }
@@ -191,7 +232,10 @@ async function withAncestors(ctx: ShareContext, tuple: CheckpointTuple, history:
  * carries none.
  */
 async function subgraphCheckpoints(ctx: ShareContext, shared: CheckpointTuple): Promise<CheckpointTuple[]> {
-  const { thread_id: thread, checkpoint_ns: ns } = shared.config.configurable as { thread_id: string; checkpoint_ns: string };
+  const { thread_id: thread, checkpoint_ns: ns } = shared.config.configurable as {
+    thread_id: string;
+    checkpoint_ns: string;
+  };
   // a subgraph paused under the shared checkpoint ran as one of its pending tasks, and its
   // namespace is `{ns}|{node}:{task id}` (`{node}:{task id}` at the root): only those are read
   const tasks = new Set((shared.pendingWrites ?? []).map(([taskId]) => taskId));
@@ -207,10 +251,16 @@ async function subgraphCheckpoints(ctx: ShareContext, shared: CheckpointTuple): 
       const child = ctx.layout.namespaceOfFolder(thread, folder);
       if (child === ns || (child !== undefined && !below(child))) continue;
       if (child === undefined) {
-        ctx.logger.warn({ threadId: thread, folder }, "share(): a namespace too long to read from its key is left out of the bundle");
+        ctx.logger.warn(
+          { threadId: thread, folder },
+          "share(): a namespace too long to read from its key is left out of the bundle",
+        );
         continue;
       }
-      for await (const t of ctx.list({ configurable: { thread_id: thread, checkpoint_ns: child } }, { limit: MAX_SUBGRAPH_SCAN })) {
+      for await (const t of ctx.list(
+        { configurable: { thread_id: thread, checkpoint_ns: child } },
+        { limit: MAX_SUBGRAPH_SCAN },
+      )) {
         const parents = (t.metadata as { parents?: Record<string, unknown> } | undefined)?.parents;
         if (parents && Object.hasOwn(parents, ns) && parents[ns] === shared.checkpoint.id) {
           found.push(t);
@@ -225,7 +275,10 @@ async function subgraphCheckpoints(ctx: ShareContext, shared: CheckpointTuple): 
 /** The newest version id of each checkpoint record of a namespace, deleted ones too. */
 async function recordVersions(ctx: ShareContext, thread: string, ns: string): Promise<Map<string, string>> {
   const newest = new Map<string, string>();
-  for await (const v of listCheckpointVersions(ctx.store, ctx.layout, thread, { checkpointNs: ns, includeDeleted: true })) {
+  for await (const v of listCheckpointVersions(ctx.store, ctx.layout, thread, {
+    checkpointNs: ns,
+    includeDeleted: true,
+  })) {
     if (!newest.has(v.checkpointId)) newest.set(v.checkpointId, v.versionId);
   }
   return newest;
@@ -243,21 +296,31 @@ export async function revokeShare(ctx: ShareContext, shareId: string): Promise<b
   if ((await ctx.capabilities()).versioning === "Disabled") {
     for await (const page of ctx.store.list(prefix)) entries.push(...page.objects.map((o) => ({ Key: o.key })));
   } else {
-    for await (const page of ctx.store.listVersions(prefix)) entries.push(...page.map((v) => ({ Key: v.key, VersionId: v.versionId })));
+    for await (const page of ctx.store.listVersions(prefix))
+      entries.push(...page.map((v) => ({ Key: v.key, VersionId: v.versionId })));
   }
   if (entries.length === 0) return false;
   const failed = await ctx.store.deleteMany(entries);
   if (failed.length > 0) {
-    throw new S3RequestError(`revokeShare(): S3 refused to delete ${failed.length} object version(s) of share ${shareId} (${failed[0]!.code ?? "unknown"}); run it again`, {
-      key: failed[0]!.key,
-    });
+    throw new S3RequestError(
+      `revokeShare(): S3 refused to delete ${failed.length} object version(s) of share ${shareId} (${failed[0]!.code ?? "unknown"}); run it again`,
+      {
+        key: failed[0]!.key,
+      },
+    );
   }
   ctx.metrics.shareRevoked();
-  ctx.logger.info({ shareId, expiresAt: shareExpiry(shareId)!.toISOString(), versionsDeleted: entries.length }, "revoked a share");
+  ctx.logger.info(
+    { shareId, expiresAt: shareExpiry(shareId)!.toISOString(), versionsDeleted: entries.length },
+    "revoked a share",
+  );
   return true;
 }
 
-/** The shares under the prefix, in id order (which is expiry order): one listing per 1,000 objects, one read per share. */
+/**
+ * The shares under the prefix, in id order (which is expiry order): one listing per 1,000
+ * objects, one read per share.
+ */
 export async function* listShares(ctx: ShareContext): AsyncGenerator<ShareInfo> {
   const limit = pLimit(ctx.readConcurrency);
   for await (const page of ctx.store.list(ctx.layout.sharesRoot)) {
@@ -285,7 +348,10 @@ export async function revokeSharesOf(ctx: ShareContext, threadId: string): Promi
       ids.map((shareId) =>
         limit(() =>
           describeShare(ctx, shareId, 0, undefined).catch((e: unknown) => {
-            ctx.logger.warn({ shareId, code: (e as { code?: string }).code }, "a share's description cannot be read; not revoked");
+            ctx.logger.warn(
+              { shareId, code: (e as { code?: string }).code },
+              "a share's description cannot be read; not revoked",
+            );
             return undefined;
           }),
         ),
@@ -297,14 +363,34 @@ export async function revokeSharesOf(ctx: ShareContext, threadId: string): Promi
   return mine.length;
 }
 
-async function describeShare(ctx: ShareContext, shareId: string, bytes: number, createdAt: Date | undefined): Promise<ShareInfo> {
+async function describeShare(
+  ctx: ShareContext,
+  shareId: string,
+  bytes: number,
+  createdAt: Date | undefined,
+): Promise<ShareInfo> {
   const expiresAt = shareExpiry(shareId)!;
-  const info: ShareInfo = { shareId, expiresAt, expired: Date.now() >= expiresAt.getTime(), bytes, ...(createdAt ? { createdAt } : {}) };
+  const info: ShareInfo = {
+    shareId,
+    expiresAt,
+    expired: Date.now() >= expiresAt.getTime(),
+    bytes,
+    ...(createdAt ? { createdAt } : {}),
+  };
   const key = ctx.layout.shareAbout(shareId);
   const object = await ctx.store.get(key);
   if (!object) return info;
-  const about = JSON.parse((await open(object.body, { key, cipher: ctx.cipher, maxBytes: ctx.maxObjectBytes })).plaintext.toString("utf8")) as unknown;
+  const about = JSON.parse(
+    (await open(object.body, { key, cipher: ctx.cipher, maxBytes: ctx.maxObjectBytes })).plaintext.toString("utf8"),
+  ) as unknown;
   if (!isObject(about)) throw new CheckpointCorruptedError(`object ${key} is not a share's description`, { key });
   const a = about as unknown as About;
-  return { ...info, threadId: a.thread_id, checkpointNs: a.checkpoint_ns, checkpointId: a.checkpoint_id, encrypted: a.encrypted, checkpoints: a.checkpoints };
+  return {
+    ...info,
+    threadId: a.thread_id,
+    checkpointNs: a.checkpoint_ns,
+    checkpointId: a.checkpoint_id,
+    encrypted: a.encrypted,
+    checkpoints: a.checkpoints,
+  };
 }

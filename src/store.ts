@@ -183,13 +183,20 @@ export class S3Store {
       });
     } catch (e) {
       if (isBrokenCircuitError(e)) {
-        throw new CircuitOpenError(`S3 failed repeatedly and the circuit breaker is open; ${command} was not sent, retry later`, { cause: last ?? e });
+        throw new CircuitOpenError(
+          `S3 failed repeatedly and the circuit breaker is open; ${command} was not sent, retry later`,
+          { cause: last ?? e },
+        );
       }
       const error = isTaskCancelledError(e)
-        ? new S3RequestError(`${command} timed out after ${attempt} attempt(s)`, { cause: last ?? e, s3Code: "Timeout" })
+        ? new S3RequestError(`${command} timed out after ${attempt} attempt(s)`, {
+            cause: last ?? e,
+            s3Code: "Timeout",
+          })
         : e;
       // a 404 or 412 is an answer, not a failure of S3
-      if (isRetryable(last ?? e) || isTaskCancelledError(e)) this.logger.error({ command, attempts: attempt, ...describeError(last ?? e) }, "S3 request failed");
+      if (isRetryable(last ?? e) || isTaskCancelledError(e))
+        this.logger.error({ command, attempts: attempt, ...describeError(last ?? e) }, "S3 request failed");
       throw error;
     }
   }
@@ -200,7 +207,9 @@ export class S3Store {
    */
   async send<Output>(command: AnyCommand, options?: { abortSignal?: AbortSignal }): Promise<Output> {
     return this.request(commandName(command), (signal) =>
-      this.sendOnce<Output>(command, { abortSignal: options?.abortSignal ? AbortSignal.any([signal, options.abortSignal]) : signal }),
+      this.sendOnce<Output>(command, {
+        abortSignal: options?.abortSignal ? AbortSignal.any([signal, options.abortSignal]) : signal,
+      }),
     );
   }
 
@@ -208,7 +217,11 @@ export class S3Store {
    * {@link send}, with a failure as a typed error about `key`; `recover` turns the errors that
    * are answers (a 404 of a missing key, a 412 of a conditional write) into a value.
    */
-  private async call<Output, Alt = never>(command: AnyCommand, key?: string, recover?: Recover<Alt>): Promise<Output | Alt> {
+  private async call<Output, Alt = never>(
+    command: AnyCommand,
+    key?: string,
+    recover?: Recover<Alt>,
+  ): Promise<Output | Alt> {
     try {
       return await this.send<Output>(command);
     } catch (e) {
@@ -280,7 +293,10 @@ export class S3Store {
    * https://docs.aws.amazon.com/AmazonS3/latest/userguide/ShareObjectPreSignedURL.html
    */
   presignGet(key: string, expiresInSeconds: number, signingDate?: Date): Promise<string> {
-    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), { expiresIn: expiresInSeconds, signingDate });
+    return getSignedUrl(this.client, new GetObjectCommand({ Bucket: this.bucket, Key: key }), {
+      expiresIn: expiresInSeconds,
+      signingDate,
+    });
   }
 
   /**
@@ -317,7 +333,8 @@ export class S3Store {
       // on PutObject and, through lib-storage, on CreateMultipartUpload
       ...this.sse,
     };
-    const exists = (e: unknown) => (options.ifNoneMatch && isPreconditionFailed(e) ? { value: { exists: true as const } } : undefined);
+    const exists = (e: unknown) =>
+      options.ifNoneMatch && isPreconditionFailed(e) ? { value: { exists: true as const } } : undefined;
     const whole = Buffer.isBuffer(body) ? body : undefined;
     if (whole && whole.length < this.multipart.thresholdBytes) {
       const res = await this.call<{ VersionId?: string }, { exists: true }>(
@@ -341,7 +358,10 @@ export class S3Store {
     try {
       const upload = new Upload({
         client: this.uploadClient,
-        params: { ...params, Body: whole ?? Readable.from(counted((body as StreamedBody).stream()), { objectMode: false }) },
+        params: {
+          ...params,
+          Body: whole ?? Readable.from(counted((body as StreamedBody).stream()), { objectMode: false }),
+        },
         partSize: this.multipart.partSizeBytes,
         queueSize: this.multipart.queueSize,
         // on failure lib-storage aborts the multipart upload: no orphaned parts are left
@@ -388,7 +408,10 @@ export class S3Store {
       if (!last && (!res.NextContinuationToken || res.NextContinuationToken === token)) {
         throw stalledListing("ListObjectsV2", prefix);
       }
-      yield { objects: (res.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified })), last };
+      yield {
+        objects: (res.Contents ?? []).map((o) => ({ key: o.Key!, size: o.Size ?? 0, lastModified: o.LastModified })),
+        last,
+      };
       if (last) return;
       token = res.NextContinuationToken;
       pageSize = MAX_LIST_KEYS;
@@ -403,7 +426,11 @@ export class S3Store {
   async *listFolders(prefix: string, options: { startAfter?: string } = {}): AsyncGenerator<string[]> {
     let token: string | undefined;
     for (;;) {
-      const res = await this.call<{ CommonPrefixes?: { Prefix?: string }[]; IsTruncated?: boolean; NextContinuationToken?: string }>(
+      const res = await this.call<{
+        CommonPrefixes?: { Prefix?: string }[];
+        IsTruncated?: boolean;
+        NextContinuationToken?: string;
+      }>(
         new ListObjectsV2Command({
           Bucket: this.bucket,
           Prefix: prefix,
@@ -438,7 +465,10 @@ export class S3Store {
    * come newest first.
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_ListObjectVersions.html
    */
-  async *versionPages(prefix: string, options: { keyMarker?: string; pageSize?: number } = {}): AsyncGenerator<ListedVersionPage> {
+  async *versionPages(
+    prefix: string,
+    options: { keyMarker?: string; pageSize?: number } = {},
+  ): AsyncGenerator<ListedVersionPage> {
     let keyMarker: string | undefined = options.keyMarker;
     let versionMarker: string | undefined;
     let pageSize = options.pageSize ?? MAX_LIST_KEYS;
@@ -478,7 +508,10 @@ export class S3Store {
         })),
       ];
       const last = !res.IsTruncated;
-      if (!last && (!res.NextKeyMarker || (res.NextKeyMarker === keyMarker && res.NextVersionIdMarker === versionMarker))) {
+      if (
+        !last &&
+        (!res.NextKeyMarker || (res.NextKeyMarker === keyMarker && res.NextVersionIdMarker === versionMarker))
+      ) {
         throw stalledListing("ListObjectVersions", prefix);
       }
       yield { versions, last };
@@ -540,7 +573,10 @@ export class S3Store {
     const res = await this.call<{ Rules?: LifecycleRule[] }, { Rules: [] }>(
       new GetBucketLifecycleConfigurationCommand({ Bucket: this.bucket }),
       undefined,
-      (e) => (sdkErrorName(e) === "NoSuchLifecycleConfiguration" || statusOf(e) === 404 ? { value: { Rules: [] } } : undefined),
+      (e) =>
+        sdkErrorName(e) === "NoSuchLifecycleConfiguration" || statusOf(e) === 404
+          ? { value: { Rules: [] } }
+          : undefined,
     );
     return res.Rules ?? [];
   }
@@ -550,7 +586,9 @@ export class S3Store {
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketLifecycleConfiguration.html
    */
   async putLifecycleRules(rules: LifecycleRule[]): Promise<void> {
-    await this.call(new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: rules } }));
+    await this.call(
+      new PutBucketLifecycleConfigurationCommand({ Bucket: this.bucket, LifecycleConfiguration: { Rules: rules } }),
+    );
   }
 
   /**
@@ -559,14 +597,21 @@ export class S3Store {
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_CreateBucket.html
    */
   async ensureBucket(create: boolean): Promise<void> {
-    const missing = await this.call<unknown, "missing">(new HeadBucketCommand({ Bucket: this.bucket }), undefined, (e) =>
-      create && fromSdkError(e, "HeadBucket", this.bucket) instanceof BucketNotFoundError ? { value: "missing" } : undefined,
+    const missing = await this.call<unknown, "missing">(
+      new HeadBucketCommand({ Bucket: this.bucket }),
+      undefined,
+      (e) =>
+        create && fromSdkError(e, "HeadBucket", this.bucket) instanceof BucketNotFoundError
+          ? { value: "missing" }
+          : undefined,
     );
     if (missing !== "missing") return;
     // another process may create it in between: that is what we wanted
     const raced = (e: unknown) => {
       const name = sdkErrorName(e);
-      return name === "BucketAlreadyOwnedByYou" || name === "BucketAlreadyExists" ? { value: "raced" as const } : undefined;
+      return name === "BucketAlreadyOwnedByYou" || name === "BucketAlreadyExists"
+        ? { value: "raced" as const }
+        : undefined;
     };
     if ((await this.call(new CreateBucketCommand({ Bucket: this.bucket }), undefined, raced)) !== "raced") {
       this.logger.info({ bucket: this.bucket }, "created bucket");
@@ -591,7 +636,9 @@ export class S3Store {
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutBucketVersioning.html
    */
   async enableVersioning(): Promise<void> {
-    await this.call(new PutBucketVersioningCommand({ Bucket: this.bucket, VersioningConfiguration: { Status: "Enabled" } }));
+    await this.call(
+      new PutBucketVersioningCommand({ Bucket: this.bucket, VersioningConfiguration: { Status: "Enabled" } }),
+    );
   }
 }
 
@@ -608,18 +655,31 @@ function stalledListing(command: string, prefix: string): S3RequestError {
  * then held once, not as a list of chunks and again joined); without a usable length, as the
  * SDK reads it. A body that runs past its length, or ends short, fails the attempt (retried).
  */
-async function readBody(body: AsyncIterable<Uint8Array> & { transformToByteArray(): Promise<Uint8Array> }, length: number | undefined): Promise<Uint8Array> {
+async function readBody(
+  body: AsyncIterable<Uint8Array> & { transformToByteArray(): Promise<Uint8Array> },
+  length: number | undefined,
+): Promise<Uint8Array> {
   // a length is what the server says: it is trusted with an allocation only up to a bound
-  if (length === undefined || !Number.isSafeInteger(length) || length < SMALL_BODY_BYTES || length > PREALLOCATED_BODY_MAX_BYTES || typeof body[Symbol.asyncIterator] !== "function") {
+  if (
+    length === undefined ||
+    !Number.isSafeInteger(length) ||
+    length < SMALL_BODY_BYTES ||
+    length > PREALLOCATED_BODY_MAX_BYTES ||
+    typeof body[Symbol.asyncIterator] !== "function"
+  ) {
     return body.transformToByteArray();
   }
   const out = Buffer.allocUnsafe(length);
   let at = 0;
   for await (const chunk of body) {
-    if (at + chunk.byteLength > length) throw new S3RequestError(`GetObject body is longer than its Content-Length (${length})`, { s3Code: "BodyLengthMismatch" });
+    if (at + chunk.byteLength > length)
+      throw new S3RequestError(`GetObject body is longer than its Content-Length (${length})`, {
+        s3Code: "BodyLengthMismatch",
+      });
     out.set(chunk, at);
     at += chunk.byteLength;
   }
-  if (at !== length) throw new S3RequestError(`GetObject body ended after ${at} of ${length} bytes`, { s3Code: "BodyLengthMismatch" });
+  if (at !== length)
+    throw new S3RequestError(`GetObject body ended after ${at} of ${length} bytes`, { s3Code: "BodyLengthMismatch" });
   return out;
 }

@@ -35,7 +35,13 @@ export interface VerifyReport {
 }
 
 export async function verifyObjects(
-  deps: { store: S3Store; layout: KeyLayout; cipher: EnvelopeCipher | undefined; maxObjectBytes: number; concurrency: number },
+  deps: {
+    store: S3Store;
+    layout: KeyLayout;
+    cipher: EnvelopeCipher | undefined;
+    maxObjectBytes: number;
+    concurrency: number;
+  },
   options: VerifyOptions,
   onObject?: (checked: number) => void,
 ): Promise<VerifyReport> {
@@ -78,7 +84,7 @@ export async function verifyObjects(
   }
   // a record whose parts are gone cannot be read either; moving it aside may take a part from
   // another record (a value inline in it), so this goes on until nothing more is found
-  for (let found = true; found; ) {
+  for (let found = true; found;) {
     found = false;
     for (const [key, needs] of parts) {
       const missing = needs.find((k) => !listed.has(k) || bad.has(k));
@@ -86,7 +92,11 @@ export async function verifyObjects(
       found = true;
       parts.delete(key);
       bad.add(key);
-      report.corrupt.push({ key, code: "MISSING_PART", reason: `refers to ${missing}, which is ${listed.has(missing) ? "corrupt" : "missing"}` });
+      report.corrupt.push({
+        key,
+        code: "MISSING_PART",
+        reason: `refers to ${missing}, which is ${listed.has(missing) ? "corrupt" : "missing"}`,
+      });
       const object = options.quarantine ? await store.get(key) : undefined;
       if (object) await quarantine(key, object.body);
     }

@@ -74,7 +74,8 @@ export async function* listCheckpointVersions(
   threadId: string,
   options: ListVersionsOptions = {},
 ): AsyncGenerator<CheckpointVersion> {
-  const prefix = options.checkpointNs === undefined ? layout.namespaces(threadId) : layout.namespace(threadId, options.checkpointNs);
+  const prefix =
+    options.checkpointNs === undefined ? layout.namespaces(threadId) : layout.namespace(threadId, options.checkpointNs);
   const deleted = new Map<string, boolean>();
   for await (const page of store.listVersions(prefix)) {
     for (const v of byKeyNewestFirst(page)) {
@@ -88,9 +89,19 @@ export async function* listCheckpointVersions(
       if (ns === undefined) {
         // a namespace too long to keep readable in the key: the record holds it
         const object = await store.get(v.key, v.versionId);
-        ns = object ? unpack<RecordHead>((await open(object.body, { key: v.key })).plaintext, "checkpoint", v.key).head.checkpoint_ns : "";
+        ns = object
+          ? unpack<RecordHead>((await open(object.body, { key: v.key })).plaintext, "checkpoint", v.key).head
+              .checkpoint_ns
+          : "";
       }
-      yield { checkpointId: parsed.checkpointId, checkpointNs: ns, versionId: v.versionId, lastModified: v.lastModified, size: v.size, deleted: isDeleted };
+      yield {
+        checkpointId: parsed.checkpointId,
+        checkpointNs: ns,
+        versionId: v.versionId,
+        lastModified: v.lastModified,
+        size: v.size,
+        deleted: isDeleted,
+      };
     }
   }
 }
@@ -104,7 +115,12 @@ export async function findRecordVersion(
   versionId: string,
 ): Promise<{ key: string; checkpointId: string; ns: string } | undefined> {
   for await (const v of listCheckpointVersions(store, layout, threadId, { checkpointNs: ns, includeDeleted: true })) {
-    if (v.versionId === versionId) return { key: layout.record(threadId, v.checkpointNs, v.checkpointId), checkpointId: v.checkpointId, ns: v.checkpointNs };
+    if (v.versionId === versionId)
+      return {
+        key: layout.record(threadId, v.checkpointNs, v.checkpointId),
+        checkpointId: v.checkpointId,
+        ns: v.checkpointNs,
+      };
   }
   return undefined;
 }
@@ -132,7 +148,9 @@ export async function deleteThread(
       if (objects.length === 0) continue;
       const failed = await store.deleteMany(objects.map((o) => ({ Key: o.key })));
       if (failed.length > 0) {
-        throw new S3RequestError(`deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`);
+        throw new S3RequestError(
+          `deleteThread(): ${failed.length} objects could not be deleted (first: ${failed[0]!.code}); run it again`,
+        );
       }
     }
     await tombs.renew(threadId);
@@ -175,7 +193,9 @@ export async function restoreThread(
   }
   const failed = await store.deleteMany(markers);
   if (failed.length > 0) {
-    throw new S3RequestError(`restoreThread(): ${failed.length} delete markers could not be removed (first: ${failed[0]!.code}); run it again`);
+    throw new S3RequestError(
+      `restoreThread(): ${failed.length} delete markers could not be removed (first: ${failed[0]!.code}); run it again`,
+    );
   }
   // the thread shows again once its token is the one its newest checkpoint was written under
   const newest = await newestRecordKey(store, layout, threadId);
@@ -245,9 +265,16 @@ export async function purgeThread(
       try {
         const refused = await store.deleteMany(batch);
         deleted += batch.length - refused.length;
-        if (refused.length > 0) logger.warn({ threadId, pass, refused: refused.length, code: refused[0]!.code }, "purge: S3 refused some deletes; retrying");
+        if (refused.length > 0)
+          logger.warn(
+            { threadId, pass, refused: refused.length, code: refused[0]!.code },
+            "purge: S3 refused some deletes; retrying",
+          );
       } catch (e) {
-        logger.warn({ threadId, pass, entries: batch.length, error: (e as Error).message }, "purge: a batch failed; retrying");
+        logger.warn(
+          { threadId, pass, entries: batch.length, error: (e as Error).message },
+          "purge: a batch failed; retrying",
+        );
       }
     }
     report.versionsDeleted += deleted;
@@ -309,7 +336,9 @@ export async function copyThread(
     })(),
   ]);
   if (!existing.done && existing.value.objects.length > 0) {
-    throw new InvalidArgumentError(`copyThread(): thread ${JSON.stringify(to)} already has checkpoints; delete or purge it first`);
+    throw new InvalidArgumentError(
+      `copyThread(): thread ${JSON.stringify(to)} already has checkpoints; delete or purge it first`,
+    );
   }
   const limit = pLimit(concurrency);
   // not a server-side CopyObject: every body is bound to its key, so it is re-bound to the new one
@@ -336,7 +365,10 @@ export async function copyThread(
         // take the target's generation, so they show there
         if (!isCurrent(head.lineage, sourceLineage)) return;
         const { lineage: _old, ...rest } = head;
-        moved = await reseal(pack({ ...rest, thread_id: to, ...(targetLineage ? { lineage: targetLineage } : {}) }, sections), targetKey);
+        moved = await reseal(
+          pack({ ...rest, thread_id: to, ...(targetLineage ? { lineage: targetLineage } : {}) }, sections),
+          targetKey,
+        );
       }
     } else {
       moved = await rebind(object.body, { from: key, to: targetKey, maxBytes: maxObjectBytes, cipher });

@@ -23,7 +23,16 @@ import type { CheckpointerMetrics } from "./metrics.js";
 import { LRUCache } from "lru-cache";
 import type { LoadedRecord, Place, TupleReader } from "./reader.js";
 import { Tombstones, type Lineage } from "./tombstone.js";
-import { RECORD_FORMAT, channelRef, emptyChannels, isValueless, pack, type RecordHead, type Serialized, type WritesHead } from "./record.js";
+import {
+  RECORD_FORMAT,
+  channelRef,
+  emptyChannels,
+  isValueless,
+  pack,
+  type RecordHead,
+  type Serialized,
+  type WritesHead,
+} from "./record.js";
 
 export interface WriterConfig {
   layout: KeyLayout;
@@ -138,15 +147,23 @@ export class CheckpointWriter {
     // told before any request (where the first version wins, the store itself could not tell)
     const known = this.config.cache.get(recordKey);
     if (known && !known.plaintext.equals(plaintext)) {
-      throw new CheckpointConflictError(`checkpoint ${checkpoint.id} was already written with other content; a checkpoint is never overwritten`, {
-        key: recordKey,
-      });
+      throw new CheckpointConflictError(
+        `checkpoint ${checkpoint.id} was already written with other content; a checkpoint is never overwritten`,
+        {
+          key: recordKey,
+        },
+      );
     }
 
     // Write order is the atomicity: channel values first, the record that refers to them last,
     // so a reader never finds a record whose parts are missing.
     await Promise.all(blobs.map((b) => this.config.once.createOnce(b.key, b.sealed.body, b.sealed.sha256, b.what)));
-    const created = await this.config.once.createOnce(recordKey, record.body, record.sha256, `checkpoint ${checkpoint.id}`);
+    const created = await this.config.once.createOnce(
+      recordKey,
+      record.body,
+      record.sha256,
+      `checkpoint ${checkpoint.id}`,
+    );
     this.config.cache.remember(recordKey, { plaintext, versionId: created.versionId });
     this.lineages.set(recordKey, { value: lineage });
     return { configurable: { thread_id: thread, checkpoint_ns: ns, checkpoint_id: checkpoint.id } };
@@ -163,8 +180,13 @@ export class CheckpointWriter {
     const checkpointId = checkpointIdOf(config);
     if (!checkpointId) throw new InvalidArgumentError("putWrites(): config.configurable.checkpoint_id is required");
     if (typeof taskId !== "string") throw new InvalidArgumentError("putWrites(): taskId must be a string");
-    if (!Array.isArray(writes) || !writes.every((w) => Array.isArray(w) && w.length === 2 && typeof w[0] === "string")) {
-      throw new InvalidArgumentError("putWrites(): writes must be an array of [channel, value] pairs with string channels");
+    if (
+      !Array.isArray(writes) ||
+      !writes.every((w) => Array.isArray(w) && w.length === 2 && typeof w[0] === "string")
+    ) {
+      throw new InvalidArgumentError(
+        "putWrites(): writes must be an array of [channel, value] pairs with string channels",
+      );
     }
 
     const regular: WritesHead["writes"] = [];
@@ -205,7 +227,11 @@ export class CheckpointWriter {
    * child its parent's. A child whose parent is gone from a thread that was deleted is a late
    * write of a run that outlived the delete: it gets a lineage that never shows.
    */
-  private async lineageOf(place: Place, parentId: string | undefined, parent: () => Promise<LoadedRecord | undefined>): Promise<Lineage> {
+  private async lineageOf(
+    place: Place,
+    parentId: string | undefined,
+    parent: () => Promise<LoadedRecord | undefined>,
+  ): Promise<Lineage> {
     if (!parentId) return this.config.tombs.forRoot(place.thread);
     const known = this.lineages.get(this.config.layout.record(place.thread, place.ns, parentId));
     if (known) return known.value;
@@ -254,9 +280,12 @@ export class CheckpointWriter {
     } catch (e) {
       // the error's name only: a serde's message may quote the value, and state stays out of messages
       const why = e instanceof Error ? e.name : typeof e;
-      throw new InvalidArgumentError(`the serializer could not encode a value (${why}, see the cause); nothing was written`, {
-        cause: e,
-      });
+      throw new InvalidArgumentError(
+        `the serializer could not encode a value (${why}, see the cause); nothing was written`,
+        {
+          cause: e,
+        },
+      );
     }
     const [type, bytes] = typed;
     return { type, bytes: typeof bytes === "string" ? Buffer.from(bytes, "utf8") : bytes };

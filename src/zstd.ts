@@ -118,8 +118,13 @@ export async function zstdCompress(input: Uint8Array | readonly Uint8Array[], le
  * {@link zstdDecompress}). Frames of 8 MiB cost nothing measurable in ratio: zstd's window at
  * the levels used is smaller than a frame.
  */
-export async function* zstdFrames(parts: readonly Uint8Array[], level: number, frameBytes: number): AsyncGenerator<Buffer> {
-  for (const frame of slices(parts, frameBytes)) yield await zstdCompress(frame.length === 1 ? frame[0]! : frame, level);
+export async function* zstdFrames(
+  parts: readonly Uint8Array[],
+  level: number,
+  frameBytes: number,
+): AsyncGenerator<Buffer> {
+  for (const frame of slices(parts, frameBytes))
+    yield await zstdCompress(frame.length === 1 ? frame[0]! : frame, level);
 }
 
 /** The parts cut into groups of `bytes` bytes each (the last may be shorter), without copying. */
@@ -127,7 +132,7 @@ export function* slices(parts: readonly Uint8Array[], bytes: number): Generator<
   let group: Uint8Array[] = [];
   let size = 0;
   for (const part of parts) {
-    for (let offset = 0; offset < part.byteLength; ) {
+    for (let offset = 0; offset < part.byteLength;) {
       const take = Math.min(bytes - size, part.byteLength - offset);
       group.push(part.subarray(offset, offset + take));
       size += take;
@@ -306,7 +311,8 @@ async function nativeDecompress(input: Uint8Array, maxBytes: number, upTo = fals
       throw new Error("zstd input decodes to more bytes than expected", { cause: e });
     throw e;
   }
-  if (upTo ? out.length > maxBytes : out.length !== maxBytes) throw new Error(`zstd input decodes to ${out.length} bytes, not ${maxBytes}`);
+  if (upTo ? out.length > maxBytes : out.length !== maxBytes)
+    throw new Error(`zstd input decodes to ${out.length} bytes, not ${maxBytes}`);
   return out;
 }
 

@@ -10,14 +10,29 @@ export function serverFromEnv(npmScript: string) {
     process.exit(2);
   }
   const region = process.env.S3_REGION ?? "us-east-1";
-  const credentials = { accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "", secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "" };
+  const credentials = {
+    accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "",
+    secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "",
+  };
   return { endpoint, region, credentials, client: createClient({ endpoint, region, credentials }) };
 }
 
 /** `mb` MiB of text: lines of words as agent state has (compressible), or random base64. */
 export function stateText(mb: number, compressible = true): string {
   if (!compressible) return randomBytes(Math.ceil((mb * 1024 * 1024 * 3) / 4)).toString("base64");
-  const words = ["the", "agent", "tool", "result", "user", "asked", "for", "a", "summary", "of", randomBytes(6).toString("hex")];
+  const words = [
+    "the",
+    "agent",
+    "tool",
+    "result",
+    "user",
+    "asked",
+    "for",
+    "a",
+    "summary",
+    "of",
+    randomBytes(6).toString("hex"),
+  ];
   const out: string[] = [];
   let size = 0;
   while (size < mb * 1024 * 1024) {

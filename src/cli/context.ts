@@ -137,7 +137,10 @@ export function progress(flags: GlobalFlags, what: string): Progress {
     update(done, total, detail = "") {
       if (!bar) {
         const format = total === undefined ? `${what} {value} {detail}` : `${what} [{bar}] {value}/{total} {detail}`;
-        bar = new cliProgress.SingleBar({ format, hideCursor: true, clearOnComplete: false }, cliProgress.Presets.shades_classic);
+        bar = new cliProgress.SingleBar(
+          { format, hideCursor: true, clearOnComplete: false },
+          cliProgress.Presets.shades_classic,
+        );
         bar.start(total ?? 0, 0, { detail });
       }
       if (total !== undefined) bar.setTotal(total);

@@ -45,7 +45,10 @@ export function buildProgram(): Command {
 
 /** A caller's mistake: exit code 2. */
 function isUsage(e: unknown): boolean {
-  return e instanceof UsageError || (isS3CheckpointerError(e) && (e.code === "INVALID_ARGUMENT" || e.code === "INVALID_OPTION"));
+  return (
+    e instanceof UsageError ||
+    (isS3CheckpointerError(e) && (e.code === "INVALID_ARGUMENT" || e.code === "INVALID_OPTION"))
+  );
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,10 +6,16 @@ import { confirm, output, parseWhole, withCheckpointer, type Globals } from "./c
 export function register(program: Command, globals: Globals): void {
   program
     .command("setup")
-    .description("check the bucket and probe what it supports; create it, turn versioning on, install the lifecycle rule when asked")
+    .description(
+      "check the bucket and probe what it supports; create it, turn versioning on, install the lifecycle rule when asked",
+    )
     .option("--create-bucket", "create the bucket when it does not exist")
     .option("--versioning", "turn versioning on (history, soft delete, restore)")
-    .option("--lifecycle-days <days>", "install the lifecycle rule: noncurrent versions expire after this many days", parseWhole("--lifecycle-days", 1))
+    .option(
+      "--lifecycle-days <days>",
+      "install the lifecycle rule: noncurrent versions expire after this many days",
+      parseWhole("--lifecycle-days", 1),
+    )
     .action(async (o: { createBucket?: boolean; versioning?: boolean; lifecycleDays?: number }) => {
       const flags = globals();
       const caps = await withCheckpointer(flags, (saver) =>
@@ -38,7 +44,11 @@ export function register(program: Command, globals: Globals): void {
     .action(async (thread: string) => {
       const flags = globals();
       const markers = await withCheckpointer(flags, (saver) => saver.restoreThread(thread));
-      output(flags, { thread, markersRemoved: markers }, () => `thread ${JSON.stringify(thread)} is back (${markers} delete markers removed)`);
+      output(
+        flags,
+        { thread, markersRemoved: markers },
+        () => `thread ${JSON.stringify(thread)} is back (${markers} delete markers removed)`,
+      );
     });
 
   program
@@ -48,7 +58,12 @@ export function register(program: Command, globals: Globals): void {
       const flags = globals();
       await confirm(flags, `erase thread ${JSON.stringify(thread)} for good, every version?`);
       const report = await withCheckpointer(flags, (saver) => saver.purgeThread(thread));
-      output(flags, report, (r) => `purged ${JSON.stringify(thread)}: ${r.keys} keys, ${r.versionsDeleted} versions and delete markers removed`);
+      output(
+        flags,
+        report,
+        (r) =>
+          `purged ${JSON.stringify(thread)}: ${r.keys} keys, ${r.versionsDeleted} versions and delete markers removed`,
+      );
     });
 
   program
@@ -59,9 +74,16 @@ export function register(program: Command, globals: Globals): void {
     .action(async (thread: string, o: { version: string; to?: string }) => {
       const flags = globals();
       const config = await withCheckpointer(flags, (saver) =>
-        saver.restoreCheckpoint({ configurable: { thread_id: thread, s3_version_id: o.version } }, o.to !== undefined ? { toThreadId: o.to } : {}),
+        saver.restoreCheckpoint(
+          { configurable: { thread_id: thread, s3_version_id: o.version } },
+          o.to !== undefined ? { toThreadId: o.to } : {},
+        ),
       );
-      output(flags, config.configurable, (c) => `restored as checkpoint ${String(c?.checkpoint_id)} of thread ${JSON.stringify(c?.thread_id)}`);
+      output(
+        flags,
+        config.configurable,
+        (c) => `restored as checkpoint ${String(c?.checkpoint_id)} of thread ${JSON.stringify(c?.thread_id)}`,
+      );
     });
 
   program
@@ -70,7 +92,11 @@ export function register(program: Command, globals: Globals): void {
     .action(async (from: string, to: string) => {
       const flags = globals();
       const objects = await withCheckpointer(flags, (saver) => saver.copyThread(from, to));
-      output(flags, { from, to, objects }, () => `copied ${objects} objects from ${JSON.stringify(from)} to ${JSON.stringify(to)}`);
+      output(
+        flags,
+        { from, to, objects },
+        () => `copied ${objects} objects from ${JSON.stringify(from)} to ${JSON.stringify(to)}`,
+      );
     });
 
   program
@@ -79,6 +105,11 @@ export function register(program: Command, globals: Globals): void {
     .action(async (thread: string) => {
       const flags = globals();
       const report = await withCheckpointer(flags, (saver) => saver.reencryptThread(thread));
-      output(flags, report, (r) => `${r.reencrypted} of ${r.objects} objects re-encrypted (${r.alreadyCurrent} were already under the current key)`);
+      output(
+        flags,
+        report,
+        (r) =>
+          `${r.reencrypted} of ${r.objects} objects re-encrypted (${r.alreadyCurrent} were already under the current key)`,
+      );
     });
 }

@@ -45,7 +45,9 @@ export async function saverAt(location: string, flags: GlobalFlags): Promise<Ope
   if (location.startsWith("sqlite:")) {
     const file = location.slice("sqlite:".length);
     if (!file) throw new UsageError("sqlite: needs a file, as in sqlite:./state.db");
-    const { SqliteSaver } = (await load(SQLITE_PACKAGE)) as { SqliteSaver: { fromConnString(file: string): BaseCheckpointSaver & { db?: { close(): void } } } };
+    const { SqliteSaver } = (await load(SQLITE_PACKAGE)) as {
+      SqliteSaver: { fromConnString(file: string): BaseCheckpointSaver & { db?: { close(): void } } };
+    };
     const saver = SqliteSaver.fromConnString(file);
     return { saver, close: async () => saver.db?.close() };
   }
@@ -54,19 +56,25 @@ export async function saverAt(location: string, flags: GlobalFlags): Promise<Ope
     const rest = location.slice(location.indexOf(":") + 1);
     const url = rest.startsWith("//") ? location : rest;
     const { PostgresSaver } = (await load(POSTGRES_PACKAGE)) as {
-      PostgresSaver: { fromConnString(url: string): BaseCheckpointSaver & { setup(): Promise<void>; end(): Promise<void> } };
+      PostgresSaver: {
+        fromConnString(url: string): BaseCheckpointSaver & { setup(): Promise<void>; end(): Promise<void> };
+      };
     };
     const saver = PostgresSaver.fromConnString(url);
     await saver.setup();
     return { saver, close: () => saver.end() };
   }
-  throw new UsageError(`unknown location ${JSON.stringify(location)}: use s3://bucket/prefix, sqlite:FILE or postgres:URL`);
+  throw new UsageError(
+    `unknown location ${JSON.stringify(location)}: use s3://bucket/prefix, sqlite:FILE or postgres:URL`,
+  );
 }
 
 export function register(program: Command, globals: Globals): void {
   program
     .command("migrate")
-    .description("copy threads between savers, oldest checkpoint first; resumable and idempotent (s3://bucket/prefix, sqlite:FILE, postgres:URL)")
+    .description(
+      "copy threads between savers, oldest checkpoint first; resumable and idempotent (s3://bucket/prefix, sqlite:FILE, postgres:URL)",
+    )
     .requiredOption("--from <location>", "where the state is")
     .requiredOption("--to <location>", "where it goes")
     .option("--thread <id...>", "only these threads")

@@ -22,7 +22,13 @@ function summary(t: CheckpointTuple) {
 }
 
 const bytes = (n: number | undefined) =>
-  n === undefined ? "" : n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KiB` : `${(n / 1024 ** 2).toFixed(1)} MiB`;
+  n === undefined
+    ? ""
+    : n < 1024
+      ? `${n} B`
+      : n < 1024 ** 2
+        ? `${(n / 1024).toFixed(1)} KiB`
+        : `${(n / 1024 ** 2).toFixed(1)} MiB`;
 
 export function register(program: Command, globals: Globals): void {
   program
@@ -43,7 +49,13 @@ export function register(program: Command, globals: Globals): void {
         if (!o.details) return r.map((t) => t.threadId).join("\n");
         return table(
           ["THREAD", "CHECKPOINTS", "NAMESPACES", "SIZE", "LAST WRITE"],
-          r.map((t) => [t.threadId, String(t.checkpoints), String(t.namespaces?.length ?? 0), bytes(t.bytes), t.lastCheckpointAt?.toISOString() ?? ""]),
+          r.map((t) => [
+            t.threadId,
+            String(t.checkpoints),
+            String(t.namespaces?.length ?? 0),
+            bytes(t.bytes),
+            t.lastCheckpointAt?.toISOString() ?? "",
+          ]),
         );
       });
     });
@@ -66,7 +78,14 @@ export function register(program: Command, globals: Globals): void {
           ? `no checkpoints in thread ${JSON.stringify(thread)}`
           : table(
               ["CHECKPOINT", "STEP", "SOURCE", "NAMESPACE", "WRITTEN", "WRITES"],
-              r.map((s) => [s.checkpointId, String(s.step ?? ""), s.source ?? "", s.namespace || "(root)", s.ts, String(s.pendingWrites)]),
+              r.map((s) => [
+                s.checkpointId,
+                String(s.step ?? ""),
+                s.source ?? "",
+                s.namespace || "(root)",
+                s.ts,
+                String(s.pendingWrites),
+              ]),
             ),
       );
     });
@@ -94,7 +113,12 @@ export function register(program: Command, globals: Globals): void {
         process.exitCode = 1;
         return;
       }
-      const shown = { ...summary(tuple), metadata: tuple.metadata, values: tuple.checkpoint.channel_values, pendingWrites: tuple.pendingWrites };
+      const shown = {
+        ...summary(tuple),
+        metadata: tuple.metadata,
+        values: tuple.checkpoint.channel_values,
+        pendingWrites: tuple.pendingWrites,
+      };
       process.stdout.write(`${toJson(shown)}\n`);
     });
 
@@ -114,7 +138,13 @@ export function register(program: Command, globals: Globals): void {
           ? "no versions"
           : table(
               ["CHECKPOINT", "VERSION", "WRITTEN", "SIZE", ""],
-              r.map((v) => [v.checkpointId, v.versionId, v.lastModified?.toISOString() ?? "", bytes(v.size), v.deleted ? "deleted" : ""]),
+              r.map((v) => [
+                v.checkpointId,
+                v.versionId,
+                v.lastModified?.toISOString() ?? "",
+                bytes(v.size),
+                v.deleted ? "deleted" : "",
+              ]),
             ),
       );
     });
@@ -130,14 +160,16 @@ export function register(program: Command, globals: Globals): void {
           s.threads += 1;
           s.checkpoints += t.checkpoints ?? 0;
           s.bytes += t.bytes ?? 0;
-          if (t.lastCheckpointAt && (!s.lastCheckpointAt || t.lastCheckpointAt > s.lastCheckpointAt)) s.lastCheckpointAt = t.lastCheckpointAt;
+          if (t.lastCheckpointAt && (!s.lastCheckpointAt || t.lastCheckpointAt > s.lastCheckpointAt))
+            s.lastCheckpointAt = t.lastCheckpointAt;
         }
         return s;
       });
       output(
         flags,
         stats,
-        (s) => `${s.threads} threads, ${s.checkpoints} checkpoints, ${bytes(s.bytes)}${s.lastCheckpointAt ? `; last write ${s.lastCheckpointAt.toISOString()}` : ""}`,
+        (s) =>
+          `${s.threads} threads, ${s.checkpoints} checkpoints, ${bytes(s.bytes)}${s.lastCheckpointAt ? `; last write ${s.lastCheckpointAt.toISOString()}` : ""}`,
       );
     });
 }

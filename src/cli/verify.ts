@@ -6,7 +6,9 @@ import { EXIT, confirm, output, progress, withCheckpointer, type Globals } from 
 export function register(program: Command, globals: Globals): void {
   program
     .command("verify [thread]")
-    .description("read and check every object (of one thread, or of all); report corrupt keys; exit 1 when some are left")
+    .description(
+      "read and check every object (of one thread, or of all); report corrupt keys; exit 1 when some are left",
+    )
     .option("--quarantine", "move corrupt objects to {prefix}quarantine/ so the rest reads again")
     .action(async (thread: string | undefined, o: { quarantine?: boolean }) => {
       const flags = globals();

@@ -7,7 +7,9 @@ import { randomBytes } from "node:crypto";
 import { expect } from "vitest";
 
 export function fakeKms(masterKeys: string[] = ["alias/test"]) {
-  const masters = new Map(masterKeys.map((name, i) => [name, { arn: `arn:aws:kms:test:key/${i}`, key: randomBytes(32) }]));
+  const masters = new Map(
+    masterKeys.map((name, i) => [name, { arn: `arn:aws:kms:test:key/${i}`, key: randomBytes(32) }]),
+  );
   const calls: string[] = [];
   const client = {
     async send(command: { constructor: { name: string }; input: Record<string, unknown> }) {

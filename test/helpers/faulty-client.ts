@@ -28,7 +28,11 @@ export function proxiedClient(proxy: FaultProxy, inject?: (command: string) => M
         }
         const result = await next(args);
         // the server did the work; the client is told it failed
-        if (fault === "500-after") throw Object.assign(new Error("We encountered an internal error."), { name: "InternalError", $metadata: { httpStatusCode: 500 } });
+        if (fault === "500-after")
+          throw Object.assign(new Error("We encountered an internal error."), {
+            name: "InternalError",
+            $metadata: { httpStatusCode: 500 },
+          });
         return result;
       },
       { step: "finalizeRequest", name: "injectFaults", priority: "high" },

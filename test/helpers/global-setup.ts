@@ -36,7 +36,8 @@ function httpStatus(e: unknown): number | undefined {
 
 /** Whether a second `PutObject` with `If-None-Match: *` is refused, on an unversioned bucket. */
 async function probeConditionalCreate(client: S3Client, bucket: string): Promise<boolean> {
-  const put = () => client.send(new PutObjectCommand({ Bucket: bucket, Key: "probe", Body: "probe", IfNoneMatch: "*" }));
+  const put = () =>
+    client.send(new PutObjectCommand({ Bucket: bucket, Key: "probe", Body: "probe", IfNoneMatch: "*" }));
   try {
     await put();
     return await put().then(
@@ -54,14 +55,21 @@ async function probeConditionalCreate(client: S3Client, bucket: string): Promise
 /** Whether versioning can be turned on for a bucket (s3rver, for one, answers 501). */
 async function probeVersioning(client: S3Client, bucket: string): Promise<boolean> {
   try {
-    await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+    await client.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
+    );
     return (await client.send(new GetBucketVersioningCommand({ Bucket: bucket }))).Status === "Enabled";
   } catch {
     return false;
   }
 }
 
-async function probeStore(s3: { endpoint: string; accessKeyId: string; secretAccessKey: string; region: string }): Promise<StoreFacts> {
+async function probeStore(s3: {
+  endpoint: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  region: string;
+}): Promise<StoreFacts> {
   const client = createClient({
     endpoint: s3.endpoint,
     region: s3.region,
@@ -100,7 +108,7 @@ export async function setup(project: TestProject): Promise<void> {
       throw new Error(
         "No S3 server for the tests: S3_ENDPOINT is not set and no Docker engine answers.\n" +
           "Run the tests with a local S3 server:  npm run test:local\n" +
-          "or start one and export its variables:  scripts/local-s3.sh start && eval \"$(scripts/local-s3.sh env)\"",
+          'or start one and export its variables:  scripts/local-s3.sh start && eval "$(scripts/local-s3.sh env)"',
       );
     }
     const { LocalstackContainer } = await import("@testcontainers/localstack");
@@ -112,7 +120,12 @@ export async function setup(project: TestProject): Promise<void> {
       await container.stop();
     };
   }
-  const s3 = { endpoint, accessKeyId: accessKeyId ?? "", secretAccessKey: secretAccessKey ?? "", region: process.env.S3_REGION ?? "us-east-1" };
+  const s3 = {
+    endpoint,
+    accessKeyId: accessKeyId ?? "",
+    secretAccessKey: secretAccessKey ?? "",
+    region: process.env.S3_REGION ?? "us-east-1",
+  };
   const store = await probeStore(s3);
   console.log(
     `S3 server for the tests: ${endpoint} (versioning: ${store.versioning ? "yes" : "no"}, ` +

@@ -38,7 +38,16 @@ export function startPostgres(): LocalPostgres {
   if (asRoot) execFileSync("chown", ["postgres:postgres", dir]);
   const data = join(dir, "data");
   run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
-  run("pg_ctl", ["-D", data, "-l", join(dir, "log"), "-w", "-o", `-c listen_addresses='' -c unix_socket_directories=${dir} -c fsync=off`, "start"]);
+  run("pg_ctl", [
+    "-D",
+    data,
+    "-l",
+    join(dir, "log"),
+    "-w",
+    "-o",
+    `-c listen_addresses='' -c unix_socket_directories=${dir} -c fsync=off`,
+    "start",
+  ]);
   return {
     url: `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}`,
     stop() {

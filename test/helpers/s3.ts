@@ -51,7 +51,9 @@ export function uniqueBucket(tag: string): string {
 export async function createBucket(client: S3Client, bucket: string, versioned: boolean): Promise<void> {
   await client.send(new CreateBucketCommand({ Bucket: bucket }));
   if (versioned) {
-    await client.send(new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }));
+    await client.send(
+      new PutBucketVersioningCommand({ Bucket: bucket, VersioningConfiguration: { Status: "Enabled" } }),
+    );
   }
 }
 
@@ -59,7 +61,11 @@ export async function createBucket(client: S3Client, bucket: string, versioned: 
  * Every version and delete marker under a prefix (raw, without the library); on a store without
  * versioning (no ListObjectVersions), every object.
  */
-export async function allVersions(client: S3Client, bucket: string, prefix = ""): Promise<{ Key: string; VersionId?: string; marker: boolean }[]> {
+export async function allVersions(
+  client: S3Client,
+  bucket: string,
+  prefix = "",
+): Promise<{ Key: string; VersionId?: string; marker: boolean }[]> {
   const out: { Key: string; VersionId?: string; marker: boolean }[] = [];
   if (!storeFacts().versioning) {
     let ContinuationToken: string | undefined;
@@ -73,7 +79,9 @@ export async function allVersions(client: S3Client, bucket: string, prefix = "")
   let KeyMarker: string | undefined;
   let VersionIdMarker: string | undefined;
   for (;;) {
-    const res = await client.send(new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, VersionIdMarker }));
+    const res = await client.send(
+      new ListObjectVersionsCommand({ Bucket: bucket, Prefix: prefix, KeyMarker, VersionIdMarker }),
+    );
     for (const v of res.Versions ?? []) out.push({ Key: v.Key!, VersionId: v.VersionId, marker: false });
     for (const m of res.DeleteMarkers ?? []) out.push({ Key: m.Key!, VersionId: m.VersionId, marker: true });
     if (!res.IsTruncated) return out;

@@ -12,7 +12,16 @@ import {
   S3Checkpointer,
   isS3CheckpointerError,
 } from "../../src/index.js";
-import { allVersions, bucketsForFile, describeWithVersioning, dropBucket, s3Config, storeFacts, testClient, uniqueBucket } from "../helpers/s3.js";
+import {
+  allVersions,
+  bucketsForFile,
+  describeWithVersioning,
+  dropBucket,
+  s3Config,
+  storeFacts,
+  testClient,
+  uniqueBucket,
+} from "../helpers/s3.js";
 
 const client = testClient();
 const { versioned, unversioned } = bucketsForFile("cp", client);
@@ -31,7 +40,9 @@ function requests(saver: S3Checkpointer, command?: string): Promise<number> {
   return saver.metrics.registry!.getSingleMetricAsString("langgraph_s3_s3_requests_total").then((text) =>
     text
       .split("\n")
-      .filter((l) => l.startsWith("langgraph_s3_s3_requests_total{") && (!command || l.includes(`command="${command}"`)))
+      .filter(
+        (l) => l.startsWith("langgraph_s3_s3_requests_total{") && (!command || l.includes(`command="${command}"`)),
+      )
       .reduce((sum, l) => sum + Number(l.split(" ").pop()), 0),
   );
 }
@@ -88,8 +99,12 @@ describe("options", () => {
   it("are validated eagerly, naming the option", () => {
     expect(() => new S3Checkpointer({ bucket: "" })).toThrow(InvalidOptionError);
     expect(() => new S3Checkpointer({ bucket: "bkt", client, clientConfig: {} })).toThrow(/not both/);
-    expect(() => new S3Checkpointer({ bucket: "bkt", client, inlineThresholdBytes: -1 })).toThrow(/inlineThresholdBytes/);
-    expect(() => new S3Checkpointer({ bucket: "bkt", client, multipartPartSizeBytes: 1024 })).toThrow(/multipartPartSizeBytes/);
+    expect(() => new S3Checkpointer({ bucket: "bkt", client, inlineThresholdBytes: -1 })).toThrow(
+      /inlineThresholdBytes/,
+    );
+    expect(() => new S3Checkpointer({ bucket: "bkt", client, multipartPartSizeBytes: 1024 })).toThrow(
+      /multipartPartSizeBytes/,
+    );
     expect(() => new S3Checkpointer({ bucket: "bkt", client, prefix: "/abs" })).toThrow(/prefix/);
     expect(Object.isFrozen(new S3Checkpointer({ bucket: "bkt", client }).options)).toBe(true);
   });
@@ -134,7 +149,9 @@ onEachBucket("checkpoints and writes", (bucket) => {
     await saver.put({ configurable: { thread_id: "t" } }, cp, meta, { a: 1 });
     const second = { ...cp, channel_values: { a: "second" } };
     // the instance that wrote it knows, before any request
-    await expect(saver.put({ configurable: { thread_id: "t" } }, second, meta, { a: 1 })).rejects.toThrow(CheckpointConflictError);
+    await expect(saver.put({ configurable: { thread_id: "t" } }, second, meta, { a: 1 })).rejects.toThrow(
+      CheckpointConflictError,
+    );
     const other = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix }); // no cache
     const caps = await other.capabilities();
     const late = other.put({ configurable: { thread_id: "t" } }, second, meta, { a: 1 });
@@ -147,7 +164,9 @@ onEachBucket("checkpoints and writes", (bucket) => {
     const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
     for (const reader of [other, fresh, saver]) {
       expect((await reader.getTuple(config))?.checkpoint.channel_values).toEqual({ a: "first" });
-      expect((await reader.getTuple({ configurable: { thread_id: "t" } }))?.checkpoint.channel_values).toEqual({ a: "first" });
+      expect((await reader.getTuple({ configurable: { thread_id: "t" } }))?.checkpoint.channel_values).toEqual({
+        a: "first",
+      });
       const listed = [];
       for await (const t of reader.list({ configurable: { thread_id: "t" } })) listed.push(t.checkpoint.channel_values);
       expect(listed).toEqual([{ a: "first" }]);
@@ -178,11 +197,21 @@ onEachBucket("checkpoints and writes", (bucket) => {
     const saver = await saverOn(bucket);
     const cp = checkpoint({ a: "before" }, { a: 1 });
     await saver.put({ configurable: { thread_id: "again" } }, cp, meta, { a: 1 });
-    await saver.putWrites({ configurable: { thread_id: "again", checkpoint_ns: "", checkpoint_id: cp.id } }, [["ch", "old"]], "task", "~a");
+    await saver.putWrites(
+      { configurable: { thread_id: "again", checkpoint_ns: "", checkpoint_id: cp.id } },
+      [["ch", "old"]],
+      "task",
+      "~a",
+    );
     await saver.deleteThread("again");
     // e.g. a migration run again into the thread: the same ids, other content (a new lineage)
     const other = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
-    const config = await other.put({ configurable: { thread_id: "again" } }, { ...cp, channel_values: { a: "after" } }, meta, { a: 1 });
+    const config = await other.put(
+      { configurable: { thread_id: "again" } },
+      { ...cp, channel_values: { a: "after" } },
+      meta,
+      { a: 1 },
+    );
     await other.putWrites(config, [["ch", "new"]], "task", "~a");
     const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
     const tuple = await fresh.getTuple({ configurable: { thread_id: "again" } });
@@ -197,7 +226,15 @@ onEachBucket("checkpoints and writes", (bucket) => {
     await saver.putWrites(config, [["ch", "second"]], "task-1", "~a");
     await saver.putWrites(config, [["__error__", "boom 1"]], "task-2");
     await saver.putWrites(config, [["__error__", "boom 2"]], "task-2");
-    await saver.putWrites(config, [["x", 1], ["__interrupt__", "stop"]], "task-0", "~b");
+    await saver.putWrites(
+      config,
+      [
+        ["x", 1],
+        ["__interrupt__", "stop"],
+      ],
+      "task-0",
+      "~b",
+    );
     const tuple = await saver.getTuple(config);
     // writesSortKey order: task path, then task id, then index
     expect(tuple?.pendingWrites).toEqual([
@@ -211,7 +248,12 @@ onEachBucket("checkpoints and writes", (bucket) => {
   it("stores large channels once and refers to them while unchanged", async () => {
     const saver = await saverOn(bucket, { inlineThresholdBytes: 1024 });
     const big = randomBytes(50_000).toString("base64");
-    let config = await saver.put({ configurable: { thread_id: "big" } }, checkpoint({ big, small: 1 }, { big: 1, small: 1 }), meta, { big: 1, small: 1 });
+    let config = await saver.put(
+      { configurable: { thread_id: "big" } },
+      checkpoint({ big, small: 1 }, { big: 1, small: 1 }),
+      meta,
+      { big: 1, small: 1 },
+    );
     const putsBefore = await requests(saver, "PutObject");
     for (let i = 2; i <= 4; i += 1) {
       config = await saver.put(config, checkpoint({ big, small: i }, { big: 1, small: i }), meta, { small: i });
@@ -219,13 +261,22 @@ onEachBucket("checkpoints and writes", (bucket) => {
     // one record per put, the 50 kB channel is never written again
     expect((await requests(saver, "PutObject")) - putsBefore).toBe(3);
     const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
-    expect((await fresh.getTuple({ configurable: { thread_id: "big" } }))?.checkpoint.channel_values).toEqual({ big, small: 4 });
+    expect((await fresh.getTuple({ configurable: { thread_id: "big" } }))?.checkpoint.channel_values).toEqual({
+      big,
+      small: 4,
+    });
   });
 
   it("uploads bodies above the threshold as multipart and reads them back", async () => {
-    const saver = await saverOn(bucket, { multipartThresholdBytes: 5 * 1024 * 1024, multipartPartSizeBytes: 5 * 1024 * 1024, compression: { codec: "none" } });
+    const saver = await saverOn(bucket, {
+      multipartThresholdBytes: 5 * 1024 * 1024,
+      multipartPartSizeBytes: 5 * 1024 * 1024,
+      compression: { codec: "none" },
+    });
     const big = randomBytes(7 * 1024 * 1024).toString("base64"); // ~9.3 MB serialized
-    const config = await saver.put({ configurable: { thread_id: "mp" } }, checkpoint({ big }, { big: 1 }), meta, { big: 1 });
+    const config = await saver.put({ configurable: { thread_id: "mp" } }, checkpoint({ big }, { big: 1 }), meta, {
+      big: 1,
+    });
     expect(await requests(saver, "UploadPart")).toBeGreaterThanOrEqual(2);
     expect(await requests(saver, "CompleteMultipartUpload")).toBe(1);
     const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
@@ -233,10 +284,18 @@ onEachBucket("checkpoints and writes", (bucket) => {
   });
 
   it("streams a large state as zstd frames: a single PUT when it compresses below a part, multipart when not", async () => {
-    const saver = await saverOn(bucket, { multipartThresholdBytes: 5 * 1024 * 1024, multipartPartSizeBytes: 5 * 1024 * 1024 });
+    const saver = await saverOn(bucket, {
+      multipartThresholdBytes: 5 * 1024 * 1024,
+      multipartPartSizeBytes: 5 * 1024 * 1024,
+    });
     const text = "the agent asked the tool for a summary of the plan\n".repeat(400_000); // ~20 MB, compresses well
     const noise = randomBytes(12 * 1024 * 1024).toString("base64"); // ~16 MB, compresses to ~12 MB
-    const config = await saver.put({ configurable: { thread_id: "zs" } }, checkpoint({ text, noise }, { text: 1, noise: 1 }), meta, { text: 1, noise: 1 });
+    const config = await saver.put(
+      { configurable: { thread_id: "zs" } },
+      checkpoint({ text, noise }, { text: 1, noise: 1 }),
+      meta,
+      { text: 1, noise: 1 },
+    );
     expect(await requests(saver, "CompleteMultipartUpload")).toBe(1);
     const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
     expect((await fresh.getTuple(config))?.checkpoint.channel_values).toEqual({ text, noise });
@@ -244,7 +303,9 @@ onEachBucket("checkpoints and writes", (bucket) => {
 
   it("lists past 1,000 objects, newest first, with before and limit", async () => {
     const saver = await saverOn(bucket);
-    let config = { configurable: { thread_id: "long", checkpoint_ns: "" } } as { configurable: Record<string, unknown> };
+    let config = { configurable: { thread_id: "long", checkpoint_ns: "" } } as {
+      configurable: Record<string, unknown>;
+    };
     const ids: string[] = [];
     const batch = 60;
     // 1,200 checkpoints: written 60 at a time (each its own parent chain is irrelevant here)
@@ -260,7 +321,8 @@ onEachBucket("checkpoints and writes", (bucket) => {
     expect(listed).toEqual(newestFirst);
     const before = newestFirst[1000]!;
     const page: string[] = [];
-    for await (const t of saver.list(config, { before: { configurable: { checkpoint_id: before } }, limit: 5 })) page.push(t.checkpoint.id);
+    for await (const t of saver.list(config, { before: { configurable: { checkpoint_id: before } }, limit: 5 }))
+      page.push(t.checkpoint.id);
     expect(page).toEqual(newestFirst.slice(1001, 1006));
     expect((await saver.getTuple(config))?.checkpoint.id).toBe(newestFirst[0]);
   }, 240_000);
@@ -270,7 +332,8 @@ describe("readConcurrency and serde", () => {
   it("readConcurrency bounds the reads in flight: 1 makes them sequential", async () => {
     const writer = await saverOn(unversioned);
     let config = { configurable: { thread_id: "rc", checkpoint_ns: "" } } as { configurable: Record<string, unknown> };
-    for (let i = 0; i < 3; i += 1) config = (await writer.put(config, checkpoint({ i }, { i: i + 1 }), meta, { i: i + 1 })) as typeof config;
+    for (let i = 0; i < 3; i += 1)
+      config = (await writer.put(config, checkpoint({ i }, { i: i + 1 }), meta, { i: i + 1 })) as typeof config;
     /** The most checkpoint reads (GETs under threads/) in flight at once during a list(). */
     const mostInFlight = async (readConcurrency: number) => {
       const counting = testClient();
@@ -289,7 +352,12 @@ describe("readConcurrency and serde", () => {
         },
         { step: "initialize", name: "countInFlight" },
       );
-      const reader = new S3Checkpointer({ bucket: unversioned, client: counting, prefix: writer.options.prefix, readConcurrency });
+      const reader = new S3Checkpointer({
+        bucket: unversioned,
+        client: counting,
+        prefix: writer.options.prefix,
+        readConcurrency,
+      });
       for await (const _t of reader.list({ configurable: { thread_id: "rc", checkpoint_ns: "" } })) void _t;
       return most;
     };
@@ -310,7 +378,9 @@ describe("readConcurrency and serde", () => {
       loadsTyped: (type: string, bytes: Uint8Array | string) => inner.loadsTyped(type.replace(/^counted-/, ""), bytes),
     };
     const saver = new S3Checkpointer({ bucket: unversioned, client, serde, prefix: `serde/${randomUUID()}/` });
-    const config = await saver.put({ configurable: { thread_id: "s" } }, checkpoint({ a: [1, 2] }, { a: 1 }), meta, { a: 1 });
+    const config = await saver.put({ configurable: { thread_id: "s" } }, checkpoint({ a: [1, 2] }, { a: 1 }), meta, {
+      a: 1,
+    });
     expect(types.length).toBe(3); // checkpoint, metadata, one channel value
     const fresh = new S3Checkpointer({ bucket: unversioned, client, serde, prefix: saver.options.prefix });
     expect((await fresh.getTuple(config))?.checkpoint.channel_values).toEqual({ a: [1, 2] });
@@ -320,7 +390,9 @@ describe("readConcurrency and serde", () => {
 onEachBucket("cache of immutable objects", (bucket) => {
   it("serves repeated reads of a record from memory, and never when turned off", async () => {
     const writer = await saverOn(bucket);
-    const config = await writer.put({ configurable: { thread_id: "c" } }, checkpoint({ a: 1 }, { a: 1 }), meta, { a: 1 });
+    const config = await writer.put({ configurable: { thread_id: "c" } }, checkpoint({ a: 1 }, { a: 1 }), meta, {
+      a: 1,
+    });
     const gets = async (cacheMaxBytes: number) => {
       const reader = new S3Checkpointer({ bucket, client, prefix: writer.options.prefix, cacheMaxBytes });
       await reader.getTuple(config);
@@ -336,17 +408,40 @@ onEachBucket("cache of immutable objects", (bucket) => {
 });
 
 onEachBucket("thread ids and namespaces are arbitrary strings", (bucket) => {
-  const nasty = ["../", "../../other-thread", "/", "a/b", "%2F", "%", "", "ü🙂日本", " ", "~", "~h00", "x".repeat(1000), "é".repeat(600)];
+  const nasty = [
+    "../",
+    "../../other-thread",
+    "/",
+    "a/b",
+    "%2F",
+    "%",
+    "",
+    "ü🙂日本",
+    " ",
+    "~",
+    "~h00",
+    "x".repeat(1000),
+    "é".repeat(600),
+  ];
 
   it("each one round-trips, stays isolated, and is deleted alone", async () => {
     const saver = await saverOn(bucket);
     const configs = [];
     for (const [i, thread] of nasty.entries()) {
       const ns = nasty[(i + 3) % nasty.length]!;
-      configs.push(await saver.put({ configurable: { thread_id: thread, checkpoint_ns: ns } }, checkpoint({ who: thread }, { who: 1 }), meta, { who: 1 }));
+      configs.push(
+        await saver.put(
+          { configurable: { thread_id: thread, checkpoint_ns: ns } },
+          checkpoint({ who: thread }, { who: 1 }),
+          meta,
+          { who: 1 },
+        ),
+      );
     }
     for (const [i, thread] of nasty.entries()) {
-      const tuple = await saver.getTuple({ configurable: { thread_id: thread, checkpoint_ns: nasty[(i + 3) % nasty.length] } });
+      const tuple = await saver.getTuple({
+        configurable: { thread_id: thread, checkpoint_ns: nasty[(i + 3) % nasty.length] },
+      });
       expect(tuple?.checkpoint.channel_values).toEqual({ who: thread });
       expect(tuple?.config.configurable?.thread_id).toBe(thread);
     }
@@ -365,12 +460,16 @@ onEachBucket("thread ids and namespaces are arbitrary strings", (bucket) => {
   it("bad input gives typed errors", async () => {
     const saver = await saverOn(bucket);
     await expect(saver.put({ configurable: {} }, checkpoint({}, {}), meta, {})).rejects.toThrow(InvalidArgumentError);
-    await expect(saver.put({ configurable: { thread_id: {} } }, checkpoint({}, {}), meta, {})).rejects.toThrow(InvalidArgumentError);
-    await expect(saver.put({ configurable: { thread_id: "t" } }, { ...checkpoint({}, {}), id: "no/slashes" }, meta, {})).rejects.toThrow(
+    await expect(saver.put({ configurable: { thread_id: {} } }, checkpoint({}, {}), meta, {})).rejects.toThrow(
       InvalidArgumentError,
     );
+    await expect(
+      saver.put({ configurable: { thread_id: "t" } }, { ...checkpoint({}, {}), id: "no/slashes" }, meta, {}),
+    ).rejects.toThrow(InvalidArgumentError);
     await expect(saver.putWrites({ configurable: { thread_id: "t" } }, [], "task")).rejects.toThrow(/checkpoint_id/);
-    await expect(saver.getTuple({ configurable: { thread_id: "t", checkpoint_id: "../x" } })).rejects.toThrow(InvalidArgumentError);
+    await expect(saver.getTuple({ configurable: { thread_id: "t", checkpoint_id: "../x" } })).rejects.toThrow(
+      InvalidArgumentError,
+    );
   });
 });
 

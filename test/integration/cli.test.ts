@@ -84,7 +84,10 @@ const json = (run: Run) => {
 };
 
 function loopGraph(saver: BaseCheckpointSaver, steps: number) {
-  const State = Annotation.Root({ i: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }), note: Annotation<string>() });
+  const State = Annotation.Root({
+    i: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
+    note: Annotation<string>(),
+  });
   return new StateGraph(State)
     .addNode("tick", (s) => ({ i: s.i + 1, note: `step ${s.i + 1} `.repeat(20) }))
     .addEdge(START, "tick")
@@ -109,7 +112,9 @@ const comparable = (t: CheckpointTuple) => ({
   parent: t.parentConfig?.configurable?.checkpoint_id,
   checkpoint: {
     ...t.checkpoint,
-    channel_values: Object.fromEntries(Object.entries(t.checkpoint.channel_values).filter(([c]) => Object.hasOwn(t.checkpoint.channel_versions, c))),
+    channel_values: Object.fromEntries(
+      Object.entries(t.checkpoint.channel_values).filter(([c]) => Object.hasOwn(t.checkpoint.channel_versions, c)),
+    ),
   },
   metadata: t.metadata,
   pendingWrites: t.pendingWrites,
@@ -129,7 +134,20 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     const env = envFor(buckets.unversioned, `cli/${randomUUID()}/`);
     const help = await cli(["--help"], env);
     expect(help.code).toBe(0);
-    const commands = ["setup", "threads", "history", "show", "versions", "restore", "delete", "undelete", "purge", "copy", "prune", "sweep"];
+    const commands = [
+      "setup",
+      "threads",
+      "history",
+      "show",
+      "versions",
+      "restore",
+      "delete",
+      "undelete",
+      "purge",
+      "copy",
+      "prune",
+      "sweep",
+    ];
     for (const command of [...commands, "migrate", "verify", "stats", "share", "shares", "revoke-share", "import"]) {
       expect(help.stdout).toMatch(new RegExp(`^  ${command}\\b`, "m"));
     }
@@ -144,7 +162,16 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     expect(missing.stderr).toMatch(/^langgraph-checkpoint-s3: /);
     expect((await cli(["show", "nobody"], env)).code).toBe(1);
     // a saver that cannot be reached is a failure (a socket directory that does not exist: no network)
-    const noServer = await cli(["migrate", "--from", "postgresql://postgres@/x?host=/nonexistent-lgs3", "--to", `s3://${buckets.unversioned}/x/`], env);
+    const noServer = await cli(
+      [
+        "migrate",
+        "--from",
+        "postgresql://postgres@/x?host=/nonexistent-lgs3",
+        "--to",
+        `s3://${buckets.unversioned}/x/`,
+      ],
+      env,
+    );
     expect(noServer.code).toBe(1);
     expect(noServer.stderr).toMatch(/^langgraph-s3: .*nonexistent-lgs3/m);
   });
@@ -157,7 +184,10 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     await loopGraph(saver, 5).invoke({ i: 0 }, { configurable: { thread_id: "loop" } });
 
     expect(json(await cli(["threads", "--json"], env))).toEqual([{ threadId: "ask" }, { threadId: "loop" }]);
-    const detailed = json(await cli(["threads", "--details", "--json"], env)) as { threadId: string; checkpoints: number }[];
+    const detailed = json(await cli(["threads", "--details", "--json"], env)) as {
+      threadId: string;
+      checkpoints: number;
+    }[];
     expect(detailed.map((t) => [t.threadId, t.checkpoints])).toEqual([
       ["ask", (await history(saver, "ask")).length],
       ["loop", (await history(saver, "loop")).length],
@@ -166,14 +196,22 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     expect(text.stdout).toMatch(/^THREAD +CHECKPOINTS/);
 
     const rows = json(await cli(["history", "loop", "--json"], env)) as { checkpointId: string; step: number }[];
-    expect(rows.map((r) => r.checkpointId)).toEqual((await history(saver, "loop")).map((t) => t.config.configurable?.checkpoint_id));
+    expect(rows.map((r) => r.checkpointId)).toEqual(
+      (await history(saver, "loop")).map((t) => t.config.configurable?.checkpoint_id),
+    );
     expect((json(await cli(["history", "loop", "--limit", "2", "--json"], env)) as unknown[]).length).toBe(2);
     const shown = json(await cli(["show", "ask"], env)) as { values: { log: string[] }; pendingWrites: unknown[] };
     expect(shown.values.log).toEqual(["planned"]);
     expect(shown.pendingWrites.length).toBeGreaterThan(0);
-    const older = json(await cli(["show", "loop", "--checkpoint", rows[2]!.checkpointId], env)) as { checkpointId: string; values: { i: number } };
+    const older = json(await cli(["show", "loop", "--checkpoint", rows[2]!.checkpointId], env)) as {
+      checkpointId: string;
+      values: { i: number };
+    };
     expect(older).toMatchObject({ checkpointId: rows[2]!.checkpointId, values: { i: 3 } });
-    expect(json(await cli(["stats", "--json"], env))).toMatchObject({ threads: 2, checkpoints: detailed[0]!.checkpoints + detailed[1]!.checkpoints });
+    expect(json(await cli(["stats", "--json"], env))).toMatchObject({
+      threads: 2,
+      checkpoints: detailed[0]!.checkpoints + detailed[1]!.checkpoints,
+    });
 
     const refused = await cli(["prune", "loop", "--keep-last", "2"], env);
     expect(refused.code).toBe(2);
@@ -188,15 +226,24 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
       { threadId: "loop", removed: 0 },
     ]);
     // nothing idle for a day; then everything idle for a millisecond, on a dry run
-    expect(json(await cli(["sweep", "--idle-for", "1d", "--yes", "--json"], env))).toMatchObject({ threads: 2, idle: [] });
+    expect(json(await cli(["sweep", "--idle-for", "1d", "--yes", "--json"], env))).toMatchObject({
+      threads: 2,
+      idle: [],
+    });
     await new Promise((r) => setTimeout(r, 1100));
-    expect(json(await cli(["sweep", "--idle-for", "1ms", "--dry-run", "--json"], env))).toMatchObject({ idle: ["ask", "loop"], dryRun: true });
+    expect(json(await cli(["sweep", "--idle-for", "1ms", "--dry-run", "--json"], env))).toMatchObject({
+      idle: ["ask", "loop"],
+      dryRun: true,
+    });
     expect((await cli(["sweep", "--idle-for", "1ms"], env)).code).toBe(2);
     expect((await cli(["delete", "ask"], env)).code).toBe(2);
     expect(await saver.getTuple({ configurable: { thread_id: "ask" } })).toBeDefined();
     expect(json(await cli(["delete", "ask", "--yes", "--json"], env))).toEqual({ deleted: "ask" });
     expect(await saver.getTuple({ configurable: { thread_id: "ask" } })).toBeUndefined();
-    expect(json(await cli(["copy", "loop", "loop-copy", "--json"], env))).toMatchObject({ from: "loop", to: "loop-copy" });
+    expect(json(await cli(["copy", "loop", "loop-copy", "--json"], env))).toMatchObject({
+      from: "loop",
+      to: "loop-copy",
+    });
     expect((await history(saver, "loop-copy")).length).toBe(2);
   });
 
@@ -208,20 +255,33 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     await approvalGraph(saver).invoke({ log: [] }, { configurable: { thread_id: "ask" } });
     expect((await cli(["share", "ask", "--expires-in", "500ms"], env)).code).toBe(2);
     expect((await cli(["share", "ask", "--expires-in", "8d"], env)).code).toBe(2);
-    const share = json(await cli(["share", "ask", "--expires-in", "10m", "--json"], env)) as { url: string; shareId: string };
+    const share = json(await cli(["share", "ask", "--expires-in", "10m", "--json"], env)) as {
+      url: string;
+      shareId: string;
+    };
     expect(share.url).toMatch(/#k=/);
     const listed = json(await cli(["shares", "--json"], env)) as { shareId: string; threadId: string }[];
     expect(listed).toMatchObject([{ shareId: share.shareId, threadId: "ask" }]);
     // the import writes with the target's credentials; reading the URL needs none
-    const imported = json(await cli(["import", share.url, "--thread", "copy", "--into", `s3://${buckets.unversioned}/${to}`, "--json"], env));
+    const imported = json(
+      await cli(
+        ["import", share.url, "--thread", "copy", "--into", `s3://${buckets.unversioned}/${to}`, "--json"],
+        env,
+      ),
+    );
     expect(imported).toMatchObject({ thread_id: "copy" });
     const target = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix: to });
     const original = await saver.getTuple({ configurable: { thread_id: "ask" } });
     const copy = await target.getTuple({ configurable: { thread_id: "copy" } });
     expect(copy?.checkpoint.channel_values).toEqual(original?.checkpoint.channel_values);
     expect((await cli(["revoke-share", share.shareId], env)).code).toBe(2); // --yes needed off a terminal
-    expect(json(await cli(["revoke-share", share.shareId, "--yes", "--json"], env))).toEqual({ shareId: share.shareId, revoked: true });
-    expect((await cli(["import", share.url, "--thread", "again", "--into", `s3://${buckets.unversioned}/${to}`], env)).code).toBe(1);
+    expect(json(await cli(["revoke-share", share.shareId, "--yes", "--json"], env))).toEqual({
+      shareId: share.shareId,
+      revoked: true,
+    });
+    expect(
+      (await cli(["import", share.url, "--thread", "again", "--into", `s3://${buckets.unversioned}/${to}`], env)).code,
+    ).toBe(1);
   });
 
   it("verify finds a planted corrupt object and a missing shared value; --quarantine moves them aside and the rest reads again", async () => {
@@ -236,7 +296,11 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
 
     const found = await cli(["verify", "--json"], env);
     expect(found.code).toBe(1);
-    const report = JSON.parse(found.stdout) as { objects: number; corrupt: { key: string; code: string }[]; quarantined: string[] };
+    const report = JSON.parse(found.stdout) as {
+      objects: number;
+      corrupt: { key: string; code: string }[];
+      quarantined: string[];
+    };
     expect(report.corrupt).toEqual([expect.objectContaining({ key: victim, code: "CHECKPOINT_CORRUPTED" })]);
     expect(report.objects).toBeGreaterThan(before.length);
     // a listing of the whole history fails on it
@@ -249,27 +313,44 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     const rows = json(await cli(["history", "v", "--json"], env)) as unknown[];
     expect(rows.length).toBe(before.length - 1);
     expect(json(await cli(["verify", "--json"], env))).toMatchObject({ corrupt: [] });
-    const kept = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}quarantine/` }));
+    const kept = await client.send(
+      new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}quarantine/` }),
+    );
     expect(kept.Contents?.map((o) => o.Key)).toEqual([saver.layout.quarantine(victim)]);
 
     // a value two checkpoints share goes missing: both records are reported, the third reads
     const big = (n: number) => `${n}`.repeat(20_000);
     let parent: string | undefined;
     const records: string[] = [];
-    for (const [n, version] of [[1, 1], [2, 1], [3, 2]] as const) {
+    for (const [n, version] of [
+      [1, 1],
+      [2, 1],
+      [3, 2],
+    ] as const) {
       const c = { ...checkpointOf({ big: big(version), n }), channel_versions: { big: version, n } };
       const newVersions: Record<string, number> = n === 2 ? { n } : { big: version, n };
-      await saver.put({ configurable: { thread_id: "m", checkpoint_ns: "", ...(parent ? { checkpoint_id: parent } : {}) } }, c, meta, newVersions);
+      await saver.put(
+        { configurable: { thread_id: "m", checkpoint_ns: "", ...(parent ? { checkpoint_id: parent } : {}) } },
+        c,
+        meta,
+        newVersions,
+      );
       parent = c.id;
       records.push(saver.layout.record("m", "", c.id));
     }
-    await client.send(new DeleteObjectCommand({ Bucket: buckets.unversioned, Key: saver.layout.blob("m", "", "big", 1) }));
+    await client.send(
+      new DeleteObjectCommand({ Bucket: buckets.unversioned, Key: saver.layout.blob("m", "", "big", 1) }),
+    );
     const broken = await cli(["verify", "m", "--json"], env);
     expect(broken.code).toBe(1);
-    expect((JSON.parse(broken.stdout) as { corrupt: { key: string; code: string }[] }).corrupt.map((c) => [c.key, c.code]).sort()).toEqual(
-      [records[0], records[1]].map((k) => [k, "MISSING_PART"]).sort(),
-    );
-    expect(json(await cli(["verify", "m", "--quarantine", "--yes", "--json"], env))).toMatchObject({ quarantined: expect.arrayContaining([records[0], records[1]]) });
+    expect(
+      (JSON.parse(broken.stdout) as { corrupt: { key: string; code: string }[] }).corrupt
+        .map((c) => [c.key, c.code])
+        .sort(),
+    ).toEqual([records[0], records[1]].map((k) => [k, "MISSING_PART"]).sort());
+    expect(json(await cli(["verify", "m", "--quarantine", "--yes", "--json"], env))).toMatchObject({
+      quarantined: expect.arrayContaining([records[0], records[1]]),
+    });
     expect((json(await cli(["history", "m", "--json"], env)) as unknown[]).length).toBe(1);
   });
 
@@ -280,7 +361,10 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
       expect(json(await cli(["setup", "--versioning", "--json"], env))).toMatchObject({ versioning: "Enabled" });
       const saver = new S3Checkpointer({ bucket: buckets.versioned, client, prefix });
       await loopGraph(saver, 3).invoke({ i: 0 }, { configurable: { thread_id: "h" } });
-      const versions = json(await cli(["versions", "h", "--json"], env)) as { checkpointId: string; versionId: string }[];
+      const versions = json(await cli(["versions", "h", "--json"], env)) as {
+        checkpointId: string;
+        versionId: string;
+      }[];
       expect(versions.length).toBe((await history(saver, "h")).length);
       const oldest = versions.at(-1)!;
       const shown = json(await cli(["show", "h", "--version", oldest.versionId], env)) as { checkpointId: string };
@@ -288,51 +372,61 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
       expect(json(await cli(["delete", "h", "--yes", "--json"], env))).toEqual({ deleted: "h" });
       expect(json(await cli(["threads", "--json"], env))).toEqual([]);
       expect(json(await cli(["undelete", "h", "--json"], env))).toMatchObject({ thread: "h" });
-      const restored = json(await cli(["restore", "h", "--version", versions[1]!.versionId, "--json"], env)) as { checkpoint_id: string };
-      expect((await saver.getTuple({ configurable: { thread_id: "h" } }))?.config.configurable?.checkpoint_id).toBe(restored.checkpoint_id);
+      const restored = json(await cli(["restore", "h", "--version", versions[1]!.versionId, "--json"], env)) as {
+        checkpoint_id: string;
+      };
+      expect((await saver.getTuple({ configurable: { thread_id: "h" } }))?.config.configurable?.checkpoint_id).toBe(
+        restored.checkpoint_id,
+      );
       expect((await cli(["purge", "h"], env)).code).toBe(2);
       expect(json(await cli(["purge", "h", "--yes", "--json"], env))).toMatchObject({ threadId: "h", failed: 0 });
       expect(json(await cli(["versions", "h", "--deleted", "--json"], env))).toEqual([]);
     });
   });
 
-  describe.runIf(sqliteLoads)(`migrate from a SQLite file${sqliteLoads ? "" : " [needs better-sqlite3 built for this Node]"}`, () => {
-    let dir = "";
-    afterAll(() => {
-      if (dir) rmSync(dir, { recursive: true, force: true });
-    });
+  describe.runIf(sqliteLoads)(
+    `migrate from a SQLite file${sqliteLoads ? "" : " [needs better-sqlite3 built for this Node]"}`,
+    () => {
+      let dir = "";
+      afterAll(() => {
+        if (dir) rmSync(dir, { recursive: true, force: true });
+      });
 
-    it("killed halfway, then run again: every checkpoint and pending write once, and the graph continues", async () => {
-      const { SqliteSaver } = await import("@langchain/langgraph-checkpoint-sqlite");
-      dir = mkdtempSync(join(tmpdir(), "lgs3-cli-"));
-      const file = join(dir, "state.db");
-      const sqlite = SqliteSaver.fromConnString(file);
-      try {
-        await killedAndResumed(sqlite, `sqlite:${file}`);
-      } finally {
-        (sqlite as unknown as { db: { close(): void } }).db.close();
-      }
-    });
-  });
+      it("killed halfway, then run again: every checkpoint and pending write once, and the graph continues", async () => {
+        const { SqliteSaver } = await import("@langchain/langgraph-checkpoint-sqlite");
+        dir = mkdtempSync(join(tmpdir(), "lgs3-cli-"));
+        const file = join(dir, "state.db");
+        const sqlite = SqliteSaver.fromConnString(file);
+        try {
+          await killedAndResumed(sqlite, `sqlite:${file}`);
+        } finally {
+          (sqlite as unknown as { db: { close(): void } }).db.close();
+        }
+      });
+    },
+  );
 
-  describe.runIf(postgresBin() !== undefined)(`migrate from Postgres${postgresBin() ? "" : " [needs Debian's postgresql]"}`, () => {
-    let server: LocalPostgres | undefined;
-    beforeAll(() => {
-      server = startPostgres();
-    });
-    afterAll(() => server?.stop());
+  describe.runIf(postgresBin() !== undefined)(
+    `migrate from Postgres${postgresBin() ? "" : " [needs Debian's postgresql]"}`,
+    () => {
+      let server: LocalPostgres | undefined;
+      beforeAll(() => {
+        server = startPostgres();
+      });
+      afterAll(() => server?.stop());
 
-    it("killed halfway, then run again: every checkpoint and pending write once, and the graph continues", async () => {
-      const { PostgresSaver } = await import("@langchain/langgraph-checkpoint-postgres");
-      const postgres = PostgresSaver.fromConnString(server!.url);
-      await postgres.setup();
-      try {
-        await killedAndResumed(postgres, server!.url);
-      } finally {
-        await postgres.end();
-      }
-    });
-  });
+      it("killed halfway, then run again: every checkpoint and pending write once, and the graph continues", async () => {
+        const { PostgresSaver } = await import("@langchain/langgraph-checkpoint-postgres");
+        const postgres = PostgresSaver.fromConnString(server!.url);
+        await postgres.setup();
+        try {
+          await killedAndResumed(postgres, server!.url);
+        } finally {
+          await postgres.end();
+        }
+      });
+    },
+  );
 });
 
 /**
@@ -370,6 +464,8 @@ async function killedAndResumed(source: BaseCheckpointSaver, location: string): 
     expect((await history(target, thread)).map(comparable)).toEqual((await history(source, thread)).map(comparable));
   }
   expect(json(await cli(args, env))).toMatchObject({ written: 0, alreadyThere: total, writes: 0 });
-  const done = await approvalGraph(target).invoke(new Command({ resume: "yes" }), { configurable: { thread_id: "ask" } });
+  const done = await approvalGraph(target).invoke(new Command({ resume: "yes" }), {
+    configurable: { thread_id: "ask" },
+  });
   expect(done.log).toEqual(["planned", "approved: yes", "acted after 2"]);
 }

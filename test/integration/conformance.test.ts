@@ -1,11 +1,15 @@
 /**
  * LangGraph's own conformance suite, in full, against the real S3 server: once on a versioned
  * bucket (immutability by version check on Ceph RGW) and once on an unversioned bucket
- * (conditional create), and once more there with client-side encryption on. Every checkpointer the suite asks for gets a prefix of its own, so no
- * instance sees another's state.
+ * (conditional create), and once more there with client-side encryption on. Every checkpointer
+ * the suite asks for gets a prefix of its own, so no instance sees another's state.
  */
 import { randomUUID } from "node:crypto";
-import { deltaChannelHistoryTests, validate, type CheckpointSaverTestInitializer } from "@langchain/langgraph-checkpoint-validation";
+import {
+  deltaChannelHistoryTests,
+  validate,
+  type CheckpointSaverTestInitializer,
+} from "@langchain/langgraph-checkpoint-validation";
 import { S3Checkpointer, generateKey } from "../../src/index.js";
 import { createBucket, describeWithVersioning, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
 

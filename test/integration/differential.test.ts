@@ -6,7 +6,17 @@
  * and step, the shape of the parent chain) is compared.
  */
 import { randomUUID } from "node:crypto";
-import { Annotation, Command, DeltaChannel, END, MemorySaver, START, StateGraph, interrupt, type BaseCheckpointSaver } from "@langchain/langgraph";
+import {
+  Annotation,
+  Command,
+  DeltaChannel,
+  END,
+  MemorySaver,
+  START,
+  StateGraph,
+  interrupt,
+  type BaseCheckpointSaver,
+} from "@langchain/langgraph";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { S3Checkpointer, generateKey } from "../../src/index.js";
 import { createBucket, dropBucket, storeFacts, testClient, uniqueBucket } from "../helpers/s3.js";
@@ -20,7 +30,14 @@ afterAll(() => dropBucket(client, bucket));
 
 type Saver = BaseCheckpointSaver;
 type AnyGraph = {
-  getStateHistory(config: object): AsyncIterable<{ values: unknown; next: string[]; metadata?: Record<string, unknown>; tasks: unknown[]; config: { configurable?: Record<string, unknown> }; parentConfig?: { configurable?: Record<string, unknown> } }>;
+  getStateHistory(config: object): AsyncIterable<{
+    values: unknown;
+    next: string[];
+    metadata?: Record<string, unknown>;
+    tasks: unknown[];
+    config: { configurable?: Record<string, unknown> };
+    parentConfig?: { configurable?: Record<string, unknown> };
+  }>;
   getState(config: object, options?: object): Promise<unknown>;
 };
 
@@ -47,14 +64,25 @@ async function snapshotHistory(graph: AnyGraph, saver: Saver, config: { configur
         .sort((a, b) => a.name.localeCompare(b.name)),
       // interrupt ids derive from checkpoint ids, which differ between any two runs
       pendingWrites: (tuple?.pendingWrites ?? [])
-        .map(([, channel, value]) => [channel, JSON.stringify(value, (k, v) => (k === "id" && typeof v === "string" ? "<id>" : v))])
+        .map(([, channel, value]) => [
+          channel,
+          JSON.stringify(value, (k, v) => (k === "id" && typeof v === "string" ? "<id>" : v)),
+        ])
         .sort(),
     });
   }
-  const state = (await graph.getState(config, { subgraphs: true })) as { values: unknown; next: string[]; tasks: { name: string; state?: { values?: unknown } }[] };
+  const state = (await graph.getState(config, { subgraphs: true })) as {
+    values: unknown;
+    next: string[];
+    tasks: { name: string; state?: { values?: unknown } }[];
+  };
   return {
     history: normalized,
-    final: { values: state.values, next: state.next, subgraphs: state.tasks.map((t) => ({ name: t.name, values: t.state?.values })) },
+    final: {
+      values: state.values,
+      next: state.next,
+      subgraphs: state.tasks.map((t) => ({ name: t.name, values: t.state?.values })),
+    },
   };
 }
 
@@ -68,7 +96,13 @@ async function differential(scenario: (saver: Saver, threadId: string) => Promis
   const s3 = await scenario(saver, randomUUID());
   expect(s3).toEqual(memory);
   // and once more with client-side encryption on
-  const encrypted = new S3Checkpointer({ bucket, client, prefix: `diff/${randomUUID()}/`, inlineThresholdBytes: 64, encryption });
+  const encrypted = new S3Checkpointer({
+    bucket,
+    client,
+    prefix: `diff/${randomUUID()}/`,
+    inlineThresholdBytes: 64,
+    encryption,
+  });
   expect(await scenario(encrypted, randomUUID())).toEqual(memory);
   return s3;
 }
@@ -150,7 +184,9 @@ describe(`S3Checkpointer matches MemorySaver on real graphs (${versioned ? "vers
 
   it("a subgraph with its own namespace, interrupted inside", async () => {
     const Sub = Annotation.Root({ items: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }) });
-    const Parent = Annotation.Root({ items: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }) });
+    const Parent = Annotation.Root({
+      items: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+    });
     await differential(async (saver, threadId) => {
       const sub = new StateGraph(Sub)
         .addNode("collect", () => ({ items: ["sub-1"] }))

@@ -5,12 +5,24 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { inspect } from "node:util";
-import { CopyObjectCommand, GetObjectCommand, ListObjectsV2Command, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
+import {
+  CopyObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from "@aws-sdk/client-s3";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
 import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { describe, expect, it } from "vitest";
-import { DecryptionFailedError, InvalidOptionError, S3Checkpointer, generateKey, kmsKeyProvider } from "../../src/index.js";
+import {
+  DecryptionFailedError,
+  InvalidOptionError,
+  S3Checkpointer,
+  generateKey,
+  kmsKeyProvider,
+} from "../../src/index.js";
 import { fakeKms } from "../helpers/fake-kms.js";
 import { bucketsForFile, describeWithVersioning, testClient } from "../helpers/s3.js";
 
@@ -30,7 +42,14 @@ function cp(values: Record<string, unknown>): Checkpoint {
 }
 
 function saver(prefix: string, encryption?: object, extra: Record<string, unknown> = {}) {
-  return new S3Checkpointer({ bucket: buckets.unversioned, client, prefix, inlineThresholdBytes: 64, encryption: encryption as never, ...extra });
+  return new S3Checkpointer({
+    bucket: buckets.unversioned,
+    client,
+    prefix,
+    inlineThresholdBytes: 64,
+    encryption: encryption as never,
+    ...extra,
+  });
 }
 
 async function rawKeys(prefix: string): Promise<string[]> {
@@ -55,18 +74,26 @@ describe("encrypted state round-trips", () => {
     ["1 B", 1],
     ["1 MB", 1024 * 1024],
     ["64 MB (multipart)", 64 * 1024 * 1024],
-  ])("%s", async (_label, bytes) => {
-    const prefix = `enc/${randomUUID()}/`;
-    const value = randomBytes(Math.ceil((bytes * 3) / 4)).toString("base64").slice(0, bytes);
-    const writer = saver(prefix, ringA, { multipartThresholdBytes: 16 * 1024 * 1024 });
-    const first = cp({ value, marker: "visible-marker-text" });
-    const config = await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, { ...first.channel_versions });
-    const fresh = saver(prefix, ringA);
-    const tuple = await fresh.getTuple(config);
-    expect((tuple!.checkpoint.channel_values as { value: string }).value === value).toBe(true);
-    // nothing of the state is readable in the bucket
-    for (const key of await rawKeys(prefix)) expect((await rawGet(key)).includes("visible-marker-text")).toBe(false);
-  }, 120_000);
+  ])(
+    "%s",
+    async (_label, bytes) => {
+      const prefix = `enc/${randomUUID()}/`;
+      const value = randomBytes(Math.ceil((bytes * 3) / 4))
+        .toString("base64")
+        .slice(0, bytes);
+      const writer = saver(prefix, ringA, { multipartThresholdBytes: 16 * 1024 * 1024 });
+      const first = cp({ value, marker: "visible-marker-text" });
+      const config = await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, {
+        ...first.channel_versions,
+      });
+      const fresh = saver(prefix, ringA);
+      const tuple = await fresh.getTuple(config);
+      expect((tuple!.checkpoint.channel_values as { value: string }).value === value).toBe(true);
+      // nothing of the state is readable in the bucket
+      for (const key of await rawKeys(prefix)) expect((await rawGet(key)).includes("visible-marker-text")).toBe(false);
+    },
+    120_000,
+  );
 });
 
 describe("tampering with encrypted objects", () => {
@@ -104,9 +131,17 @@ describe("tampering with encrypted objects", () => {
     await rawPut(k1, b1.subarray(0, b1.length - 5));
     await expect(read(c1)).rejects.toThrow(DecryptionFailedError);
     // moved: thread t1's record copied under t2's key (a server-side copy, as someone with bucket access would)
-    await client.send(new CopyObjectCommand({ Bucket: buckets.unversioned, Key: k2, CopySource: `${buckets.unversioned}/${k1}` }));
+    await client.send(
+      new CopyObjectCommand({ Bucket: buckets.unversioned, Key: k2, CopySource: `${buckets.unversioned}/${k1}` }),
+    );
     await rawPut(k1, b1);
-    await client.send(new CopyObjectCommand({ Bucket: buckets.unversioned, Key: k2, CopySource: `${buckets.unversioned}/${encodeURI(k1)}` }));
+    await client.send(
+      new CopyObjectCommand({
+        Bucket: buckets.unversioned,
+        Key: k2,
+        CopySource: `${buckets.unversioned}/${encodeURI(k1)}`,
+      }),
+    );
     await expect(read(c2)).rejects.toThrow(DecryptionFailedError);
     expect((await read(c1))?.checkpoint.channel_values).toEqual({ a: "one" });
   });
@@ -116,7 +151,12 @@ describe("keys", () => {
   it("rotation A → B → reencryptThread → A dropped: everything readable", async () => {
     const prefix = `enc/${randomUUID()}/`;
     const a = saver(prefix, ringA);
-    let config = await a.put({ configurable: { thread_id: "rot", checkpoint_ns: "" } }, cp({ big: "x".repeat(500), n: 1 }), meta, { big: 1, n: 1 });
+    let config = await a.put(
+      { configurable: { thread_id: "rot", checkpoint_ns: "" } },
+      cp({ big: "x".repeat(500), n: 1 }),
+      meta,
+      { big: 1, n: 1 },
+    );
     await a.putWrites(config, [["n", 2]], "task");
     const both = saver(prefix, { keys: { a: keyA, b: keyB }, currentKeyId: "b" });
     const next: Checkpoint = { ...cp({ big: "x".repeat(500), n: 3 }), channel_versions: { big: 1, n: 3 } };
@@ -157,34 +197,62 @@ describe("keys", () => {
 
   it("a wrong key, a missing key, a plaintext object with required: true", async () => {
     const prefix = `enc/${randomUUID()}/`;
-    const config = await saver(prefix, ringA).put({ configurable: { thread_id: "k", checkpoint_ns: "" } }, cp({ n: 1 }), meta, { n: 1 });
-    await expect(saver(prefix, { keys: { a: keyB }, currentKeyId: "a" }).getTuple(config)).rejects.toThrow(DecryptionFailedError);
-    const missing = await saver(prefix, { keys: { b: keyB }, currentKeyId: "b" }).getTuple(config).catch((e: Error) => e);
+    const config = await saver(prefix, ringA).put(
+      { configurable: { thread_id: "k", checkpoint_ns: "" } },
+      cp({ n: 1 }),
+      meta,
+      { n: 1 },
+    );
+    await expect(saver(prefix, { keys: { a: keyB }, currentKeyId: "a" }).getTuple(config)).rejects.toThrow(
+      DecryptionFailedError,
+    );
+    const missing = await saver(prefix, { keys: { b: keyB }, currentKeyId: "b" })
+      .getTuple(config)
+      .catch((e: Error) => e);
     expect(missing).toBeInstanceOf(DecryptionFailedError);
     expect((missing as Error).message).toContain('"a"');
     await expect(saver(prefix).getTuple(config)).rejects.toThrow(/encrypted/);
     // plaintext objects: read by an encrypting checkpointer, refused with required
-    const plainConfig = await saver(prefix).put({ configurable: { thread_id: "p", checkpoint_ns: "" } }, cp({ n: 2 }), meta, { n: 1 });
+    const plainConfig = await saver(prefix).put(
+      { configurable: { thread_id: "p", checkpoint_ns: "" } },
+      cp({ n: 2 }),
+      meta,
+      { n: 1 },
+    );
     const said: string[] = [];
     const logger = { debug() {}, warn() {}, error() {}, info: (_o: unknown, m?: string) => said.push(m ?? "") };
     const mixed = saver(prefix, ringA, { logger });
     expect((await mixed.getTuple(plainConfig))?.checkpoint.channel_values).toEqual({ n: 2 });
     for (let i = 0; i < 3; i += 1) await saver(prefix).put(plainConfig, cp({ n: 3 + i }), meta, { n: 2 + i });
-    for await (const t of mixed.list({ configurable: { thread_id: "p" } })) expect(t.checkpoint.channel_values).toBeDefined();
+    for await (const t of mixed.list({ configurable: { thread_id: "p" } }))
+      expect(t.checkpoint.channel_values).toBeDefined();
     expect(said.filter((m) => m.includes("not encrypted"))).toHaveLength(1); // said once, not per object
-    await expect(saver(prefix, { ...ringA, required: true }).getTuple(plainConfig)).rejects.toThrow(DecryptionFailedError);
+    await expect(saver(prefix, { ...ringA, required: true }).getTuple(plainConfig)).rejects.toThrow(
+      DecryptionFailedError,
+    );
     // reencryptThread turns the plaintext thread into an encrypted one
     await saver(prefix, ringA).reencryptThread("p");
-    expect((await saver(prefix, { ...ringA, required: true }).getTuple(plainConfig))?.checkpoint.channel_values).toEqual({ n: 2 });
+    expect(
+      (await saver(prefix, { ...ringA, required: true }).getTuple(plainConfig))?.checkpoint.channel_values,
+    ).toEqual({ n: 2 });
   });
 
   it("keys never show in inspect, JSON, errors or logs", async () => {
     const lines: string[] = [];
-    const logger = Object.fromEntries(["debug", "info", "warn", "error"].map((l) => [l, (o: unknown, m?: string) => lines.push(JSON.stringify(o) + (m ?? ""))])) as never;
+    const logger = Object.fromEntries(
+      ["debug", "info", "warn", "error"].map((l) => [
+        l,
+        (o: unknown, m?: string) => lines.push(JSON.stringify(o) + (m ?? "")),
+      ]),
+    ) as never;
     const s = saver(`enc/${randomUUID()}/`, ringA, { logger });
     await s.put({ configurable: { thread_id: "i", checkpoint_ns: "" } }, cp({ n: 1 }), meta, { n: 1 });
     await s.reencryptThread("i");
-    const shown = [inspect(s, { depth: 20, showHidden: true }), JSON.stringify({ ...s.options, client: undefined }), ...lines].join("\n");
+    const shown = [
+      inspect(s, { depth: 20, showHidden: true }),
+      JSON.stringify({ ...s.options, client: undefined }),
+      ...lines,
+    ].join("\n");
     expect(shown).not.toContain(keyA);
     expect(shown).not.toContain(Buffer.from(keyA, "base64").toString("hex"));
     const bad = (() => {
@@ -200,7 +268,9 @@ describe("keys", () => {
 
   it("a graph run encrypted, continued and read by a second process with the same keyring", async () => {
     const prefix = `enc/${randomUUID()}/`;
-    const State = Annotation.Root({ notes: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }) });
+    const State = Annotation.Root({
+      notes: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
+    });
     const build = (s: S3Checkpointer) =>
       new StateGraph(State)
         .addNode("note", (st) => ({ notes: [`note ${st.notes.length} ${"secret ".repeat(20)}`] }))
@@ -221,7 +291,12 @@ describeWithVersioning("key rotation on a versioned bucket", () => {
     const prefix = `enc/${randomUUID()}/`;
     const onVersioned = { bucket: buckets.versioned };
     const a = saver(prefix, ringA, onVersioned);
-    const config = await a.put({ configurable: { thread_id: "rv", checkpoint_ns: "" } }, cp({ big: "y".repeat(500), n: 1 }), meta, { big: 1, n: 1 });
+    const config = await a.put(
+      { configurable: { thread_id: "rv", checkpoint_ns: "" } },
+      cp({ big: "y".repeat(500), n: 1 }),
+      meta,
+      { big: 1, n: 1 },
+    );
     await a.putWrites(config, [["n", 2]], "task");
     const both = saver(prefix, { keys: { a: keyA, b: keyB }, currentKeyId: "b" }, onVersioned);
     const report = await both.reencryptThread("rv");
@@ -265,7 +340,12 @@ describe("server-side encryption", () => {
       compression: "none",
       inlineThresholdBytes: 64,
     });
-    const config = await s.put({ configurable: { thread_id: "sse", checkpoint_ns: "" } }, cp({ big: "y".repeat(7 * 1024 * 1024), n: 1 }), meta, { big: 1, n: 1 });
+    const config = await s.put(
+      { configurable: { thread_id: "sse", checkpoint_ns: "" } },
+      cp({ big: "y".repeat(7 * 1024 * 1024), n: 1 }),
+      meta,
+      { big: 1, n: 1 },
+    );
     await s.putWrites(config, [["n", 2]], "task");
     await s.copyThread("sse", "sse-copy");
     const writes = seen.filter((r) => ["PutObjectCommand", "CreateMultipartUploadCommand"].includes(r.command));
@@ -273,7 +353,9 @@ describe("server-side encryption", () => {
     expect(writes.length).toBeGreaterThanOrEqual(5); // blob, record, writes, and their copies
     expect(writes.every((r) => r.sse === "AES256")).toBe(true);
     // Ceph RGW here does not encrypt at rest, but reads work as ever
-    expect((await s.getTuple({ configurable: { thread_id: "sse-copy" } }))?.checkpoint.channel_values).toMatchObject({ n: 1 });
+    expect((await s.getTuple({ configurable: { thread_id: "sse-copy" } }))?.checkpoint.channel_values).toMatchObject({
+      n: 1,
+    });
   }, 60_000);
 
   it("asks for SSE-KMS with its key and bucket key on every write (headers taken off before the server sees them)", async () => {
@@ -283,7 +365,9 @@ describe("server-side encryption", () => {
       (next, context) => async (args) => {
         const headers = (args.request as { headers: Record<string, string> }).headers;
         if (["PutObjectCommand", "CreateMultipartUploadCommand"].includes(String(context.commandName))) {
-          const sse = Object.fromEntries(Object.entries(headers).filter(([h]) => h.startsWith("x-amz-server-side-encryption")));
+          const sse = Object.fromEntries(
+            Object.entries(headers).filter(([h]) => h.startsWith("x-amz-server-side-encryption")),
+          );
           seen.push(sse);
           // Ceph RGW here has no KMS and refuses the request with them: record, then drop them
           for (const h of Object.keys(sse)) delete headers[h];
@@ -299,7 +383,12 @@ describe("server-side encryption", () => {
       serverSideEncryption: { type: "aws:kms", keyId: "alias/agent-state", bucketKey: true },
       inlineThresholdBytes: 64,
     });
-    const config = await s.put({ configurable: { thread_id: "kms-sse", checkpoint_ns: "" } }, cp({ big: "k".repeat(500), n: 1 }), meta, { big: 1, n: 1 });
+    const config = await s.put(
+      { configurable: { thread_id: "kms-sse", checkpoint_ns: "" } },
+      cp({ big: "k".repeat(500), n: 1 }),
+      meta,
+      { big: 1, n: 1 },
+    );
     await s.putWrites(config, [["n", 2]], "task");
     expect(seen.length).toBeGreaterThanOrEqual(3); // blob, record, writes
     for (const headers of seen) {
@@ -312,8 +401,19 @@ describe("server-side encryption", () => {
   });
 
   it("SSE-KMS options are checked (Ceph RGW here has no KMS to send them to)", () => {
-    expect(() => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "aws:kms", keyId: "" } })).toThrow(InvalidOptionError);
-    expect(() => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "DES" } as never })).toThrow(InvalidOptionError);
-    expect(() => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "aws:kms", keyId: "alias/x", bucketKey: true } })).not.toThrow();
+    expect(
+      () => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "aws:kms", keyId: "" } }),
+    ).toThrow(InvalidOptionError);
+    expect(() => new S3Checkpointer({ bucket: "b", client, serverSideEncryption: { type: "DES" } as never })).toThrow(
+      InvalidOptionError,
+    );
+    expect(
+      () =>
+        new S3Checkpointer({
+          bucket: "b",
+          client,
+          serverSideEncryption: { type: "aws:kms", keyId: "alias/x", bucketKey: true },
+        }),
+    ).not.toThrow();
   });
 });

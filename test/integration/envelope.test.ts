@@ -82,6 +82,7 @@ describe("stored envelopes", () => {
     for (const id of ids) expect((await saver.getTuple(config(id)))?.checkpoint.channel_values).toEqual({ owner: id });
     await saver.deleteThread(ids[0]!);
     expect(await saver.getTuple(config(ids[0]!))).toBeUndefined();
-    for (const id of ids.slice(1)) expect((await saver.getTuple(config(id)))?.checkpoint.channel_values).toEqual({ owner: id });
+    for (const id of ids.slice(1))
+      expect((await saver.getTuple(config(id)))?.checkpoint.channel_values).toEqual({ owner: id });
   });
 });

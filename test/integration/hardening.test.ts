@@ -72,7 +72,15 @@ describe.each(["versioned", "unversioned"] as const)("hardening on a %s bucket",
     // the child changes nothing: every channel is found through the parent record
     const child: Checkpoint = { ...first, id: uuid6(-1), channel_values: values };
     const childConfig = await saver.put(config, child, meta, {});
-    await saver.putWrites(childConfig, [["constructor", 1], ["__proto__", 2], ["toString", 3]], "task-1");
+    await saver.putWrites(
+      childConfig,
+      [
+        ["constructor", 1],
+        ["__proto__", 2],
+        ["toString", 3],
+      ],
+      "task-1",
+    );
     for (const c of [config, childConfig]) {
       const tuple = await saver.getTuple(c);
       const got = tuple!.checkpoint.channel_values as Record<string, unknown>;
@@ -94,14 +102,21 @@ describe.each(["versioned", "unversioned"] as const)("hardening on a %s bucket",
   it("writes without a record that sort before the newest checkpoint never hide it", async () => {
     const saver = saverOn(bucket());
     const thread = "orphans";
-    const config = await saver.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 });
+    const config = await saver.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, cp({ a: 1 }), meta, {
+      a: 1,
+    });
     // 150 crashed writers left writes for checkpoints newer than the latest, whose records never came
     const orphanIds = Array.from({ length: 150 }, () => uuid6(-1));
-    await Promise.all(orphanIds.map((id) => saver.putWrites({ configurable: { thread_id: thread, checkpoint_ns: "", checkpoint_id: id } }, [["a", 2]], "t")));
+    await Promise.all(
+      orphanIds.map((id) =>
+        saver.putWrites({ configurable: { thread_id: thread, checkpoint_ns: "", checkpoint_id: id } }, [["a", 2]], "t"),
+      ),
+    );
     const latest = await saver.getTuple({ configurable: { thread_id: thread } });
     expect(latest?.config.configurable?.checkpoint_id).toBe(config.configurable!.checkpoint_id);
     const listed = [];
-    for await (const t of saver.list({ configurable: { thread_id: thread } })) listed.push(t.config.configurable?.checkpoint_id);
+    for await (const t of saver.list({ configurable: { thread_id: thread } }))
+      listed.push(t.config.configurable?.checkpoint_id);
     expect(listed).toEqual([config.configurable!.checkpoint_id]);
   });
 
@@ -110,7 +125,10 @@ describe.each(["versioned", "unversioned"] as const)("hardening on a %s bucket",
     const saver = saverOn(bucket());
     const fn = () => 1;
     const first = cp({ a: 1, hook: fn });
-    const config = await saver.put({ configurable: { thread_id: "old", checkpoint_ns: "" } }, first, meta, { a: 1, hook: 1 });
+    const config = await saver.put({ configurable: { thread_id: "old", checkpoint_ns: "" } }, first, meta, {
+      a: 1,
+      hook: 1,
+    });
     const tuple = await saver.getTuple(config);
     expect(tuple!.checkpoint.channel_values).toEqual({ a: 1 });
     // and a raw hostile object under the thread's namespace does not hide it either
@@ -124,21 +142,31 @@ describe.each(["versioned", "unversioned"] as const)("hardening on a %s bucket",
 describe("calls that once failed late, or silently", () => {
   it("putWrites([null]), list(undefined) and calls after close() are typed errors", async () => {
     const saver = saverOn(buckets.unversioned);
-    const config = await saver.put({ configurable: { thread_id: "calls", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 });
+    const config = await saver.put({ configurable: { thread_id: "calls", checkpoint_ns: "" } }, cp({ a: 1 }), meta, {
+      a: 1,
+    });
     await expect(saver.putWrites(config, [null as never], "t")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await expect(saver.putWrites(config, [[1, 2] as never], "t")).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await expect(saver.list(undefined as never).next()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     await saver.close();
-    await expect(saver.getTuple(config)).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("closed") });
+    await expect(saver.getTuple(config)).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+      message: expect.stringContaining("closed"),
+    });
     await expect(saver.list({}).next()).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
     for (const call of [() => saver.setup(), () => saver.capabilities(), () => saver.listVersions("calls").next()]) {
-      await expect(call()).rejects.toMatchObject({ code: "INVALID_ARGUMENT", message: expect.stringContaining("closed") });
+      await expect(call()).rejects.toMatchObject({
+        code: "INVALID_ARGUMENT",
+        message: expect.stringContaining("closed"),
+      });
     }
   });
 
   it('versioning: "required" refuses an unversioned bucket at the first write, without setup()', async () => {
     const saver = saverOn(buckets.unversioned, { versioning: "required" });
-    await expect(saver.put({ configurable: { thread_id: "req", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 })).rejects.toMatchObject({
+    await expect(
+      saver.put({ configurable: { thread_id: "req", checkpoint_ns: "" } }, cp({ a: 1 }), meta, { a: 1 }),
+    ).rejects.toMatchObject({
       code: "VERSIONING_UNAVAILABLE",
     });
   });
@@ -154,7 +182,9 @@ describe("calls that once failed late, or silently", () => {
   it("a value above maxObjectBytes fails put with nothing written", async () => {
     const saver = saverOn(buckets.unversioned, { maxObjectBytes: 1024 });
     const config = { configurable: { thread_id: "big", checkpoint_ns: "" } };
-    await expect(saver.put(config, cp({ a: "y".repeat(5000) }), meta, { a: 1 })).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+    await expect(saver.put(config, cp({ a: "y".repeat(5000) }), meta, { a: 1 })).rejects.toMatchObject({
+      code: "INVALID_ARGUMENT",
+    });
     expect(await saver.getTuple(config)).toBeUndefined();
   });
 });
@@ -171,7 +201,9 @@ describe.each(["versioned", "unversioned"] as const)("a damaged tombstone, on a 
     const fresh = cp({ a: 2 });
     await writer.put(at("t"), fresh, meta, { a: 1 });
     await writer.put(at("other"), cp({ b: 1 }), meta, { b: 1 });
-    const listed = await client.send(new ListObjectsV2Command({ Bucket: buckets[kind], Prefix: `${prefix}tombstones/` }));
+    const listed = await client.send(
+      new ListObjectsV2Command({ Bucket: buckets[kind], Prefix: `${prefix}tombstones/` }),
+    );
     const tombstone = listed.Contents?.[0]?.Key;
     expect(tombstone).toBe(`${prefix}tombstones/t`);
     await client.send(new PutObjectCommand({ Bucket: buckets[kind], Key: tombstone, Body: "not an envelope" }));
@@ -199,7 +231,10 @@ describe("copies name their own thread", () => {
     const source = "src-thread";
     const target = `t-${"long".repeat(100)}`;
     const first = cp({ a: 1, big: "z".repeat(300) });
-    const config = await saver.put({ configurable: { thread_id: source, checkpoint_ns: "" } }, first, meta, { a: 1, big: 1 });
+    const config = await saver.put({ configurable: { thread_id: source, checkpoint_ns: "" } }, first, meta, {
+      a: 1,
+      big: 1,
+    });
     await saver.putWrites(config, [["a", 2]], "task");
     expect(await saver.copyThread(source, target)).toBeGreaterThan(0);
     const copy = await saver.getTuple({ configurable: { thread_id: target } });
@@ -237,7 +272,11 @@ describe("listings that stall", () => {
     const first = cp({ a: 1 });
     await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, first.channel_versions);
     // a reader that has not probed the bucket lists versions; one that has, current objects
-    const stalled = new S3Checkpointer({ bucket: buckets.unversioned, client: stallingClient("ListObjectsV2", "ListObjectVersions"), prefix });
+    const stalled = new S3Checkpointer({
+      bucket: buckets.unversioned,
+      client: stallingClient("ListObjectsV2", "ListObjectVersions"),
+      prefix,
+    });
     const listing = async () => {
       for await (const _ of stalled.list({ configurable: { thread_id: "t" } })) void _;
     };
@@ -249,7 +288,9 @@ describe("listings that stall", () => {
     // there); running it again finishes the work
     expect(await writer.getTuple({ configurable: { thread_id: "t" } })).toBeUndefined();
     await writer.deleteThread("t");
-    const left = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}threads/` }));
+    const left = await client.send(
+      new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}threads/` }),
+    );
     expect(left.KeyCount ?? 0).toBe(0);
   });
 
@@ -258,7 +299,11 @@ describe("listings that stall", () => {
     const writer = new S3Checkpointer({ bucket: buckets.versioned, client, prefix });
     const first = cp({ a: 1 });
     await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, first, meta, first.channel_versions);
-    const stalled = new S3Checkpointer({ bucket: buckets.versioned, client: stallingClient("ListObjectVersions"), prefix });
+    const stalled = new S3Checkpointer({
+      bucket: buckets.versioned,
+      client: stallingClient("ListObjectVersions"),
+      prefix,
+    });
     await expect(stalled.purgeThread("t")).rejects.toMatchObject({ s3Code: "StalledListing" });
     expect(await writer.getTuple({ configurable: { thread_id: "t" } })).toBeUndefined();
     const report = await writer.purgeThread("t");
@@ -290,47 +335,62 @@ describe.each(["versioned", "unversioned"] as const)("a run that outlives a dele
     const late = saverOn(bucket(), { prefix });
     const other = saverOn(bucket(), { prefix });
     const root = cp({ doc: "x".repeat(300), n: 1 });
-    const c1 = await late.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, root, meta, { ...root.channel_versions });
-    const second: Checkpoint = { ...root, id: uuid6(-1), channel_values: { doc: "x".repeat(300), n: 2 }, channel_versions: { doc: 1, n: 2 } };
+    const c1 = await late.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, root, meta, {
+      ...root.channel_versions,
+    });
+    const second: Checkpoint = {
+      ...root,
+      id: uuid6(-1),
+      channel_values: { doc: "x".repeat(300), n: 2 },
+      channel_versions: { doc: 1, n: 2 },
+    };
     const c2 = await late.put(c1, second, meta, { n: 2 });
     if (how === "delete") await other.deleteThread("t");
     else expect((await other.purgeThread("t")).failed).toBe(0);
     // the run goes on: a child whose unchanged `doc` refers to the deleted channel object
-    const third: Checkpoint = { ...second, id: uuid6(-1), channel_values: { doc: "x".repeat(300), n: 3 }, channel_versions: { doc: 1, n: 3 } };
+    const third: Checkpoint = {
+      ...second,
+      id: uuid6(-1),
+      channel_values: { doc: "x".repeat(300), n: 3 },
+      channel_versions: { doc: 1, n: 3 },
+    };
     const c3 = await late.put(c2, third, meta, { n: 3 });
     await late.putWrites(c3, [["n", 4]], "task-late");
     return { prefix, late, other, c3 };
   }
 
-  it.each(["delete", "purge"] as const)("late writes after a %s stay hidden from every instance; a fresh start works", async (how) => {
-    const { prefix, late, other, c3 } = await lateWriterSetup(how);
-    const fresh = saverOn(bucket(), { prefix });
-    for (const saver of [late, other, fresh]) {
-      // before tombstones: CheckpointCorruptedError (value of channel "doc" is missing), forever
-      expect(await saver.getTuple({ configurable: { thread_id: "t" } })).toBeUndefined();
-      expect(await saver.getTuple(c3)).toBeUndefined();
-      const listed = [];
-      for await (const t of saver.list({ configurable: { thread_id: "t" } })) listed.push(t);
-      expect(listed).toEqual([]);
-      const all = [];
-      for await (const t of saver.list({})) all.push(t);
-      expect(all).toEqual([]);
-    }
-    // the expected meaning of a delete: the thread id starts afresh, from any instance
-    const graph = docGraph(fresh);
-    const config = { configurable: { thread_id: "t" } };
-    await graph.invoke({ steps: 0 }, config);
-    expect((await graph.getState(config)).values).toEqual({ doc: "d".repeat(200), steps: 2 });
-    for (const saver of [late, other]) {
-      const again = docGraph(saver);
-      await again.invoke({ steps: 0 }, config);
-    }
-    const state = await docGraph(fresh).getState(config);
-    expect(state.values).toEqual({ doc: "d".repeat(600), steps: 6 });
-    const history = [];
-    for await (const s of docGraph(other).getStateHistory(config)) history.push(s);
-    expect(history.every((s) => (s.values as { doc: string }).doc.startsWith("d") || s.values.doc === "")).toBe(true);
-  });
+  it.each(["delete", "purge"] as const)(
+    "late writes after a %s stay hidden from every instance; a fresh start works",
+    async (how) => {
+      const { prefix, late, other, c3 } = await lateWriterSetup(how);
+      const fresh = saverOn(bucket(), { prefix });
+      for (const saver of [late, other, fresh]) {
+        // before tombstones: CheckpointCorruptedError (value of channel "doc" is missing), forever
+        expect(await saver.getTuple({ configurable: { thread_id: "t" } })).toBeUndefined();
+        expect(await saver.getTuple(c3)).toBeUndefined();
+        const listed = [];
+        for await (const t of saver.list({ configurable: { thread_id: "t" } })) listed.push(t);
+        expect(listed).toEqual([]);
+        const all = [];
+        for await (const t of saver.list({})) all.push(t);
+        expect(all).toEqual([]);
+      }
+      // the expected meaning of a delete: the thread id starts afresh, from any instance
+      const graph = docGraph(fresh);
+      const config = { configurable: { thread_id: "t" } };
+      await graph.invoke({ steps: 0 }, config);
+      expect((await graph.getState(config)).values).toEqual({ doc: "d".repeat(200), steps: 2 });
+      for (const saver of [late, other]) {
+        const again = docGraph(saver);
+        await again.invoke({ steps: 0 }, config);
+      }
+      const state = await docGraph(fresh).getState(config);
+      expect(state.values).toEqual({ doc: "d".repeat(600), steps: 6 });
+      const history = [];
+      for await (const s of docGraph(other).getStateHistory(config)) history.push(s);
+      expect(history.every((s) => (s.values as { doc: string }).doc.startsWith("d") || s.values.doc === "")).toBe(true);
+    },
+  );
 
   it("a graph still running on another instance when the thread is deleted never bricks it", async () => {
     const prefix = `hard/${randomUUID()}/`;
@@ -379,7 +439,9 @@ describeWithVersioning("a soft delete undone", () => {
     const versions = [];
     for await (const v of saver.listVersions("undo")) versions.push(v);
     await saver.deleteThread("undo");
-    const restored = await saver.restoreCheckpoint({ configurable: { thread_id: "undo", s3_version_id: versions[0]!.versionId } });
+    const restored = await saver.restoreCheckpoint({
+      configurable: { thread_id: "undo", s3_version_id: versions[0]!.versionId },
+    });
     const tuple = await saverOn(buckets.versioned, { prefix }).getTuple({ configurable: { thread_id: "undo" } });
     expect(tuple?.config.configurable?.checkpoint_id).toBe(restored.configurable?.checkpoint_id);
   });
@@ -390,7 +452,9 @@ describeWithVersioning("a purge in a race", () => {
     const prefix = `hard/${randomUUID()}/`;
     const writer = saverOn(buckets.versioned, { prefix });
     const purger = saverOn(buckets.versioned, { prefix });
-    let config = await writer.put({ configurable: { thread_id: "race", checkpoint_ns: "" } }, cp({ n: 0 }), meta, { n: 1 });
+    let config = await writer.put({ configurable: { thread_id: "race", checkpoint_ns: "" } }, cp({ n: 0 }), meta, {
+      n: 1,
+    });
     for (let i = 1; i < 20; i += 1) config = await writer.put(config, cp({ n: i }, i + 1), meta, { n: i + 1 });
     let writing = true;
     const late = (async () => {
@@ -419,7 +483,9 @@ describeWithVersioning("a purge in a race", () => {
     expect(await writer.getTuple({ configurable: { thread_id: "race" } })).toBeUndefined();
     const second = await purger.purgeThread("race");
     expect(second.failed).toBe(0);
-    const left = await client.send(new ListObjectVersionsCommand({ Bucket: buckets.versioned, Prefix: `${prefix}threads/` }));
+    const left = await client.send(
+      new ListObjectVersionsCommand({ Bucket: buckets.versioned, Prefix: `${prefix}threads/` }),
+    );
     expect([...(left.Versions ?? []), ...(left.DeleteMarkers ?? [])]).toEqual([]);
   });
 });
@@ -461,7 +527,9 @@ describe("values at the edge of what the serializer takes", () => {
     }
     const saver = saverOn(buckets.unversioned);
     const first = cp(values);
-    const config = await saver.put({ configurable: { thread_id: "edge", checkpoint_ns: "" } }, first, meta, { ...first.channel_versions });
+    const config = await saver.put({ configurable: { thread_id: "edge", checkpoint_ns: "" } }, first, meta, {
+      ...first.channel_versions,
+    });
     await saver.putWrites(config, Object.entries(values), "task");
     for (const reader of [saver, saverOn(buckets.unversioned, { prefix: saver.options.prefix })]) {
       const tuple = await reader.getTuple(config);
@@ -474,13 +542,24 @@ describe("values at the edge of what the serializer takes", () => {
     const prefix = `hard/${randomUUID()}/`;
     const saver = saverOn(buckets.unversioned, { prefix });
     const tooDeep = cp({ fine: 1, deep: nest(200_000) });
-    await expect(saver.put({ configurable: { thread_id: "deep", checkpoint_ns: "" } }, tooDeep, meta, { fine: 1, deep: 1 })).rejects.toThrow(
-      InvalidArgumentError,
-    );
+    await expect(
+      saver.put({ configurable: { thread_id: "deep", checkpoint_ns: "" } }, tooDeep, meta, { fine: 1, deep: 1 }),
+    ).rejects.toThrow(InvalidArgumentError);
     const ok = cp({ fine: 1 });
     const config = await saver.put({ configurable: { thread_id: "deep2", checkpoint_ns: "" } }, ok, meta, { fine: 1 });
-    await expect(saver.putWrites(config, [["fine", 2], ["deep", nest(200_000)]], "task")).rejects.toThrow(InvalidArgumentError);
-    const left = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}threads/` }));
+    await expect(
+      saver.putWrites(
+        config,
+        [
+          ["fine", 2],
+          ["deep", nest(200_000)],
+        ],
+        "task",
+      ),
+    ).rejects.toThrow(InvalidArgumentError);
+    const left = await client.send(
+      new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: `${prefix}threads/` }),
+    );
     // only deep2's record: nothing of the failed put, no writes of the failed putWrites
     expect((left.Contents ?? []).map((o) => o.Key!.slice(prefix.length).split("/")[1])).toEqual(["deep2"]);
     expect((await saver.getTuple(config))?.pendingWrites).toEqual([]);

@@ -12,7 +12,8 @@ import { bucketsForFile, testClient } from "../helpers/s3.js";
 
 const client = testClient();
 const buckets = bucketsForFile("ops", client);
-const saverAt = (prefix: string) => new S3Checkpointer({ bucket: buckets.unversioned, client, prefix, inlineThresholdBytes: 64 });
+const saverAt = (prefix: string) =>
+  new S3Checkpointer({ bucket: buckets.unversioned, client, prefix, inlineThresholdBytes: 64 });
 
 describe("listThreads", () => {
   it("lists every thread once, in pages, with details on request; odd and long ids included", async () => {
@@ -21,7 +22,9 @@ describe("listThreads", () => {
     for (const id of ids) {
       const c = checkpointOf({ v: id.slice(0, 10) });
       const config = await saver.put({ configurable: { thread_id: id, checkpoint_ns: "" } }, c, meta, { v: 1 });
-      await saver.put({ configurable: { thread_id: id, checkpoint_ns: "sub:1" } }, checkpointOf({ w: 1 }), meta, { w: 1 });
+      await saver.put({ configurable: { thread_id: id, checkpoint_ns: "sub:1" } }, checkpointOf({ w: 1 }), meta, {
+        w: 1,
+      });
       await saver.putWrites(config, [["v", 2]], "task");
     }
     const all = [];
@@ -62,7 +65,13 @@ describe("migrate", () => {
     const historyOf = async (s: BaseCheckpointSaver) => {
       const out = [];
       for await (const t of s.list({ configurable: { thread_id: "m" } })) {
-        out.push({ id: t.checkpoint.id, parent: t.parentConfig?.configurable?.checkpoint_id, values: t.checkpoint.channel_values, writes: t.pendingWrites, meta: t.metadata });
+        out.push({
+          id: t.checkpoint.id,
+          parent: t.parentConfig?.configurable?.checkpoint_id,
+          values: t.checkpoint.channel_values,
+          writes: t.pendingWrites,
+          meta: t.metadata,
+        });
       }
       return out;
     };
@@ -81,7 +90,8 @@ describe("migrate", () => {
 
   it("a migration that crashed halfway finishes when run again: nothing lost, nothing twice", async () => {
     const source = saverAt(`ops/${randomUUID()}/`);
-    for (const thread of ["t1", "t2", "t3"]) await approvalGraph(source).invoke({ log: [] }, { configurable: { thread_id: thread } });
+    for (const thread of ["t1", "t2", "t3"])
+      await approvalGraph(source).invoke({ log: [] }, { configurable: { thread_id: thread } });
     const target = saverAt(`ops/${randomUUID()}/`);
     // a target that fails on its 5th put, as a process killed halfway would stop
     let puts = 0;
@@ -106,7 +116,8 @@ describe("migrate", () => {
     for (const thread of ["t1", "t2", "t3"]) {
       const ids = async (s: BaseCheckpointSaver) => {
         const out = [];
-        for await (const t of s.list({ configurable: { thread_id: thread } })) out.push([t.checkpoint.id, t.pendingWrites?.length]);
+        for await (const t of s.list({ configurable: { thread_id: thread } }))
+          out.push([t.checkpoint.id, t.pendingWrites?.length]);
         return out;
       };
       expect(await ids(target)).toEqual(await ids(source));

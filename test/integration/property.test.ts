@@ -6,7 +6,13 @@
  */
 import { randomUUID } from "node:crypto";
 import fc from "fast-check";
-import { MemorySaver, emptyCheckpoint, uuid6, type BaseCheckpointSaver, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import {
+  MemorySaver,
+  emptyCheckpoint,
+  uuid6,
+  type BaseCheckpointSaver,
+  type Checkpoint,
+} from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { S3Checkpointer } from "../../src/index.js";
 import { bucketsForFile, testClient } from "../helpers/s3.js";
@@ -17,7 +23,19 @@ const RUNS = Number(process.env.FC_RUNS ?? 12);
 
 const name = fc.oneof(
   fc.string({ unit: "binary", maxLength: 12 }),
-  fc.constantFrom("constructor", "toString", "__proto__", "hasOwnProperty", "valueOf", "", ".", "..", "a/b", "%2F", "~"),
+  fc.constantFrom(
+    "constructor",
+    "toString",
+    "__proto__",
+    "hasOwnProperty",
+    "valueOf",
+    "",
+    ".",
+    "..",
+    "a/b",
+    "%2F",
+    "~",
+  ),
 );
 /** MemorySaver refuses these as thread, namespace and task ids (it keys plain objects by them). */
 const MEMORY_SAVER_RESERVED = new Set(["__proto__", "constructor", "prototype"]);
@@ -31,7 +49,10 @@ const keyName = name.filter((n) => !MEMORY_SAVER_RESERVED.has(n) && n !== "");
 const isPrototypeName = (n: string) => n in Object.prototype;
 const valueName = name.filter((n) => n !== "__proto__");
 const writeName = name.filter((n) => !isPrototypeName(n));
-const id = fc.oneof(fc.string({ unit: "binary", minLength: 0, maxLength: 20 }), fc.string({ unit: "grapheme", minLength: 150, maxLength: 200 }));
+const id = fc.oneof(
+  fc.string({ unit: "binary", minLength: 0, maxLength: 20 }),
+  fc.string({ unit: "grapheme", minLength: 150, maxLength: 200 }),
+);
 const UNENCODABLE = Symbol("unencodable");
 const unencodable = (values: [string, unknown][]) =>
   values.some(([, v]) => typeof v === "object" && v !== null && UNENCODABLE in v);
@@ -105,9 +126,15 @@ async function play(saver: BaseCheckpointSaver, s: Scenario) {
     } else if (writes.length > 0) await saver.putWrites(config, writes, step.task);
   }
   const view = (t: { checkpoint: Checkpoint; pendingWrites?: unknown[]; metadata?: unknown } | undefined) =>
-    t && { values: t.checkpoint.channel_values, versions: t.checkpoint.channel_versions, writes: t.pendingWrites, metadata: t.metadata };
+    t && {
+      values: t.checkpoint.channel_values,
+      versions: t.checkpoint.channel_versions,
+      writes: t.pendingWrites,
+      metadata: t.metadata,
+    };
   const listed = [];
-  for await (const t of saver.list({ configurable: { thread_id: s.thread, checkpoint_ns: s.ns } })) listed.push(view(t));
+  for await (const t of saver.list({ configurable: { thread_id: s.thread, checkpoint_ns: s.ns } }))
+    listed.push(view(t));
   const latest = view(await saver.getTuple({ configurable: { thread_id: s.thread, checkpoint_ns: s.ns } }));
   let afterDelete: unknown = "not deleted";
   if (s.deleteAtEnd) {
@@ -117,18 +144,26 @@ async function play(saver: BaseCheckpointSaver, s: Scenario) {
   return { listed, latest, afterDelete, refused };
 }
 
-describe.each(["versioned", "unversioned"] as const)("S3Checkpointer answers as MemorySaver does (%s bucket)", (kind) => {
-  it("for arbitrary ids, namespaces, channel names and values", async () => {
-    const saver = new S3Checkpointer({ bucket: buckets[kind], client, prefix: `prop/${randomUUID()}/`, inlineThresholdBytes: 256 });
-    await fc.assert(
-      fc.asyncProperty(scenario, async (s) => {
-        // a fresh thread per run: the same generated id may come twice
-        const run = { ...s, thread: `${randomUUID()}${s.thread}` };
-        const expected = await play(new MemorySaver(), run);
-        const actual = await play(saver, run);
-        expect(actual).toEqual(expected);
-      }),
-      { numRuns: RUNS },
-    );
-  }, 120_000);
-});
+describe.each(["versioned", "unversioned"] as const)(
+  "S3Checkpointer answers as MemorySaver does (%s bucket)",
+  (kind) => {
+    it("for arbitrary ids, namespaces, channel names and values", async () => {
+      const saver = new S3Checkpointer({
+        bucket: buckets[kind],
+        client,
+        prefix: `prop/${randomUUID()}/`,
+        inlineThresholdBytes: 256,
+      });
+      await fc.assert(
+        fc.asyncProperty(scenario, async (s) => {
+          // a fresh thread per run: the same generated id may come twice
+          const run = { ...s, thread: `${randomUUID()}${s.thread}` };
+          const expected = await play(new MemorySaver(), run);
+          const actual = await play(saver, run);
+          expect(actual).toEqual(expected);
+        }),
+        { numRuns: RUNS },
+      );
+    }, 120_000);
+  },
+);

@@ -19,7 +19,8 @@ const bucket = uniqueBucket("res");
 beforeAll(() => createBucket(direct, bucket, false));
 afterAll(() => dropBucket(direct, bucket));
 
-const cp = (values: Record<string, unknown>, version: string | number = "1"): Checkpoint => checkpointOf(values, version);
+const cp = (values: Record<string, unknown>, version: string | number = "1"): Checkpoint =>
+  checkpointOf(values, version);
 
 function captureLogger() {
   const lines: { level: string; msg?: string; obj: Record<string, unknown> }[] = [];
@@ -51,7 +52,12 @@ describe("faults at the connection", () => {
       const config = await saver.put({ configurable: { thread_id: fate } }, cp({ fate }), meta, { fate: "1" });
       proxy.decide = () => (used ? "pass" : ((used = true), fate));
       used = false;
-      const fresh = new S3Checkpointer({ bucket, client: proxiedClient(proxy), prefix: saver.options.prefix, resilience: { attemptTimeoutMs: 800, initialDelayMs: 10 } });
+      const fresh = new S3Checkpointer({
+        bucket,
+        client: proxiedClient(proxy),
+        prefix: saver.options.prefix,
+        resilience: { attemptTimeoutMs: 800, initialDelayMs: 10 },
+      });
       expect((await fresh.getTuple(config))?.checkpoint.channel_values).toEqual({ fate });
     }
     // the stalled request was really aborted: the client closed the connection, not the proxy
@@ -73,7 +79,8 @@ describe("circuit breaker", () => {
     const client = testClient();
     client.middlewareStack.add(
       (next) => async (args) => {
-        if (failing) throw Object.assign(new Error("down"), { name: "ServiceUnavailable", $metadata: { httpStatusCode: 503 } });
+        if (failing)
+          throw Object.assign(new Error("down"), { name: "ServiceUnavailable", $metadata: { httpStatusCode: 503 } });
         return next(args);
       },
       { step: "finalizeRequest", name: "outage" },
@@ -116,7 +123,8 @@ describe("multipart uploads", () => {
     const client = testClient();
     client.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === "UploadPartCommand") throw Object.assign(new Error("part refused"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
+        if (context.commandName === "UploadPartCommand")
+          throw Object.assign(new Error("part refused"), { name: "AccessDenied", $metadata: { httpStatusCode: 403 } });
         return next(args);
       },
       { step: "initialize", name: "failParts" },
@@ -132,7 +140,9 @@ describe("multipart uploads", () => {
     await saver.setup();
     const big = "y".repeat(12 * 1024 * 1024);
     await expect(saver.put({ configurable: { thread_id: "mpu" } }, cp({ big }), meta, { big: "1" })).rejects.toThrow();
-    const uploads = await direct.send(new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: saver.options.prefix }));
+    const uploads = await direct.send(
+      new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: saver.options.prefix }),
+    );
     expect(uploads.Uploads ?? []).toEqual([]);
     expect(await saver.getTuple({ configurable: { thread_id: "mpu" } })).toBeUndefined();
   });
@@ -169,7 +179,13 @@ describe("metrics", () => {
 
   it("warns about slow operations, with no state in the log line", async () => {
     const { logger, lines } = captureLogger();
-    const saver = new S3Checkpointer({ bucket, client: direct, logger, slowOperationMs: 1, prefix: `slow/${randomUUID()}/` });
+    const saver = new S3Checkpointer({
+      bucket,
+      client: direct,
+      logger,
+      slowOperationMs: 1,
+      prefix: `slow/${randomUUID()}/`,
+    });
     await saver.put({ configurable: { thread_id: "s" } }, cp({ secret: "do-not-log-me" }), meta, { secret: "1" });
     const slow = lines.find((l) => l.msg === "slow checkpointer operation");
     expect(slow?.obj).toMatchObject({ operation: "put", outcome: "success" });

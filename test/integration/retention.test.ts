@@ -5,7 +5,15 @@
  * leaves a readable thread when interrupted; sweep deletes idle threads softly or for good.
  */
 import { randomUUID } from "node:crypto";
-import { Annotation, Command, DeltaChannel, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
+import {
+  Annotation,
+  Command,
+  DeltaChannel,
+  END,
+  START,
+  StateGraph,
+  type BaseCheckpointSaver,
+} from "@langchain/langgraph";
 import type { CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
@@ -17,7 +25,8 @@ import { allVersions, bucketsForFile, describeWithVersioning, testClient } from 
 const client = testClient();
 const buckets = bucketsForFile("ret", client);
 // a low inline threshold: most values are objects of their own, shared between checkpoints
-const saverIn = (bucket: string) => new S3Checkpointer({ bucket, client, prefix: `ret/${randomUUID()}/`, inlineThresholdBytes: 64 });
+const saverIn = (bucket: string) =>
+  new S3Checkpointer({ bucket, client, prefix: `ret/${randomUUID()}/`, inlineThresholdBytes: 64 });
 
 const BIG = "unchanged ".repeat(50);
 
@@ -44,7 +53,12 @@ const all = async (saver: BaseCheckpointSaver, threadId: string) => {
   return out;
 };
 const idOf = (t: CheckpointTuple) => t.config.configurable!.checkpoint_id as string;
-const comparable = (t: CheckpointTuple) => ({ checkpoint: t.checkpoint, metadata: t.metadata, pendingWrites: t.pendingWrites, parent: t.parentConfig });
+const comparable = (t: CheckpointTuple) => ({
+  checkpoint: t.checkpoint,
+  metadata: t.metadata,
+  pendingWrites: t.pendingWrites,
+  parent: t.parentConfig,
+});
 
 describe("prune", () => {
   it("keeps the newest checkpoints and everything they read; a second run removes nothing; the graph continues", async () => {
@@ -104,7 +118,16 @@ describe("prune", () => {
     expect(kept.length).toBe(report.kept);
     expect(comparable(kept[0]!)).toEqual(comparable(newest));
     const done = await graph.invoke(new Command({ resume: "again" }), config);
-    expect(done.log).toEqual(["first", "planned", "approved: yes", "acted after 3", "second", "planned", "approved: again", "acted after 7"]);
+    expect(done.log).toEqual([
+      "first",
+      "planned",
+      "approved: yes",
+      "acted after 3",
+      "second",
+      "planned",
+      "approved: again",
+      "acted after 7",
+    ]);
   });
 
   it("olderThan with keepLast: a checkpoint goes only when both let it go; dry runs remove nothing; bad options are typed errors", async () => {
@@ -114,7 +137,12 @@ describe("prune", () => {
     const ids: string[] = [];
     for (const [n, age] of [10, 9, 8, 2, 1].entries()) {
       const c = { ...checkpointOf({ n }, n + 1), ts: new Date(Date.now() - age * day).toISOString() };
-      const config = await saver.put({ configurable: { thread_id: "aged", checkpoint_ns: "", ...(parent ? { checkpoint_id: parent } : {}) } }, c, meta, { n: n + 1 });
+      const config = await saver.put(
+        { configurable: { thread_id: "aged", checkpoint_ns: "", ...(parent ? { checkpoint_id: parent } : {}) } },
+        c,
+        meta,
+        { n: n + 1 },
+      );
       await saver.putWrites(config, [["n", n]], `task-${n}`);
       parent = c.id;
       ids.push(c.id);
@@ -123,7 +151,10 @@ describe("prune", () => {
     expect(dry).toMatchObject({ removed: 3, dryRun: true });
     expect((await all(saver, "aged")).length).toBe(5);
     // keepLast 4 keeps the 10-day-old one's successor: only the oldest goes
-    expect(await saver.prune("aged", { olderThan: new Date(Date.now() - 5 * day), keepLast: 4 })).toMatchObject({ removed: 1, writesRemoved: 1 });
+    expect(await saver.prune("aged", { olderThan: new Date(Date.now() - 5 * day), keepLast: 4 })).toMatchObject({
+      removed: 1,
+      writesRemoved: 1,
+    });
     expect(await saver.prune("aged", { olderThan: 5 * day })).toMatchObject({ removed: 2, kept: 2 });
     const left = await all(saver, "aged");
     expect(left.map(idOf)).toEqual([ids[4], ids[3]]);
@@ -132,16 +163,43 @@ describe("prune", () => {
     expect(await saver.prune("aged", { olderThan: 0, keepLast: 1 })).toMatchObject({ removed: 1, kept: 1 });
 
     // a corrupt record stops a prune before anything is deleted
-    await saver.put({ configurable: { thread_id: "aged", checkpoint_ns: "", checkpoint_id: ids[4] } }, checkpointOf({ n: 9 }, 9), meta, { n: 9 });
+    await saver.put(
+      { configurable: { thread_id: "aged", checkpoint_ns: "", checkpoint_id: ids[4] } },
+      checkpointOf({ n: 9 }, 9),
+      meta,
+      { n: 9 },
+    );
     const oldest = (await all(saver, "aged")).at(-1)!;
-    await client.send(new PutObjectCommand({ Bucket: buckets.unversioned, Key: saver.layout.record("aged", "", idOf(oldest)), Body: "garbage" }));
+    await client.send(
+      new PutObjectCommand({
+        Bucket: buckets.unversioned,
+        Key: saver.layout.record("aged", "", idOf(oldest)),
+        Body: "garbage",
+      }),
+    );
     // (another process: this one has the record cached, as it was)
-    const other = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix: saver.layout.prefix, inlineThresholdBytes: 64 });
-    await expect(other.prune("aged", { keepLast: 1, orphanGraceMs: 0 })).rejects.toBeInstanceOf(CheckpointCorruptedError);
-    const listed = await client.send(new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: saver.layout.thread("aged") }));
+    const other = new S3Checkpointer({
+      bucket: buckets.unversioned,
+      client,
+      prefix: saver.layout.prefix,
+      inlineThresholdBytes: 64,
+    });
+    await expect(other.prune("aged", { keepLast: 1, orphanGraceMs: 0 })).rejects.toBeInstanceOf(
+      CheckpointCorruptedError,
+    );
+    const listed = await client.send(
+      new ListObjectsV2Command({ Bucket: buckets.unversioned, Prefix: saver.layout.thread("aged") }),
+    );
     expect(listed.KeyCount).toBeGreaterThanOrEqual(3);
 
-    for (const bad of [{}, { keepLast: 0 }, { keepLast: 1.5 }, { olderThan: Number.NaN }, { olderThan: new Date("x") }, { keepLast: 2, orphanGraceMs: -1 }]) {
+    for (const bad of [
+      {},
+      { keepLast: 0 },
+      { keepLast: 1.5 },
+      { olderThan: Number.NaN },
+      { olderThan: new Date("x") },
+      { keepLast: 2, orphanGraceMs: -1 },
+    ]) {
       await expect(saver.prune("aged", bad)).rejects.toBeInstanceOf(InvalidArgumentError);
     }
     await expect(saver.sweep({ idleFor: 0 })).rejects.toBeInstanceOf(InvalidArgumentError);
@@ -166,14 +224,20 @@ describe("prune", () => {
     const kept = await all(saver, "crash");
     expect(kept.length).toBeLessThan(before.length);
     for (const t of kept) {
-      expect(comparable((await saver.getTuple(t.config))!)).toEqual(comparable(before.find((b) => idOf(b) === idOf(t))!));
+      expect(comparable((await saver.getTuple(t.config))!)).toEqual(
+        comparable(before.find((b) => idOf(b) === idOf(t))!),
+      );
       await graph.getState(t.config);
     }
     // writes whose record is gone go at once; values no record refers to once their grace time is over
     const resumed = await saver.prune("crash", { keepLast: 3, orphanGraceMs: 0 });
     expect(resumed.removed).toBe(0);
     expect(resumed.writesRemoved).toBeGreaterThan(0);
-    expect(await saver.prune("crash", { keepLast: 3, orphanGraceMs: 0 })).toMatchObject({ removed: 0, writesRemoved: 0, blobsRemoved: 0 });
+    expect(await saver.prune("crash", { keepLast: 3, orphanGraceMs: 0 })).toMatchObject({
+      removed: 0,
+      writesRemoved: 0,
+      blobsRemoved: 0,
+    });
     expect((await loopGraph(saver).invoke({ i: 10 }, config)).i).toBe(20);
   });
 });
@@ -183,11 +247,15 @@ describeWithVersioning("sweep", () => {
     for (const mode of ["soft", "purge"] as const) {
       const saver = saverIn(buckets.versioned);
       for (const thread of ["old-1", "old-2"]) {
-        await saver.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, checkpointOf({ v: BIG }), meta, { v: 1 });
+        await saver.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, checkpointOf({ v: BIG }), meta, {
+          v: 1,
+        });
       }
       // S3 keeps LastModified to the second
       await new Promise((r) => setTimeout(r, 2100));
-      await saver.put({ configurable: { thread_id: "fresh", checkpoint_ns: "" } }, checkpointOf({ v: 1 }), meta, { v: 1 });
+      await saver.put({ configurable: { thread_id: "fresh", checkpoint_ns: "" } }, checkpointOf({ v: 1 }), meta, {
+        v: 1,
+      });
       const dry = await saver.sweep({ idleFor: 1500, mode, dryRun: true });
       expect(dry).toMatchObject({ threads: 3, idle: ["old-1", "old-2"], dryRun: true });
       const done: string[] = [];

@@ -78,7 +78,14 @@ async function revokes(bucket: string) {
   const listed = [];
   for await (const s of saver.listShares()) listed.push(s);
   expect(listed).toEqual([
-    expect.objectContaining({ shareId: share.shareId, threadId: "t-1", checkpointNs: "", encrypted: true, checkpoints: 1, expired: false }),
+    expect.objectContaining({
+      shareId: share.shareId,
+      threadId: "t-1",
+      checkpointNs: "",
+      encrypted: true,
+      checkpoints: 1,
+      expired: false,
+    }),
   ]);
   expect(listed[0]!.expiresAt).toEqual(share.expiresAt);
   expect(await saver.revokeShare(share.shareId)).toBe(true);
@@ -100,13 +107,19 @@ describe("share URLs", () => {
     const { url, expiresAt } = await saver.share(config, { expiresIn: 2 });
     // the URL's own dates say the same expiry
     const signed = new URL(url).searchParams;
-    const date = signed.get("X-Amz-Date")!.replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z");
+    const date = signed
+      .get("X-Amz-Date")!
+      .replace(/^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$/, "$1-$2-$3T$4:$5:$6Z");
     expect(new Date(Date.parse(date) + Number(signed.get("X-Amz-Expires")) * 1000)).toEqual(expiresAt);
     const tuple = await readShared(url);
     const original = await saver.getTuple(config);
     expect(tuple.checkpoint).toEqual(original!.checkpoint);
     expect(tuple.pendingWrites).toEqual(original!.pendingWrites);
-    expect(tuple.config.configurable).toMatchObject({ thread_id: "t-1", checkpoint_ns: "", checkpoint_id: original!.checkpoint.id });
+    expect(tuple.config.configurable).toMatchObject({
+      thread_id: "t-1",
+      checkpoint_ns: "",
+      checkpoint_id: original!.checkpoint.id,
+    });
     await new Promise((r) => setTimeout(r, Math.max(0, expiresAt.getTime() - Date.now()) + 1500));
     const e = await rejection(readShared(url));
     expect(e).toBeInstanceOf(ShareUnavailableError);
@@ -171,15 +184,24 @@ describe("share URLs", () => {
     }
     await expect(saver.share(config, { expiresIn: 60, history: -1 })).rejects.toThrow(InvalidArgumentError);
     await expect(saver.share({ configurable: {} }, { expiresIn: 60 })).rejects.toThrow(InvalidArgumentError);
-    await expect(saver.share({ configurable: { thread_id: "none" } }, { expiresIn: 60 })).rejects.toThrow(CheckpointNotFoundError);
+    await expect(saver.share({ configurable: { thread_id: "none" } }, { expiresIn: 60 })).rejects.toThrow(
+      CheckpointNotFoundError,
+    );
     await expect(saver.revokeShare("../threads/t-1")).rejects.toThrow(InvalidArgumentError);
     const { url } = await saver.share(config, { expiresIn: 7 * 24 * 3600 });
-    await expect(importShared(url, { into: new MemorySaver(), threadId: undefined as never })).rejects.toThrow(InvalidArgumentError);
+    await expect(importShared(url, { into: new MemorySaver(), threadId: undefined as never })).rejects.toThrow(
+      InvalidArgumentError,
+    );
   });
 
   it("log each share and revoke without the URL's signature or key", async () => {
     const lines: string[] = [];
-    const logger: Logger = { debug() {}, info: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`), warn() {}, error() {} };
+    const logger: Logger = {
+      debug() {},
+      info: (o, m) => lines.push(`${m} ${JSON.stringify(o)}`),
+      warn() {},
+      error() {},
+    };
     const saver = saverOn(buckets.unversioned, { logger });
     const config = await paused(saver);
     const { url, shareId } = await saver.share(config, { expiresIn: 60, history: 1 });
@@ -244,7 +266,9 @@ describe("bundles are checked before anything is written", () => {
     const config = await paused(saver);
     const { url } = await saver.share(config, { expiresIn: 600, history: 2 });
     const target = new MemorySaver();
-    await expect(importShared(url, { into: target, threadId: "x", maxBytes: 64 })).rejects.toThrow(CheckpointCorruptedError);
+    await expect(importShared(url, { into: target, threadId: "x", maxBytes: 64 })).rejects.toThrow(
+      CheckpointCorruptedError,
+    );
     expect(isEmpty(target)).toBe(true);
     // a server that declares no length (or a wrong one): the count of streamed bytes decides
     let pulled = 0;
@@ -257,7 +281,9 @@ describe("bundles are checked before anything is written", () => {
           },
         }),
       );
-    await expect(importShared(url, { into: target, threadId: "x", maxBytes: 1024 * 1024, fetch: endless })).rejects.toThrow(CheckpointCorruptedError);
+    await expect(
+      importShared(url, { into: target, threadId: "x", maxBytes: 1024 * 1024, fetch: endless }),
+    ).rejects.toThrow(CheckpointCorruptedError);
     expect(pulled).toBeLessThan(4 * 1024 * 1024);
     expect(isEmpty(target)).toBe(true);
   });
@@ -270,7 +296,11 @@ describe("bundles are checked before anything is written", () => {
     const config = await paused(saver);
     const { url, shareId } = await saver.share(config, { expiresIn: 600, encrypt });
     const key = saver.layout.shareBundle(shareId);
-    const stored = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: buckets.unversioned, Key: key }))).Body!.transformToByteArray());
+    const stored = Buffer.from(
+      await (
+        await client.send(new GetObjectCommand({ Bucket: buckets.unversioned, Key: key }))
+      ).Body!.transformToByteArray(),
+    );
     const target = new MemorySaver();
     const flipped = Buffer.from(stored);
     flipped[flipped.length - 20] = flipped[flipped.length - 20]! ^ 1;
@@ -297,7 +327,11 @@ describeWithVersioning("sharing from history", () => {
     const share = await saver.share(config, { expiresIn: 600 });
     // a second write of the bundle key leaves an older version behind it
     const key = saver.layout.shareBundle(share.shareId);
-    const stored = Buffer.from(await (await client.send(new GetObjectCommand({ Bucket: buckets.versioned, Key: key }))).Body!.transformToByteArray());
+    const stored = Buffer.from(
+      await (
+        await client.send(new GetObjectCommand({ Bucket: buckets.versioned, Key: key }))
+      ).Body!.transformToByteArray(),
+    );
     await client.send(new PutObjectCommand({ Bucket: buckets.versioned, Key: key, Body: stored }));
     expect((await allVersions(client, buckets.versioned, saver.layout.sharesRoot)).length).toBe(3);
     expect(await saver.revokeShare(share.shareId)).toBe(true);
@@ -314,7 +348,8 @@ describeWithVersioning("sharing from history", () => {
     const theirs = await saver.share(await paused(saver, "keep-me"), { expiresIn: 600 });
     const report = await saver.purgeThread("erase-me");
     expect(report).toMatchObject({ failed: 0, sharesRevoked: 2 });
-    for (const url of [mine.url, plain.url]) expect(await rejection(readShared(url))).toBeInstanceOf(ShareUnavailableError);
+    for (const url of [mine.url, plain.url])
+      expect(await rejection(readShared(url))).toBeInstanceOf(ShareUnavailableError);
     expect((await readShared(theirs.url)).config.configurable?.thread_id).toBe("keep-me");
     const left = [];
     for await (const s of saver.listShares()) left.push(s.threadId);
@@ -332,7 +367,10 @@ describeWithVersioning("sharing from history", () => {
     expect(versionId).toBeTruthy();
     await saver.deleteThread("gone");
     expect(await saver.getTuple(config)).toBeUndefined();
-    const { url } = await saver.share({ configurable: { thread_id: "gone", s3_version_id: versionId } }, { expiresIn: 600, history: 10 });
+    const { url } = await saver.share(
+      { configurable: { thread_id: "gone", s3_version_id: versionId } },
+      { expiresIn: 600, history: 10 },
+    );
     const target = new MemorySaver();
     await importShared(url, { into: target, threadId: "back" });
     const back = (await target.getTuple({ configurable: { thread_id: "back" } }))!;

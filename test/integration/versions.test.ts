@@ -9,13 +9,27 @@ import { Annotation, Command, END, START, StateGraph, interrupt } from "@langcha
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { CheckpointNotFoundError, S3Checkpointer, VersioningUnavailableError } from "../../src/index.js";
-import { allVersions, bucketsForFile, createBucket, describeWithVersioning, dropBucket, testClient, uniqueBucket } from "../helpers/s3.js";
+import {
+  allVersions,
+  bucketsForFile,
+  createBucket,
+  describeWithVersioning,
+  dropBucket,
+  testClient,
+  uniqueBucket,
+} from "../helpers/s3.js";
 
 const client = testClient();
 const { versioned: bucket, unversioned: plain } = bucketsForFile("ver", client);
 
 async function saverOn(b = bucket, options: Record<string, unknown> = {}) {
-  const saver = new S3Checkpointer({ bucket: b, client, prefix: `v/${randomUUID()}/`, inlineThresholdBytes: 256, ...options });
+  const saver = new S3Checkpointer({
+    bucket: b,
+    client,
+    prefix: `v/${randomUUID()}/`,
+    inlineThresholdBytes: 256,
+    ...options,
+  });
   await saver.setup();
   return saver;
 }
@@ -82,32 +96,55 @@ describeWithVersioning("trash and recover", () => {
 describeWithVersioning("history through versions", () => {
   it("tuples carry s3_version_id; getTuple reads exactly that version, with or without checkpoint_id", async () => {
     const saver = await saverOn();
-    const config = await saver.put({ configurable: { thread_id: "h" } }, { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { a: 1 }, channel_versions: { a: "1" } }, { source: "input", step: -1, parents: {} }, { a: "1" });
+    const config = await saver.put(
+      { configurable: { thread_id: "h" } },
+      { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { a: 1 }, channel_versions: { a: "1" } },
+      { source: "input", step: -1, parents: {} },
+      { a: "1" },
+    );
     const tuple = await saver.getTuple(config);
     const versionId = tuple?.config.configurable?.s3_version_id as string;
     expect(versionId).toBeTruthy();
     const listed = [];
     for await (const v of saver.listVersions("h")) listed.push(v);
-    expect(listed).toMatchObject([{ checkpointId: config.configurable?.checkpoint_id, checkpointNs: "", versionId, deleted: false }]);
+    expect(listed).toMatchObject([
+      { checkpointId: config.configurable?.checkpoint_id, checkpointNs: "", versionId, deleted: false },
+    ]);
     await saver.deleteThread("h");
     const byVersion = await saver.getTuple({ configurable: { thread_id: "h", s3_version_id: versionId } });
     expect(byVersion?.checkpoint.channel_values).toEqual({ a: 1 });
-    const byBoth = await saver.getTuple({ configurable: { thread_id: "h", checkpoint_id: config.configurable?.checkpoint_id, s3_version_id: versionId } });
+    const byBoth = await saver.getTuple({
+      configurable: { thread_id: "h", checkpoint_id: config.configurable?.checkpoint_id, s3_version_id: versionId },
+    });
     expect(byBoth?.checkpoint.id).toBe(config.configurable?.checkpoint_id);
-    expect(await saver.getTuple({ configurable: { thread_id: "h", s3_version_id: "no-such-version" } })).toBeUndefined();
+    expect(
+      await saver.getTuple({ configurable: { thread_id: "h", s3_version_id: "no-such-version" } }),
+    ).toBeUndefined();
   });
 
   it("a deleted thread read from history shows the first regular writes of a task, as it did before the delete", async () => {
     const saver = await saverOn();
-    const config = await saver.put({ configurable: { thread_id: "hw" } }, { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { a: 1 }, channel_versions: { a: "1" } }, { source: "input", step: -1, parents: {} }, { a: "1" });
+    const config = await saver.put(
+      { configurable: { thread_id: "hw" } },
+      { ...emptyCheckpoint(), id: uuid6(-1), channel_values: { a: 1 }, channel_versions: { a: "1" } },
+      { source: "input", step: -1, parents: {} },
+      { a: "1" },
+    );
     await saver.putWrites(config, [["ch", "first"]], "task", "~a");
     // another instance writes the same task's writes again (on Ceph RGW: a second version)
-    await new S3Checkpointer({ bucket, client, prefix: saver.options.prefix }).putWrites(config, [["ch", "late"]], "task", "~a");
+    await new S3Checkpointer({ bucket, client, prefix: saver.options.prefix }).putWrites(
+      config,
+      [["ch", "late"]],
+      "task",
+      "~a",
+    );
     const versionId = (await saver.getTuple(config))?.config.configurable?.s3_version_id as string;
     expect((await saver.getTuple(config))?.pendingWrites).toEqual([["task", "ch", "first"]]);
     await saver.deleteThread("hw");
     const fresh = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix });
-    expect((await fresh.getTuple({ configurable: { ...config.configurable, s3_version_id: versionId } }))?.pendingWrites).toEqual([["task", "ch", "first"]]);
+    expect(
+      (await fresh.getTuple({ configurable: { ...config.configurable, s3_version_id: versionId } }))?.pendingWrites,
+    ).toEqual([["task", "ch", "first"]]);
   });
 
   it("restores a past checkpoint of a deleted thread and a real graph continues from it", async () => {
@@ -133,14 +170,21 @@ describeWithVersioning("history through versions", () => {
     await graph.invoke(null, restored);
     const asking = await graph.getState({ configurable: { thread_id: "rewind" } });
     expect(asking.tasks[0]?.interrupts[0]?.value).toBe("approve?");
-    const result = await graph.invoke(new Command({ resume: "yes, after all" }), { configurable: { thread_id: "rewind" } });
+    const result = await graph.invoke(new Command({ resume: "yes, after all" }), {
+      configurable: { thread_id: "rewind" },
+    });
     expect(result.notes.at(-2)).toBe("approved: yes, after all");
     expect(result.notes.at(-1)).toMatch(/^report on glaciers/);
 
     // into another thread, too
-    const other = await saver.restoreCheckpoint({ configurable: { thread_id: "rewind", s3_version_id: versionId } }, { toThreadId: "rewind-copy" });
+    const other = await saver.restoreCheckpoint(
+      { configurable: { thread_id: "rewind", s3_version_id: versionId } },
+      { toThreadId: "rewind-copy" },
+    );
     expect((await saver.getTuple(other))?.checkpoint.channel_values).toEqual(paused!.checkpoint.channel_values);
-    await expect(saver.restoreCheckpoint({ configurable: { thread_id: "rewind", s3_version_id: "nope" } })).rejects.toThrow(CheckpointNotFoundError);
+    await expect(
+      saver.restoreCheckpoint({ configurable: { thread_id: "rewind", s3_version_id: "nope" } }),
+    ).rejects.toThrow(CheckpointNotFoundError);
   });
 });
 
@@ -153,13 +197,21 @@ describeWithVersioning("purge", () => {
       (next, context) => async (args) => {
         if (context.commandName === "DeleteObjectsCommand" && failures > 0) {
           failures -= 1;
-          throw Object.assign(new Error("injected: internal error"), { name: "InternalError", $metadata: { httpStatusCode: 500 } });
+          throw Object.assign(new Error("injected: internal error"), {
+            name: "InternalError",
+            $metadata: { httpStatusCode: 500 },
+          });
         }
         return next(args);
       },
       { step: "initialize", name: "injectDeleteFailure" },
     );
-    const saver = new S3Checkpointer({ bucket, client: faulty, prefix: `v/${randomUUID()}/`, inlineThresholdBytes: 256 });
+    const saver = new S3Checkpointer({
+      bucket,
+      client: faulty,
+      prefix: `v/${randomUUID()}/`,
+      inlineThresholdBytes: 256,
+    });
     await saver.setup();
     const graph = agent(saver);
     const config = { configurable: { thread_id: "erase-me" } };
@@ -178,7 +230,12 @@ describeWithVersioning("purge", () => {
 
   it("deleteMode 'purge' erases instead of hiding", async () => {
     const saver = await saverOn(bucket, { deleteMode: "purge" });
-    await saver.put({ configurable: { thread_id: "p" } }, { ...emptyCheckpoint(), id: uuid6(-1) }, { source: "input", step: -1, parents: {} }, {});
+    await saver.put(
+      { configurable: { thread_id: "p" } },
+      { ...emptyCheckpoint(), id: uuid6(-1) },
+      { source: "input", step: -1, parents: {} },
+      {},
+    );
     await saver.deleteThread("p");
     expect(await allVersions(client, bucket, saver.layout.thread("p"))).toEqual([]);
   });
@@ -196,7 +253,9 @@ describeWithVersioning("copyThread", () => {
     expect(copy.map((s) => s.values)).toEqual(original.map((s) => s.values));
     await saver.purgeThread("orig");
     await graph.invoke(new Command({ resume: "yes" }), { configurable: { thread_id: "copy" } });
-    expect((await graph.getState({ configurable: { thread_id: "copy" } })).values.notes.at(-1)).toMatch(/^report on rivers/);
+    expect((await graph.getState({ configurable: { thread_id: "copy" } })).values.notes.at(-1)).toMatch(
+      /^report on rivers/,
+    );
     await expect(saver.copyThread("copy", "copy")).rejects.toThrow();
   });
 });
@@ -208,15 +267,26 @@ describeWithVersioning("setup with versioning and lifecycle", () => {
     await client.send(
       new PutBucketLifecycleConfigurationCommand({
         Bucket: b,
-        LifecycleConfiguration: { Rules: [{ ID: "someone-elses-rule", Status: "Enabled", Filter: { Prefix: "logs/" }, Expiration: { Days: 7 } }] },
+        LifecycleConfiguration: {
+          Rules: [
+            { ID: "someone-elses-rule", Status: "Enabled", Filter: { Prefix: "logs/" }, Expiration: { Days: 7 } },
+          ],
+        },
       }),
     );
     const saver = new S3Checkpointer({ bucket: b, client, prefix: "agents/", versioning: "required" });
-    const caps = await saver.setup({ versioning: true, lifecycle: { noncurrentVersionDays: 14, abortIncompleteMultipartDays: 2 } });
+    const caps = await saver.setup({
+      versioning: true,
+      lifecycle: { noncurrentVersionDays: 14, abortIncompleteMultipartDays: 2 },
+    });
     expect(caps.versioning).toBe("Enabled");
     await saver.setup({ versioning: true, lifecycle: { noncurrentVersionDays: 14, abortIncompleteMultipartDays: 2 } });
     const rules = (await client.send(new GetBucketLifecycleConfigurationCommand({ Bucket: b }))).Rules ?? [];
-    expect(rules.map((r) => r.ID).sort()).toEqual(["langgraph-checkpoint-s3:agents/", "langgraph-checkpoint-s3:agents/shares/", "someone-elses-rule"]);
+    expect(rules.map((r) => r.ID).sort()).toEqual([
+      "langgraph-checkpoint-s3:agents/",
+      "langgraph-checkpoint-s3:agents/shares/",
+      "someone-elses-rule",
+    ]);
     // shares expire with their URLs (7 days at most), a day later by the lifecycle's clock
     const shares = rules.find((r) => r.ID === "langgraph-checkpoint-s3:agents/shares/")!;
     expect(shares.Filter?.Prefix).toBe("agents/shares/");
@@ -233,9 +303,16 @@ describe("on a bucket without versioning", () => {
     const saver = await saverOn(plain);
     await expect(saver.restoreThread("x")).rejects.toThrow(VersioningUnavailableError);
     await expect(saver.listVersions("x").next()).rejects.toThrow(VersioningUnavailableError);
-    await expect(new S3Checkpointer({ bucket: plain, client, versioning: "required" }).setup()).rejects.toThrow(VersioningUnavailableError);
+    await expect(new S3Checkpointer({ bucket: plain, client, versioning: "required" }).setup()).rejects.toThrow(
+      VersioningUnavailableError,
+    );
     // the core contract still works, and deletes are hard
-    const config = await saver.put({ configurable: { thread_id: "x" } }, { ...emptyCheckpoint(), id: uuid6(-1) }, { source: "input", step: -1, parents: {} }, {});
+    const config = await saver.put(
+      { configurable: { thread_id: "x" } },
+      { ...emptyCheckpoint(), id: uuid6(-1) },
+      { source: "input", step: -1, parents: {} },
+      {},
+    );
     expect(await saver.getTuple(config)).toBeDefined();
     await saver.deleteThread("x");
     expect(await allVersions(client, plain, saver.layout.thread("x"))).toEqual([]);

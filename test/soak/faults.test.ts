@@ -17,7 +17,8 @@ const bucket = uniqueBucket("soak");
 beforeAll(() => createBucket(direct, bucket, false));
 afterAll(() => dropBucket(direct, bucket));
 
-const cp = (values: Record<string, unknown>, version: string | number = "1"): Checkpoint => checkpointOf(values, version);
+const cp = (values: Record<string, unknown>, version: string | number = "1"): Checkpoint =>
+  checkpointOf(values, version);
 
 describe("soak: 10,000 operations, 50 threads, about 10% of requests faulted", () => {
   let proxy: FaultProxy;
@@ -48,7 +49,8 @@ describe("soak: 10,000 operations, 50 threads, about 10% of requests faulted", (
       resilience: { maxAttempts: 6, initialDelayMs: 5, maxDelayMs: 100, attemptTimeoutMs: 5000, breaker: false },
     });
     await saver.setup();
-    const puts: { config: { configurable: Record<string, unknown> }; values: Record<string, unknown>; ok: boolean }[] = [];
+    const puts: { config: { configurable: Record<string, unknown> }; values: Record<string, unknown>; ok: boolean }[] =
+      [];
     let ops = 0;
     let failedOps = 0;
     const errors: Record<string, number> = {};
@@ -56,7 +58,9 @@ describe("soak: 10,000 operations, 50 threads, about 10% of requests faulted", (
     await Promise.all(
       Array.from({ length: 50 }, async (_v, t) => {
         const thread = `soak-${t}`;
-        let parent: { configurable: Record<string, unknown> } = { configurable: { thread_id: thread, checkpoint_ns: "" } };
+        let parent: { configurable: Record<string, unknown> } = {
+          configurable: { thread_id: thread, checkpoint_ns: "" },
+        };
         let version: number | undefined;
         for (let i = 0; ops < TARGET; i += 1) {
           const values = { step: i, thread, blob: i % 7 === 0 ? "x".repeat(4000) + i : `small-${i}` };
@@ -78,21 +82,32 @@ describe("soak: 10,000 operations, 50 threads, about 10% of requests faulted", (
           ops += 1;
           await saver.putWrites(parent, [["step", i]], `task-${i}`).catch(() => (failedOps += 1));
           ops += 1;
-          await saver.getTuple({ configurable: { thread_id: thread, checkpoint_ns: "" } }).catch(() => (failedOps += 1));
+          await saver
+            .getTuple({ configurable: { thread_id: thread, checkpoint_ns: "" } })
+            .catch(() => (failedOps += 1));
         }
       }),
     );
     // and puts with no retries at all: some are rejected, after or before the server wrote them
-    const once = new S3Checkpointer({ bucket, client, prefix: saver.options.prefix, resilience: { maxAttempts: 1, breaker: false } });
+    const once = new S3Checkpointer({
+      bucket,
+      client,
+      prefix: saver.options.prefix,
+      resilience: { maxAttempts: 1, breaker: false },
+    });
     await Promise.all(
       Array.from({ length: 300 }, async (_v, i) => {
         const values = { once: i };
         const checkpoint = cp(values, once.getNextVersion(undefined));
-        const config = { configurable: { thread_id: `once-${i % 10}`, checkpoint_ns: "", checkpoint_id: checkpoint.id } };
-        const ok = await once.put({ configurable: { thread_id: `once-${i % 10}` } }, checkpoint, meta, { ...checkpoint.channel_versions }).then(
-          () => true,
-          () => false,
-        );
+        const config = {
+          configurable: { thread_id: `once-${i % 10}`, checkpoint_ns: "", checkpoint_id: checkpoint.id },
+        };
+        const ok = await once
+          .put({ configurable: { thread_id: `once-${i % 10}` } }, checkpoint, meta, { ...checkpoint.channel_versions })
+          .then(
+            () => true,
+            () => false,
+          );
         puts.push({ config, values, ok });
       }),
     );

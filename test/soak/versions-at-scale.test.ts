@@ -16,7 +16,13 @@ const { versioned: bucket } = bucketsForFile("scale", client);
 const BATCH = Number(process.env.SCALE_BATCH ?? 250);
 
 async function saverOn(b = bucket, options: Record<string, unknown> = {}) {
-  const saver = new S3Checkpointer({ bucket: b, client, prefix: `v/${randomUUID()}/`, inlineThresholdBytes: 256, ...options });
+  const saver = new S3Checkpointer({
+    bucket: b,
+    client,
+    prefix: `v/${randomUUID()}/`,
+    inlineThresholdBytes: 256,
+    ...options,
+  });
   await saver.setup();
   return saver;
 }
@@ -33,7 +39,12 @@ describeWithVersioning("at scale: pagination of versions", () => {
     const saver = await saverOn();
     const thread = "big";
     const meta = { source: "loop" as const, step: 0, parents: {} };
-    const first = await saver.put({ configurable: { thread_id: thread } }, { ...emptyCheckpoint(), id: uuid6(-1) }, meta, {});
+    const first = await saver.put(
+      { configurable: { thread_id: thread } },
+      { ...emptyCheckpoint(), id: uuid6(-1) },
+      meta,
+      {},
+    );
     const N = 5000;
     const ids: string[] = [first.configurable!.checkpoint_id as string];
     await phase(`${N} checkpoints`, async () => {
@@ -46,7 +57,11 @@ describeWithVersioning("at scale: pagination of versions", () => {
     // a special write replaced 5,000 times: 5,000 versions of one key
     await phase(`${N} versions of one key`, async () => {
       for (let i = 0; i < N; i += BATCH) {
-        await Promise.all(Array.from({ length: BATCH }, (_v, j) => saver.putWrites(first, [["__error__", `attempt ${i + j}`]], "flaky-task")));
+        await Promise.all(
+          Array.from({ length: BATCH }, (_v, j) =>
+            saver.putWrites(first, [["__error__", `attempt ${i + j}`]], "flaky-task"),
+          ),
+        );
       }
     });
     const listed = await phase("listVersions", async () => {

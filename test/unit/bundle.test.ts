@@ -4,7 +4,12 @@ import { decompress as zstdDecompress } from "fzstd";
 import { JsonPlusSerializer, type CheckpointTuple } from "@langchain/langgraph-checkpoint";
 import { describe, expect, it } from "vitest";
 import { BUNDLE_FORMAT, encodeBundle, newShareKey, openBundle, sealBundle, sharedTuple } from "../../src/bundle.js";
-import { CheckpointCorruptedError, DecryptionFailedError, InvalidArgumentError, ShareUnavailableError } from "../../src/errors.js";
+import {
+  CheckpointCorruptedError,
+  DecryptionFailedError,
+  InvalidArgumentError,
+  ShareUnavailableError,
+} from "../../src/errors.js";
 import { KeyLayout, assertShareId, shareExpiry, shareIdFor } from "../../src/layout.js";
 import { resolveCompression } from "../../src/options.js";
 import { pack } from "../../src/record.js";
@@ -28,7 +33,10 @@ function makeChain(): CheckpointTuple[] {
       checkpoint: child,
       metadata: { ...loopMeta, step: 1 },
       parentConfig: at(root.id),
-      pendingWrites: [["task-1", "notes", ["c"]], ["task-2", "__interrupt__", [{ value: "go?" }]]],
+      pendingWrites: [
+        ["task-1", "notes", ["c"]],
+        ["task-2", "__interrupt__", [{ value: "go?" }]],
+      ],
     },
   ];
 }
@@ -47,7 +55,15 @@ describe("share ids", () => {
   it("carry their expiry, to the second, and 128 random bits", () => {
     expect(shareId).toMatch(/^20300102T030405Z-[A-Za-z0-9_-]{22}$/);
     expect(shareExpiry(shareId)).toEqual(expiresAt);
-    for (const bad of ["", "x", "../x", `${shareId}/`, shareId.replace("T", "t"), "20301302T030405Z-AAAAAAAAAAAAAAAAAAAAAA", 42]) {
+    for (const bad of [
+      "",
+      "x",
+      "../x",
+      `${shareId}/`,
+      shareId.replace("T", "t"),
+      "20301302T030405Z-AAAAAAAAAAAAAAAAAAAAAA",
+      42,
+    ]) {
       expect(shareExpiry(bad)).toBeUndefined();
       expect(() => assertShareId(bad)).toThrow(InvalidArgumentError);
     }
@@ -62,7 +78,8 @@ describe("share ids", () => {
     expect(layout.parseShareBundle(`p/threads/${shareId}/bundle`)).toBeUndefined();
     expect(() => layout.shareBundle("../threads/x")).toThrow(InvalidArgumentError);
     // the namespaces a share looks into for subgraph checkpoints
-    for (const ns of ["", "review:1", "a/b|c:2"]) expect(layout.namespaceOfFolder("t", layout.namespace("t", ns))).toBe(ns);
+    for (const ns of ["", "review:1", "a/b|c:2"])
+      expect(layout.namespaceOfFolder("t", layout.namespace("t", ns))).toBe(ns);
     expect(layout.namespaceOfFolder("t", layout.namespace("u", "x"))).toBeUndefined();
     expect(layout.namespaceOfFolder("t", `${layout.namespaces("t")}a/b/`)).toBeUndefined();
   });
@@ -96,36 +113,66 @@ describe("the bundle format", () => {
   it("refuses the wrong key, no key, a plain bundle under a key, and a bundle of another share", async () => {
     const key = newShareKey();
     const body = await sealed(key);
-    await expect(openBundle(body, { shareId, maxBytes, key: newShareKey(), serde })).rejects.toThrow(DecryptionFailedError);
+    await expect(openBundle(body, { shareId, maxBytes, key: newShareKey(), serde })).rejects.toThrow(
+      DecryptionFailedError,
+    );
     await expect(openBundle(body, { shareId, maxBytes, serde })).rejects.toThrow(DecryptionFailedError);
-    await expect(openBundle(body, { shareId, maxBytes, key: key.subarray(0, 16), serde })).rejects.toThrow(DecryptionFailedError);
+    await expect(openBundle(body, { shareId, maxBytes, key: key.subarray(0, 16), serde })).rejects.toThrow(
+      DecryptionFailedError,
+    );
     await expect(openBundle(await sealed(), { shareId, maxBytes, key, serde })).rejects.toThrow(DecryptionFailedError);
     const other = shareIdFor(expiresAt, randomBytes(16));
-    await expect(openBundle(await sealed(), { shareId: other, maxBytes, serde })).rejects.toThrow(CheckpointCorruptedError);
+    await expect(openBundle(await sealed(), { shareId: other, maxBytes, serde })).rejects.toThrow(
+      CheckpointCorruptedError,
+    );
   });
 
   it("refuses a bundle over the size bound", async () => {
-    await expect(openBundle(await sealed(), { shareId, maxBytes: 64, serde })).rejects.toThrow(CheckpointCorruptedError);
+    await expect(openBundle(await sealed(), { shareId, maxBytes: 64, serde })).rejects.toThrow(
+      CheckpointCorruptedError,
+    );
   });
 
   const good = async () => {
     const [type, bytes] = await serde.dumpsTyped(chain()[0]!.checkpoint);
     const [mtype, mbytes] = await serde.dumpsTyped(loopMeta);
-    const entry = { checkpoint_id: chain()[0]!.checkpoint.id, checkpoint: { type, s: 0 }, metadata: { type: mtype, s: 1 }, writes: [] as unknown[] };
+    const entry = {
+      checkpoint_id: chain()[0]!.checkpoint.id,
+      checkpoint: { type, s: 0 },
+      metadata: { type: mtype, s: 1 },
+      writes: [] as unknown[],
+    };
     return {
-      head: { kind: "share", fmt: BUNDLE_FORMAT, share_id: shareId, created_at: "2030-01-01T00:00:00Z", expires_at: expiresAt.toISOString(), thread_id: "t", checkpoint_ns: "", checkpoints: [entry] },
+      head: {
+        kind: "share",
+        fmt: BUNDLE_FORMAT,
+        share_id: shareId,
+        created_at: "2030-01-01T00:00:00Z",
+        expires_at: expiresAt.toISOString(),
+        thread_id: "t",
+        checkpoint_ns: "",
+        checkpoints: [entry],
+      },
       entry,
       sections: [bytes, mbytes],
     };
   };
   const openHead = async (head: object, sections: Uint8Array[]) =>
-    openBundle((await sealBundle(pack(head, sections), { shareId, compression, maxBytes })).body, { shareId, maxBytes, serde });
+    openBundle((await sealBundle(pack(head, sections), { shareId, compression, maxBytes })).body, {
+      shareId,
+      maxBytes,
+      serde,
+    });
 
   it("reads a hand-made bundle (the documented format)", async () => {
     const { head, sections } = await good();
     const bundle = await openHead(head, sections);
     expect(bundle.tuples).toEqual([{ ...CHAIN[0], config: bundle.tuples[0]!.config, pendingWrites: [] }]);
-    expect(bundle.tuples[0]!.config.configurable).toEqual({ thread_id: "t", checkpoint_ns: "", checkpoint_id: CHAIN[0]!.checkpoint.id });
+    expect(bundle.tuples[0]!.config.configurable).toEqual({
+      thread_id: "t",
+      checkpoint_ns: "",
+      checkpoint_id: CHAIN[0]!.checkpoint.id,
+    });
   });
 
   it.each([
@@ -133,17 +180,62 @@ describe("the bundle format", () => {
     ["another kind", (h: Record<string, unknown>) => ({ ...h, kind: "checkpoint" }), /kind/],
     ["no checkpoints", (h: Record<string, unknown>) => ({ ...h, checkpoints: [] }), /no checkpoints/],
     ["a bad date", (h: Record<string, unknown>) => ({ ...h, expires_at: "soon" }), /dates/],
-    ["a section out of range", (h: Record<string, unknown>) => ({ ...h, checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint: { type: "json", s: 9 } }] }), /missing/],
-    ["a bad write", (h: Record<string, unknown>) => ({ ...h, checkpoints: [{ ...(h.checkpoints as object[])[0], writes: [{ channel: "c" }] }] }), /bad write/],
+    [
+      "a section out of range",
+      (h: Record<string, unknown>) => ({
+        ...h,
+        checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint: { type: "json", s: 9 } }],
+      }),
+      /missing/,
+    ],
+    [
+      "a bad write",
+      (h: Record<string, unknown>) => ({
+        ...h,
+        checkpoints: [{ ...(h.checkpoints as object[])[0], writes: [{ channel: "c" }] }],
+      }),
+      /bad write/,
+    ],
     [
       "a broken parent chain",
-      (h: Record<string, unknown>) => ({ ...h, checkpoints: [(h.checkpoints as object[])[0], { ...(h.checkpoints as object[])[0], parent_checkpoint_id: "elsewhere" }] }),
+      (h: Record<string, unknown>) => ({
+        ...h,
+        checkpoints: [
+          (h.checkpoints as object[])[0],
+          { ...(h.checkpoints as object[])[0], parent_checkpoint_id: "elsewhere" },
+        ],
+      }),
       /parent chain/,
     ],
-    ["a subgraph entry first", (h: Record<string, unknown>) => ({ ...h, checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_ns: "sub:1" }] }), /must come first/],
-    ["a subgraph entry in the shared namespace", (h: Record<string, unknown>) => ({ ...h, checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_ns: "" }] }), /bad namespace/],
-    ["another share's id", (h: Record<string, unknown>) => ({ ...h, share_id: shareIdFor(expiresAt, randomBytes(16)) }), /another share/],
-    ["a checkpoint that is not itself", (h: Record<string, unknown>) => ({ ...h, checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_id: "other" }] }), /does not hold itself/],
+    [
+      "a subgraph entry first",
+      (h: Record<string, unknown>) => ({
+        ...h,
+        checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_ns: "sub:1" }],
+      }),
+      /must come first/,
+    ],
+    [
+      "a subgraph entry in the shared namespace",
+      (h: Record<string, unknown>) => ({
+        ...h,
+        checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_ns: "" }],
+      }),
+      /bad namespace/,
+    ],
+    [
+      "another share's id",
+      (h: Record<string, unknown>) => ({ ...h, share_id: shareIdFor(expiresAt, randomBytes(16)) }),
+      /another share/,
+    ],
+    [
+      "a checkpoint that is not itself",
+      (h: Record<string, unknown>) => ({
+        ...h,
+        checkpoints: [{ ...(h.checkpoints as object[])[0], checkpoint_id: "other" }],
+      }),
+      /does not hold itself/,
+    ],
   ])("refuses %s", async (_what, change, message) => {
     const { head, sections } = await good();
     const e = await openHead(change(head), sections).catch((err: unknown) => err);
@@ -153,14 +245,22 @@ describe("the bundle format", () => {
 
   it("refuses a value that does not deserialize", async () => {
     const { head } = await good();
-    await expect(openHead(head, [Buffer.from("{not json"), Buffer.from("{}")])).rejects.toThrow(CheckpointCorruptedError);
+    await expect(openHead(head, [Buffer.from("{not json"), Buffer.from("{}")])).rejects.toThrow(
+      CheckpointCorruptedError,
+    );
   });
 });
 
 describe("readShared's download", () => {
   const url = `https://bucket.s3.example.com/p/shares/${shareId}/bundle?X-Amz-Signature=abc`;
-  const answer = (status: number, body: ConstructorParameters<typeof Response>[0] = null, headers: Record<string, string> = {}): typeof fetch =>
-    async () => new Response(body, { status, headers });
+  const answer =
+    (
+      status: number,
+      body: ConstructorParameters<typeof Response>[0] = null,
+      headers: Record<string, string> = {},
+    ): typeof fetch =>
+    async () =>
+      new Response(body, { status, headers });
 
   it("maps HTTP answers to typed errors", async () => {
     const cases: [number, string][] = [
@@ -174,7 +274,10 @@ describe("readShared's download", () => {
       expect(e).toMatchObject({ status, reason });
     }
     const expired = `https://h/shares/${shareIdFor(new Date(Date.now() - 1000), randomBytes(16))}/bundle`;
-    await expect(readShared(expired, { fetch: answer(403) })).rejects.toMatchObject({ reason: "expired", code: "SHARE_UNAVAILABLE" });
+    await expect(readShared(expired, { fetch: answer(403) })).rejects.toMatchObject({
+      reason: "expired",
+      code: "SHARE_UNAVAILABLE",
+    });
     const offline: typeof fetch = async () => {
       throw Object.assign(new TypeError("fetch failed"), { cause: { code: "ECONNREFUSED" } });
     };
@@ -189,15 +292,20 @@ describe("readShared's download", () => {
     };
     await readShared(`${url}#k=${newShareKey().toString("base64url")}`, { fetch: spy }).catch(() => undefined);
     expect(seen).toEqual([url]);
-    for (const bad of ["nonsense", "ftp://h/shares/x/bundle", `https://h/shares/${shareId}/about`, "https://h/shares/nope/bundle"]) {
+    for (const bad of [
+      "nonsense",
+      "ftp://h/shares/x/bundle",
+      `https://h/shares/${shareId}/about`,
+      "https://h/shares/nope/bundle",
+    ]) {
       await expect(readShared(bad, { fetch: spy })).rejects.toThrow(InvalidArgumentError);
     }
   });
 
   it("stops a download once it exceeds the bound, declared or not", async () => {
-    await expect(readShared(url, { fetch: answer(200, "x", { "content-length": String(10 ** 12) }), maxBytes: 1024 })).rejects.toThrow(
-      CheckpointCorruptedError,
-    );
+    await expect(
+      readShared(url, { fetch: answer(200, "x", { "content-length": String(10 ** 12) }), maxBytes: 1024 }),
+    ).rejects.toThrow(CheckpointCorruptedError);
     let pulled = 0;
     const endless: typeof fetch = async () =>
       new Response(
@@ -254,7 +362,8 @@ describe("the documented format (README, The bundle format)", () => {
     const plaintext = header.c === "zstd" ? Buffer.from(zstdDecompress(payload)) : payload;
     expect(plaintext.length).toBe(header.n);
     const sha = createHash("sha256").update(plaintext).digest("hex");
-    const digestKey = key && Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), "langgraph-checkpoint-s3 digest", 32));
+    const digestKey =
+      key && Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), "langgraph-checkpoint-s3 digest", 32));
     expect(header.h).toBe(digestKey ? createHmac("sha256", digestKey).update(sha, "utf8").digest("hex") : sha);
     const headLength = plaintext.readUInt32BE(0);
     const head = JSON.parse(plaintext.subarray(4, 4 + headLength).toString("utf8"));
@@ -280,12 +389,21 @@ describe("the documented format (README, The bundle format)", () => {
     ["large encrypted (three chunks)", newShareKey(), large],
   ])("a reader that follows it opens a %s bundle", async (_kind, key, tuples) => {
     const { head, sections } = readAsDocumented(await sealed(key, tuples()), shareId, key);
-    expect(head).toMatchObject({ kind: "share", fmt: 1, share_id: shareId, thread_id: "t", checkpoint_ns: "", expires_at: expiresAt.toISOString() });
+    expect(head).toMatchObject({
+      kind: "share",
+      fmt: 1,
+      share_id: shareId,
+      thread_id: "t",
+      checkpoint_ns: "",
+      expires_at: expiresAt.toISOString(),
+    });
     const last = head.checkpoints.at(-1);
     expect(last.checkpoint_id).toBe(CHAIN[1]!.checkpoint.id);
     expect(last.parent_checkpoint_id).toBe(head.checkpoints[0].checkpoint_id);
     expect(last.checkpoint.type).toBe("json");
-    expect(JSON.parse(sections[last.checkpoint.s]!.toString("utf8")).channel_values).toEqual(CHAIN[1]!.checkpoint.channel_values);
+    expect(JSON.parse(sections[last.checkpoint.s]!.toString("utf8")).channel_values).toEqual(
+      CHAIN[1]!.checkpoint.channel_values,
+    );
     expect(last.writes.map((w: { task_id: string; channel: string }) => [w.task_id, w.channel])).toEqual([
       ["task-1", "notes"],
       ["task-2", "__interrupt__"],

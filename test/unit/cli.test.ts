@@ -19,12 +19,21 @@ describe("cli helpers", () => {
   it("reads whole numbers from a minimum on", () => {
     expect(parseWhole("--limit")("0")).toBe(0);
     expect(parseWhole("--keep-last", 1)("20")).toBe(20);
-    for (const bad of ["-1", "1.5", "x", "", "1e3"]) expect(() => parseWhole("--limit")(bad)).toThrow(InvalidArgumentError);
+    for (const bad of ["-1", "1.5", "x", "", "1e3"])
+      expect(() => parseWhole("--limit")(bad)).toThrow(InvalidArgumentError);
     expect(() => parseWhole("--keep-last", 1)("0")).toThrow(/at least 1/);
   });
 
   it("aligns table columns under their header; JSON takes BigInts and dates", () => {
-    expect(table(["A", "LONGER"], [["xyz", "1"], ["w", "22"]])).toBe("A    LONGER\nxyz  1\nw    22");
+    expect(
+      table(
+        ["A", "LONGER"],
+        [
+          ["xyz", "1"],
+          ["w", "22"],
+        ],
+      ),
+    ).toBe("A    LONGER\nxyz  1\nw    22");
     expect(JSON.parse(toJson({ n: 10n, at: new Date(0) }))).toEqual({ n: "10", at: "1970-01-01T00:00:00.000Z" });
   });
 });

@@ -1,5 +1,12 @@
 import { describe, expect, it } from "vitest";
-import { checkpointIdOf, namespaceOf, optionalThread, requireThread, requireThreadId, versionIdOf } from "../../src/config.js";
+import {
+  checkpointIdOf,
+  namespaceOf,
+  optionalThread,
+  requireThread,
+  requireThreadId,
+  versionIdOf,
+} from "../../src/config.js";
 import { InvalidArgumentError } from "../../src/errors.js";
 
 describe("reading a RunnableConfig", () => {

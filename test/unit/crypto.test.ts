@@ -13,19 +13,23 @@ const zstd = resolveCompression({});
 const none = resolveCompression("none");
 const keyA = generateKey();
 const keyB = generateKey();
-const ring = (current = "a", keys: Record<string, string | Uint8Array> = { a: keyA, b: keyB }) => createCipher({ keys, currentKeyId: current });
+const ring = (current = "a", keys: Record<string, string | Uint8Array> = { a: keyA, b: keyB }) =>
+  createCipher({ keys, currentKeyId: current });
 
 describe("client-side encryption", () => {
-  it.each([0, 1, 1000, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES + 5])("round-trips %d bytes", async (n) => {
-    const plaintext = randomBytes(n);
-    const cipher = ring();
-    const sealed = await seal(plaintext, { compression: none, key: KEY, cipher });
-    // the plaintext is nowhere in the body (too short a plaintext would match by chance)
-    if (n >= 16) expect(sealed.body.includes(plaintext.subarray(0, 64))).toBe(false);
-    const opened = await open(sealed.body, { key: KEY, cipher });
-    expect(opened.plaintext.equals(plaintext)).toBe(true);
-    expect(opened.header.e).toMatchObject({ alg: "A256GCM-CHUNKED", kid: "a" });
-  });
+  it.each([0, 1, 1000, CHUNK_BYTES - 1, CHUNK_BYTES, CHUNK_BYTES + 1, 3 * CHUNK_BYTES + 5])(
+    "round-trips %d bytes",
+    async (n) => {
+      const plaintext = randomBytes(n);
+      const cipher = ring();
+      const sealed = await seal(plaintext, { compression: none, key: KEY, cipher });
+      // the plaintext is nowhere in the body (too short a plaintext would match by chance)
+      if (n >= 16) expect(sealed.body.includes(plaintext.subarray(0, 64))).toBe(false);
+      const opened = await open(sealed.body, { key: KEY, cipher });
+      expect(opened.plaintext.equals(plaintext)).toBe(true);
+      expect(opened.header.e).toMatchObject({ alg: "A256GCM-CHUNKED", kid: "a" });
+    },
+  );
 
   it("every alteration is a DecryptionFailedError: ciphertext, tag, header, truncation, chunk order, another key", async () => {
     const cipher = ring();
@@ -129,7 +133,12 @@ describe("KMS key provider (a fake KMS client: not run against AWS)", () => {
 
   it("a new data key after the TTL; options checked", async () => {
     const { client, calls } = fakeKms();
-    const provider = kmsKeyProvider({ client: client as never, keyId: "alias/test", encryptionContext: { app: "x" }, dataKeyTtlMs: 1 });
+    const provider = kmsKeyProvider({
+      client: client as never,
+      keyId: "alias/test",
+      encryptionContext: { app: "x" },
+      dataKeyTtlMs: 1,
+    });
     const a = await provider.currentKeyId();
     await new Promise((r) => setTimeout(r, 5));
     const b = await provider.currentKeyId();
@@ -158,13 +167,23 @@ describe("KMS key provider (a fake KMS client: not run against AWS)", () => {
 
   it("keeps at most cacheSize unwrapped keys", async () => {
     const { client, calls } = fakeKms();
-    const writer = kmsKeyProvider({ client: client as never, keyId: "alias/test", encryptionContext: { app: "x" }, dataKeyTtlMs: 1 });
+    const writer = kmsKeyProvider({
+      client: client as never,
+      keyId: "alias/test",
+      encryptionContext: { app: "x" },
+      dataKeyTtlMs: 1,
+    });
     const ids: string[] = [];
     for (let i = 0; i < 3; i += 1) {
       ids.push(await writer.currentKeyId());
       await new Promise((r) => setTimeout(r, 3));
     }
-    const reader = kmsKeyProvider({ client: client as never, keyId: "alias/test", encryptionContext: { app: "x" }, cacheSize: 2 });
+    const reader = kmsKeyProvider({
+      client: client as never,
+      keyId: "alias/test",
+      encryptionContext: { app: "x" },
+      cacheSize: 2,
+    });
     for (const id of ids) await reader.getKey(id);
     calls.length = 0;
     await reader.getKey(ids[2]!); // still cached

@@ -16,7 +16,11 @@ import {
 import { isRetryable } from "../../src/resilience.js";
 
 const sdk = (name: string, status?: number, extra: Record<string, unknown> = {}) =>
-  Object.assign(new Error(name), { name, ...(status ? { $metadata: { httpStatusCode: status, requestId: "req-1" } } : {}), ...extra });
+  Object.assign(new Error(name), {
+    name,
+    ...(status ? { $metadata: { httpStatusCode: status, requestId: "req-1" } } : {}),
+    ...extra,
+  });
 
 describe("typed errors", () => {
   it("carry a code, the package name, and are recognised across copies by a brand", () => {
@@ -45,10 +49,15 @@ describe("reading SDK errors", () => {
 
   it("a connection that failed without an answer is EndpointUnreachable, found through causes", () => {
     const refused = Object.assign(new Error("connect"), { code: "ECONNREFUSED" });
-    const wrapped = Object.assign(new Error("outer"), { name: "Error", cause: Object.assign(new Error("mid"), { cause: refused }) });
+    const wrapped = Object.assign(new Error("outer"), {
+      name: "Error",
+      cause: Object.assign(new Error("mid"), { cause: refused }),
+    });
     expect(networkCodeOf(wrapped)).toBe("ECONNREFUSED");
     expect(fromSdkError(wrapped, "GetObject", "b")).toBeInstanceOf(EndpointUnreachableError);
-    expect(fromSdkError(Object.assign(new Error("x"), { code: "UND_ERR_SOCKET" }), "GetObject", "b")).toBeInstanceOf(EndpointUnreachableError);
+    expect(fromSdkError(Object.assign(new Error("x"), { code: "UND_ERR_SOCKET" }), "GetObject", "b")).toBeInstanceOf(
+      EndpointUnreachableError,
+    );
     // an answer with a status is never "unreachable", whatever the code says
     expect(fromSdkError(sdk("SlowDown", 503, { code: "ECONNRESET" }), "GetObject", "b")).toBeInstanceOf(S3RequestError);
   });
@@ -69,7 +78,15 @@ describe("reading SDK errors", () => {
   });
 
   it("the network codes that map to EndpointUnreachable are the ones retried", () => {
-    for (const code of ["ECONNREFUSED", "ECONNRESET", "ENOTFOUND", "ENOTCONN", "UND_ERR_SOCKET", "EPIPE", "EAI_AGAIN"]) {
+    for (const code of [
+      "ECONNREFUSED",
+      "ECONNRESET",
+      "ENOTFOUND",
+      "ENOTCONN",
+      "UND_ERR_SOCKET",
+      "EPIPE",
+      "EAI_AGAIN",
+    ]) {
       const e = Object.assign(new Error("x"), { code });
       expect(fromSdkError(e, "GetObject", "b"), code).toBeInstanceOf(EndpointUnreachableError);
       expect(isRetryable(e), code).toBe(true);

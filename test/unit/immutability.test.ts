@@ -41,7 +41,13 @@ describe("the version of a key that readers read", () => {
 
   it("of a deleted key, read from history, is what it was before the delete", () => {
     // soft-deleted after a late writer's version: the first writer's still is the one
-    const deleted = [v("late", 30), v("first", 20), v("before-older-delete", 5), marker("now", 40, true), marker("older", 10)];
+    const deleted = [
+      v("late", 30),
+      v("first", 20),
+      v("before-older-delete", 5),
+      marker("now", 40, true),
+      marker("older", 10),
+    ];
     expect(liveVersion(deleted, "first")).toBeUndefined();
     expect(lastLiveVersion(deleted, "first")).toBe("first");
     expect(lastLiveVersion(deleted, "newest")).toBe("late");

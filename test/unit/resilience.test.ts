@@ -17,7 +17,13 @@ describe("isRetryable", () => {
   });
 
   it("never retries answers: 400, 403, 404, 409, 412", () => {
-    for (const [name, status] of [["BadRequest", 400], ["AccessDenied", 403], ["NoSuchKey", 404], ["ConditionalRequestConflict", 409], ["PreconditionFailed", 412]] as const) {
+    for (const [name, status] of [
+      ["BadRequest", 400],
+      ["AccessDenied", 403],
+      ["NoSuchKey", 404],
+      ["ConditionalRequestConflict", 409],
+      ["PreconditionFailed", 412],
+    ] as const) {
       expect(isRetryable(sdkError(name, status))).toBe(false);
     }
     expect(isRetryable(new Error("a bug"))).toBe(false);
@@ -25,7 +31,9 @@ describe("isRetryable", () => {
 
   it("reads Retry-After in seconds or as a date", () => {
     expect(retryAfterMs({ $response: { headers: { "retry-after": "2" } } })).toBe(2000);
-    expect(retryAfterMs({ $response: { headers: { "retry-after": new Date(Date.now() + 5000).toUTCString() } } })).toBeGreaterThan(3000);
+    expect(
+      retryAfterMs({ $response: { headers: { "retry-after": new Date(Date.now() + 5000).toUTCString() } } }),
+    ).toBeGreaterThan(3000);
     expect(retryAfterMs(sdkError("SlowDown", 503))).toBeUndefined();
   });
 });
@@ -46,12 +54,15 @@ describe("policy", () => {
 
   it("waits at least what a Retry-After asks, capped by maxDelayMs", async () => {
     const elapsedWith = async (maxDelayMs: number) => {
-      const policy = createResiliencePolicy(resolveResilience({ ...quick, maxDelayMs, breaker: false }), { onCircuitChange() {} });
+      const policy = createResiliencePolicy(resolveResilience({ ...quick, maxDelayMs, breaker: false }), {
+        onCircuitChange() {},
+      });
       let calls = 0;
       const started = performance.now();
       await policy.execute(async () => {
         calls += 1;
-        if (calls === 1) throw sdkError("SlowDown", 503, { $response: { statusCode: 503, headers: { "retry-after": "0.3" } } });
+        if (calls === 1)
+          throw sdkError("SlowDown", 503, { $response: { statusCode: 503, headers: { "retry-after": "0.3" } } });
         return "ok";
       });
       return performance.now() - started;
@@ -114,8 +125,11 @@ describe("policy", () => {
     it("the circuit stays open until halfOpenAfterMs (10 s by default) has passed, not a moment less", async () => {
       vi.useFakeTimers();
       const changes: string[] = [];
-      const policy = createResiliencePolicy(resolveResilience({ maxAttempts: 1 }), { onCircuitChange: (s) => changes.push(s) });
-      for (let i = 0; i < 5; i += 1) await expect(policy.execute(async () => Promise.reject(sdkError("InternalError", 500)))).rejects.toThrow();
+      const policy = createResiliencePolicy(resolveResilience({ maxAttempts: 1 }), {
+        onCircuitChange: (s) => changes.push(s),
+      });
+      for (let i = 0; i < 5; i += 1)
+        await expect(policy.execute(async () => Promise.reject(sdkError("InternalError", 500)))).rejects.toThrow();
       expect(changes).toEqual(["open"]);
       await vi.advanceTimersByTimeAsync(9_999);
       await expect(policy.execute(async () => "too early")).rejects.toThrow(/open|broken/i);

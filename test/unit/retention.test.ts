@@ -5,7 +5,12 @@ import { checkPruneOptions, checkSweepOptions, type PruneOptions, type SweepOpti
 
 describe("retention options", () => {
   it("prune: keepLast or olderThan, each of a valid kind", () => {
-    for (const ok of [{ keepLast: 1 }, { olderThan: 0 }, { olderThan: new Date() }, { keepLast: 3, olderThan: 1000, orphanGraceMs: 0, dryRun: true }]) {
+    for (const ok of [
+      { keepLast: 1 },
+      { olderThan: 0 },
+      { olderThan: new Date() },
+      { keepLast: 3, olderThan: 1000, orphanGraceMs: 0, dryRun: true },
+    ]) {
       expect(() => checkPruneOptions(ok)).not.toThrow();
     }
     const bad: [unknown, RegExp][] = [

@@ -1,6 +1,14 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { STREAM_FRAME_BYTES, jsZstdDecompress, open, seal, sealStream, zstdDecompress, type StreamedBody } from "../../src/codec.js";
+import {
+  STREAM_FRAME_BYTES,
+  jsZstdDecompress,
+  open,
+  seal,
+  sealStream,
+  zstdDecompress,
+  type StreamedBody,
+} from "../../src/codec.js";
 import { resolveCompression } from "../../src/options.js";
 import { inspectZstdFrames, slices } from "../../src/zstd.js";
 
