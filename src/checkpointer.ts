@@ -1,7 +1,8 @@
 /**
- * `S3Checkpointer`: LangGraph's `BaseCheckpointSaver` on S3. Keys in layout.ts, bodies in
- * codec.ts / payload.ts, every S3 request in store.ts, reading in reader.ts, the version
- * features in versions.ts.
+ * `S3Checkpointer`: LangGraph's `BaseCheckpointSaver` on S3, the wiring of the modules and one
+ * delegation per method. Keys in layout.ts, bodies in codec.ts / record.ts, every S3 request in
+ * store.ts, getTuple and list in reads.ts (objects read by reader.ts), writes in writer.ts, the
+ * version features in versions.ts, sharing in share.ts, retention in retention.ts.
  */
 
 import { randomBytes } from "node:crypto";
@@ -19,17 +20,18 @@ import {
 } from "@langchain/langgraph-checkpoint";
 import { setupBucket, type SetupOptions } from "./bucket.js";
 import { ObjectCache } from "./cache.js";
-import { checkpointIdOf, namespaceOf, optionalThread, requireThreadId, versionIdOf } from "./config.js";
+import { checkpointIdOf, namespaceOf, optionalThread, requireThreadId } from "./config.js";
 import { CheckpointNotFoundError, InvalidArgumentError, VersioningUnavailableError } from "./errors.js";
-import { KeyLayout, assertCheckpointId, decodeComponent, encodeComponent } from "./layout.js";
+import { KeyLayout } from "./layout.js";
 import { createMetrics, type CheckpointerMetrics } from "./metrics.js";
 import { optionsFromEnv, resolveOptions, type ResolvedOptions, type S3CheckpointerOptions } from "./options.js";
 import { deltaChannelHistory } from "./delta.js";
-import { FIRST_PAGE_KEYS, TupleReader, type Group, type Place } from "./reader.js";
-import { Tombstones, isCurrent, type Lineage } from "./tombstone.js";
+import { TupleReader } from "./reader.js";
+import { Tombstones } from "./tombstone.js";
 import { ImmutableWriter, type BucketCapabilities } from "./immutability.js";
 import { VERSION_PATTERN } from "./record.js";
-import { MAX_LIST_KEYS, S3Store } from "./store.js";
+import { S3Store } from "./store.js";
+import { TupleReads } from "./reads.js";
 import { CheckpointWriter } from "./writer.js";
 import { reencryptThread, type ReencryptReport } from "./reencrypt.js";
 import { listThreads, type ListThreadsOptions, type ThreadInfo } from "./threads.js";
@@ -58,7 +60,6 @@ import {
 import {
   copyThread,
   deleteThread,
-  findRecordVersion,
   listCheckpointVersions,
   purgeThread,
   restoreThread,
@@ -74,9 +75,6 @@ export interface RestoreCheckpointOptions {
   /** Thread to restore into. @default the checkpoint's own thread */
   toThreadId?: string;
 }
-
-/** Keys a `list({ limit })` first asks for per checkpoint wanted: its record and some writes. */
-const KEYS_PER_CHECKPOINT = 10;
 
 /**
  * A LangGraph checkpointer that keeps agent state in Amazon S3 or an S3-compatible store.
@@ -99,6 +97,7 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   private readonly cache: ObjectCache;
   private readonly tombs: Tombstones;
   private readonly reader: TupleReader;
+  private readonly reads: TupleReads;
   private readonly writer: CheckpointWriter;
   private readonly shares: ShareContext;
   private closed = false;
@@ -139,6 +138,14 @@ export class S3Checkpointer extends BaseCheckpointSaver {
       cipher: resolved.cipher,
       nextVersion: () => this.getNextVersion(undefined),
       capabilities: () => this.once.known(),
+    });
+    this.reads = new TupleReads({
+      store: this.store,
+      layout: this.layout,
+      reader: this.reader,
+      tombs: this.tombs,
+      versionIds: resolved.versioning !== "off",
+      requireVersioning: (what) => this.requireVersioning(what),
     });
     this.writer = new CheckpointWriter({
       layout: this.layout,
@@ -236,134 +243,12 @@ export class S3Checkpointer extends BaseCheckpointSaver {
    * version, also after the thread was deleted), or the latest of the thread and namespace.
    */
   getTuple(config: RunnableConfig): Promise<CheckpointTuple | undefined> {
-    return this.timed("getTuple", async () => {
-      const thread = optionalThread(config);
-      if (thread === undefined) return undefined;
-      const ns = namespaceOf(config) ?? "";
-      const place = { thread, ns };
-      const checkpointId = checkpointIdOf(config);
-      const versionId = versionIdOf(config);
-      if (versionId) return this.tupleAtVersion(thread, namespaceOf(config), checkpointId, versionId);
-      // the thread's generation (tombstone.ts) is read beside everything else: no extra round trip
-      const current = this.tombs.current(thread);
-      if (checkpointId) {
-        // the record (often cached) and the listing of its writes go out together; the listing
-        // also says whether the record is still there (another process may have deleted it).
-        // Where the first version of a key wins, the listing names the version to read: then
-        // the record is read after it.
-        const key = this.layout.record(thread, ns, checkpointId);
-        const early = this.reader.pinsVersions() ? undefined : this.reader.readRecord(key, place);
-        early?.catch(() => undefined); // awaited below
-        const [lineage, group] = await Promise.all([
-          current,
-          this.reader.firstGroup(this.layout.checkpoint(thread, ns, checkpointId)),
-        ]);
-        if (group?.recordKey === undefined) return undefined;
-        const [record, writes] = await Promise.all([
-          early ?? this.reader.readGroupRecord(group, place),
-          this.reader.readGroupWrites(group),
-        ]);
-        if (!record || !isCurrent(record.head.lineage, lineage)) return undefined;
-        return this.reader.assemble(record, writes, this.versionIds);
-      }
-      current.catch(() => undefined); // awaited below; a failure must not go unhandled meanwhile
-      // newest first: records hidden by a delete (a late writer's) are passed over
-      for await (const groups of this.reader.groups(this.layout.namespace(thread, ns), undefined, FIRST_PAGE_KEYS)) {
-        for (const group of groups) {
-          if (!group.recordKey) continue;
-          const tuple = await this.loadGroup(group, place, current);
-          if (tuple) return tuple;
-        }
-      }
-      return undefined;
-    });
+    return this.timed("getTuple", () => this.reads.getTuple(config));
   }
 
   async *list(config: RunnableConfig, options: CheckpointListOptions = {}): AsyncGenerator<CheckpointTuple> {
     this.assertOpen("list");
-    if (config === null || typeof config !== "object") {
-      throw new InvalidArgumentError(
-        "list(): config must be a RunnableConfig, e.g. { configurable: { thread_id } } (or {} for every thread)",
-      );
-    }
-    if (options === null || typeof options !== "object")
-      throw new InvalidArgumentError("list(): options must be an object");
-    const { filter, before } = options;
-    let remaining = options.limit;
-    if (remaining !== undefined && (!Number.isInteger(remaining) || remaining < 0)) {
-      throw new InvalidArgumentError(`list(): limit must be a whole number; got ${remaining}`);
-    }
-    if (remaining === 0) return;
-    const thread = optionalThread(config);
-    const ns = namespaceOf(config);
-    const onlyId = config.configurable?.checkpoint_id as string | undefined;
-    const beforeId = before?.configurable?.checkpoint_id as string | undefined;
-    if (onlyId) assertCheckpointId(onlyId);
-    if (beforeId) assertCheckpointId(beforeId, "before.checkpoint_id");
-
-    let prefix: string;
-    let startAfter: string | undefined;
-    if (thread === undefined) prefix = this.layout.threadsRoot;
-    else if (ns === undefined) prefix = this.layout.namespaces(thread);
-    else if (onlyId) prefix = this.layout.checkpoint(thread, ns, onlyId);
-    else {
-      prefix = this.layout.namespace(thread, ns);
-      // newest-first keys: "older than `before`" is a StartAfter, not a scan
-      if (beforeId) startAfter = this.layout.olderThan(thread, ns, beforeId);
-    }
-
-    const nsKey = ns === undefined ? undefined : encodeComponent(ns);
-    const keep = (g: Group) =>
-      (nsKey === undefined || g.ns === nsKey) &&
-      (!onlyId || g.checkpointId === onlyId) &&
-      (!beforeId || g.checkpointId < beforeId);
-    // each thread's generation (tombstone.ts), read once per call, beside the listing
-    const generations = new Map<string, Promise<Lineage>>();
-    const generation = (threadComponent: string) => {
-      let p = generations.get(threadComponent);
-      if (!p) {
-        p = this.tombs.currentOf(threadComponent);
-        p.catch(() => undefined); // awaited where it is used
-        generations.set(threadComponent, p);
-      }
-      return p;
-    };
-    if (thread !== undefined) generation(encodeComponent(thread));
-    // a first page sized to the limit (every later page as large as S3 allows): a store answers
-    // a short page faster, and version listings (immutability.ts) much faster on Ceph RGW
-    const firstPage =
-      remaining === undefined || filter
-        ? undefined
-        : Math.min(MAX_LIST_KEYS, Math.max(FIRST_PAGE_KEYS, remaining * KEYS_PER_CHECKPOINT));
-    for await (const groups of this.reader.groups(prefix, startAfter, firstPage)) {
-      let candidates = groups.filter((g) => g.recordKey && keep(g));
-      while (candidates.length > 0) {
-        // without a filter only as many as still wanted are read (more when some were hidden)
-        const batch = filter || remaining === undefined ? candidates : candidates.slice(0, remaining);
-        candidates = candidates.slice(batch.length);
-        const tuples = await Promise.all(
-          batch.map((g) =>
-            this.loadGroup(
-              g,
-              { thread: thread ?? decodeComponent(g.thread), ns: ns ?? decodeComponent(g.ns) },
-              generation(g.thread),
-            ),
-          ),
-        );
-        for (const tuple of tuples) {
-          if (!tuple) continue;
-          if (
-            filter &&
-            !Object.entries(filter).every(
-              ([k, v]) => (tuple.metadata as Record<string, unknown> | undefined)?.[k] === v,
-            )
-          )
-            continue;
-          yield tuple;
-          if (remaining !== undefined && --remaining <= 0) return;
-        }
-      }
-    }
+    yield* this.reads.list(config, options);
   }
 
   put(
@@ -843,53 +728,5 @@ export class S3Checkpointer extends BaseCheckpointSaver {
         this.options.logger.warn({ operation, durationMs: ms, outcome }, "slow checkpointer operation");
       }
     }
-  }
-
-  /** The tuple of a listed group; `undefined` when its record is gone or not of the current generation. */
-  private async loadGroup(
-    group: Group,
-    place: { thread?: string; ns?: string },
-    current: Promise<Lineage>,
-  ): Promise<CheckpointTuple | undefined> {
-    const [lineage, record, writes] = await Promise.all([
-      current,
-      this.reader.readGroupRecord(group, place),
-      this.reader.readGroupWrites(group),
-    ]);
-    return record && isCurrent(record.head.lineage, lineage)
-      ? this.reader.assemble(record, writes, this.versionIds)
-      : undefined;
-  }
-
-  /** A tuple from history: the record version `versionId`, its parts as they were last stored. */
-  private async tupleAtVersion(
-    thread: string,
-    ns: string | undefined,
-    checkpointId: string | undefined,
-    versionId: string,
-  ): Promise<CheckpointTuple | undefined> {
-    await this.requireVersioning("getTuple() by s3_version_id");
-    let key: string | undefined;
-    let place: Place | undefined;
-    if (checkpointId) {
-      place = { thread, ns: ns ?? "" };
-      key = this.layout.record(thread, place.ns, checkpointId);
-    } else {
-      const found = await findRecordVersion(this.store, this.layout, thread, ns, versionId);
-      if (found) {
-        place = { thread, ns: found.ns };
-        key = found.key;
-      }
-    }
-    if (!key || !place) return undefined;
-    const where = place;
-    // the record version and the listing of its writes' versions go out together
-    const [record, writeKeys] = await Promise.all([
-      this.reader.readRecord(key, where, { versionId, fromHistory: true }),
-      checkpointId ? this.reader.historicWriteKeys(where, checkpointId) : undefined,
-    ]);
-    if (!record) return undefined;
-    const keys = writeKeys ?? (await this.reader.historicWriteKeys(where, record.head.checkpoint_id));
-    return this.reader.assemble(record, await this.reader.readWrites(keys, true), true);
   }
 }
