@@ -66,6 +66,7 @@ export class Tombstones {
   async currentOf(threadComponent: string): Promise<Lineage> {
     const thread = threadComponent;
     const key = this.layout.tombstoneOf(threadComponent);
+    const started = Date.now();
     const object = await this.store.get(key);
     let token: Lineage;
     if (object) {
@@ -81,7 +82,10 @@ export class Tombstones {
         token = ANY_LINEAGE;
       }
     }
-    this.known.set(thread, { token, at: Date.now() });
+    // a read that began before the newest one known (its answer may predate a delete since)
+    // never replaces it
+    const newest = this.known.get(thread);
+    if (!newest || newest.at <= started) this.known.set(thread, { token, at: started });
     return token;
   }
 
