@@ -10,7 +10,8 @@ import { HumanMessage } from "@langchain/core/messages";
 import { FakeListChatModel } from "@langchain/core/utils/testing";
 import { END, MessagesAnnotation, START, StateGraph } from "@langchain/langgraph";
 import { Registry, collectDefaultMetrics } from "prom-client";
-import { S3Checkpointer, createClient } from "langgraph-checkpoint-s3";
+import { S3Checkpointer } from "langgraph-checkpoint-s3";
+import { exampleClient } from "./s3-client.js";
 
 const registry = new Registry();
 collectDefaultMetrics({ register: registry });
@@ -18,17 +19,7 @@ collectDefaultMetrics({ register: registry });
 const checkpointer = new S3Checkpointer({
   bucket: process.env.LANGGRAPH_S3_BUCKET ?? "langgraph-metrics-example",
   prefix: "metrics-example/",
-  client: createClient(
-    process.env.S3_ENDPOINT
-      ? {
-          endpoint: process.env.S3_ENDPOINT,
-          credentials: {
-            accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "",
-            secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "",
-          },
-        }
-      : {},
-  ),
+  client: exampleClient(),
   metrics: { registry },
   // pino works as it is; console stands in here
   logger: {

@@ -11,7 +11,8 @@
  */
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { Command } from "@langchain/langgraph";
-import { S3Checkpointer, createClient } from "langgraph-checkpoint-s3";
+import { S3Checkpointer } from "langgraph-checkpoint-s3";
+import { exampleClient } from "./s3-client.js";
 import { bookingAgent } from "./booking-agent.js";
 
 const bucket = process.env.LANGGRAPH_S3_BUCKET ?? "langgraph-quickstart";
@@ -20,17 +21,7 @@ const threadId = process.env.THREAD_ID ?? "quickstart-thread";
 const checkpointer = new S3Checkpointer({
   bucket,
   prefix: "quickstart/",
-  client: createClient(
-    process.env.S3_ENDPOINT
-      ? {
-          endpoint: process.env.S3_ENDPOINT,
-          credentials: {
-            accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "",
-            secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "",
-          },
-        }
-      : {},
-  ),
+  client: exampleClient(),
 });
 
 const graph = bookingAgent(checkpointer);

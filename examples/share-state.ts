@@ -13,7 +13,8 @@
  */
 import { AIMessage, HumanMessage } from "@langchain/core/messages";
 import { Command, MemorySaver } from "@langchain/langgraph";
-import { S3Checkpointer, createClient, importShared } from "langgraph-checkpoint-s3";
+import { S3Checkpointer, importShared } from "langgraph-checkpoint-s3";
+import { exampleClient } from "./s3-client.js";
 import { bookingAgent } from "./booking-agent.js";
 
 /** The same agent on both sides; only the checkpointer differs. */
@@ -26,17 +27,7 @@ if (step === "share") {
   const checkpointer = new S3Checkpointer({
     bucket,
     prefix: "share-example/",
-    client: createClient(
-      process.env.S3_ENDPOINT
-        ? {
-            endpoint: process.env.S3_ENDPOINT,
-            credentials: {
-              accessKeyId: process.env.S3_ACCESS_KEY_ID ?? "",
-              secretAccessKey: process.env.S3_SECRET_ACCESS_KEY ?? "",
-            },
-          }
-        : {},
-    ),
+    client: exampleClient(),
   });
   // the lifecycle rule also expires share bundles a day after their URLs
   await checkpointer.setup({ createBucket: true, lifecycle: {} });
