@@ -49,6 +49,12 @@ export const ANY_LINEAGE = "*any*";
 
 export class Tombstones {
   private readonly known = new LRUCache<string, { token: Lineage; at: number }>({ max: KNOWN_THREADS });
+  /**
+   * The newest read of each thread's tombstone still in flight. A read sent beside a listing may
+   * still be going when its caller has its answer (an empty thread needs no generation), and the
+   * root checkpoint LangGraph writes next must take what that read finds, not an older token.
+   */
+  private readonly reading = new Map<string, { started: number; done: Promise<unknown> }>();
 
   constructor(
     private readonly store: S3Store,
@@ -63,10 +69,30 @@ export class Tombstones {
   }
 
   /** {@link current} of a thread component as listed (a long id's digest cannot be decoded). */
-  async currentOf(threadComponent: string): Promise<Lineage> {
+  currentOf(threadComponent: string): Promise<Lineage> {
+    const started = Date.now();
+    const read = this.read(threadComponent, started);
+    const newest = this.reading.get(threadComponent);
+    if (!newest || newest.started <= started) {
+      const done = read.then(
+        () => undefined,
+        () => {
+          // the token is unknown now: a root written next reads it again rather than trust an older one
+          const seen = this.known.get(threadComponent);
+          if (seen && seen.at <= started) this.known.delete(threadComponent);
+        },
+      );
+      this.reading.set(threadComponent, { started, done });
+      void done.then(() => {
+        if (this.reading.get(threadComponent)?.done === done) this.reading.delete(threadComponent);
+      });
+    }
+    return read;
+  }
+
+  private async read(threadComponent: string, started: number): Promise<Lineage> {
     const thread = threadComponent;
     const key = this.layout.tombstoneOf(threadComponent);
-    const started = Date.now();
     const object = await this.store.get(key);
     let token: Lineage;
     if (object) {
@@ -91,7 +117,10 @@ export class Tombstones {
 
   /** The token a new root checkpoint of `thread` takes: the one read moments ago, or read now. */
   async forRoot(thread: string): Promise<Lineage> {
-    const seen = this.known.get(encodeComponent(thread));
+    const component = encodeComponent(thread);
+    // a read still in flight is newer than what is known: its answer is the one to take
+    await this.reading.get(component)?.done;
+    const seen = this.known.get(component);
     return storable(seen && Date.now() - seen.at <= TOKEN_TRUST_MS ? seen.token : await this.current(thread));
   }
 
