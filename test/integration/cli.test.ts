@@ -1,133 +1,21 @@
 /**
  * The `langgraph-s3` command line, run as a process against the real server: exit codes, `--json`
- * parsed, `--yes` required off a terminal, verify and quarantine of a planted corrupt object, and
- * migrations from a SQLite file and from Postgres killed halfway, then resumed: nothing lost,
- * nothing doubled.
+ * parsed, `--yes` required off a terminal, sharing, and verify and quarantine of a planted corrupt
+ * object. Versions and migrations are in cli-history.test.ts.
  */
-import { spawn } from "node:child_process";
 import { randomUUID } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { DeleteObjectCommand, ListObjectsV2Command, PutObjectCommand } from "@aws-sdk/client-s3";
-import { Annotation, Command, END, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
-import type { CheckpointTuple } from "@langchain/langgraph-checkpoint";
-import { build } from "tsup";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { describe, expect, it } from "vitest";
 import { S3Checkpointer } from "../../src/index.js";
 import { checkpointOf, meta } from "../helpers/checkpoints.js";
-import { postgresBin, startPostgres, type LocalPostgres } from "../helpers/postgres.js";
 import { approvalGraph } from "../helpers/graphs.js";
-import { bucketsForFile, describeWithVersioning, s3Config, testClient } from "../helpers/s3.js";
+import { buildCli, cli, envFor, history, json, loopGraph } from "../helpers/cli.js";
+import { bucketsForFile, testClient } from "../helpers/s3.js";
 
 const client = testClient();
 const buckets = bucketsForFile("cli", client);
-// the command as it ships: src/cli/index.ts bundled as the package build does, into a folder
-// inside the project so its dependencies resolve from node_modules
-const OUT = join(import.meta.dirname, `../../node_modules/.cache/langgraph-s3-cli-${process.pid}`);
-const CLI = join(OUT, "cli.js");
-beforeAll(async () => {
-  await build({
-    entry: { cli: join(import.meta.dirname, "../../src/cli/index.ts") },
-    format: ["esm"],
-    outDir: OUT,
-    target: "node20",
-    config: false,
-    silent: true,
-    noExternal: ["p-limit", "yocto-queue"],
-  });
-}, 120_000);
-afterAll(() => rmSync(OUT, { recursive: true, force: true }));
+buildCli();
 
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-/** The environment `S3Checkpointer.fromEnv()` reads, as an operator would set it. */
-function envFor(bucket: string, prefix: string): NodeJS.ProcessEnv {
-  const s3 = s3Config();
-  return {
-    PATH: process.env.PATH,
-    HOME: process.env.HOME,
-    NODE_NO_WARNINGS: "1",
-    LANGGRAPH_S3_BUCKET: bucket,
-    LANGGRAPH_S3_PREFIX: prefix,
-    AWS_ENDPOINT_URL_S3: s3.endpoint,
-    AWS_REGION: s3.region,
-    AWS_ACCESS_KEY_ID: s3.credentials.accessKeyId,
-    AWS_SECRET_ACCESS_KEY: s3.credentials.secretAccessKey,
-  };
-}
-
-/** Runs the CLI with stdin and stdout as pipes (never a terminal); `whileRunning` may kill it. */
-function cli(args: string[], env: NodeJS.ProcessEnv, whileRunning?: (kill: () => void) => Promise<void>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env, stdio: ["pipe", "pipe", "pipe"] });
-    let stdout = "";
-    let stderr = "";
-    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
-    child.on("error", reject);
-    child.on("close", (code, signal) => resolve({ code, signal, stdout, stderr }));
-    child.stdin.end();
-    whileRunning?.(() => child.kill("SIGKILL")).catch(reject);
-  });
-}
-
-const json = (run: Run) => {
-  expect(run.stderr).toBe("");
-  expect(run.code).toBe(0);
-  return JSON.parse(run.stdout) as unknown;
-};
-
-function loopGraph(saver: BaseCheckpointSaver, steps: number) {
-  const State = Annotation.Root({
-    i: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
-    note: Annotation<string>(),
-  });
-  return new StateGraph(State)
-    .addNode("tick", (s) => ({ i: s.i + 1, note: `step ${s.i + 1} `.repeat(20) }))
-    .addEdge(START, "tick")
-    .addConditionalEdges("tick", (s) => (s.i >= steps ? END : "tick"))
-    .compile({ checkpointer: saver });
-}
-
-async function history(saver: BaseCheckpointSaver, threadId: string): Promise<CheckpointTuple[]> {
-  const out: CheckpointTuple[] = [];
-  for await (const t of saver.list({ configurable: { thread_id: threadId } })) out.push(t);
-  return out;
-}
-/**
- * A checkpoint as a saver must give it back. SqliteSaver also returns values of channels that
- * have no version (an empty `__pregel_tasks: []`, a reducer's `[]` at the input step): a value
- * without a version is no state (the channel starts empty either way), and this saver, like
- * MemorySaver, keeps a value only with its version.
- */
-const comparable = (t: CheckpointTuple) => ({
-  id: t.config.configurable?.checkpoint_id,
-  ns: t.config.configurable?.checkpoint_ns,
-  parent: t.parentConfig?.configurable?.checkpoint_id,
-  checkpoint: {
-    ...t.checkpoint,
-    channel_values: Object.fromEntries(
-      Object.entries(t.checkpoint.channel_values).filter(([c]) => Object.hasOwn(t.checkpoint.channel_versions, c)),
-    ),
-  },
-  metadata: t.metadata,
-  pendingWrites: t.pendingWrites,
-});
-
-// better-sqlite3 is native, built for the Node that installed it; CI runs the tests on a second Node too
-// (the import may work and opening a database fail, when the native module is another Node's)
-const sqliteLoads = await import("@langchain/langgraph-checkpoint-sqlite")
-  .then(({ SqliteSaver }) => {
-    (SqliteSaver.fromConnString(":memory:") as unknown as { db: { close(): void } }).db.close();
-    return true;
-  })
-  .catch(() => false);
 // each test runs a dozen processes: minutes on a busy machine
 describe("langgraph-s3", { timeout: 300_000 }, () => {
   it("--help lists every command; usage mistakes exit 2, failures 1", async () => {
@@ -353,119 +241,4 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
     });
     expect((json(await cli(["history", "m", "--json"], env)) as unknown[]).length).toBe(1);
   });
-
-  describeWithVersioning("on a versioned bucket", () => {
-    it("setup, versions, show --version, restore, undelete, purge", async () => {
-      const prefix = `cli/${randomUUID()}/`;
-      const env = envFor(buckets.versioned, prefix);
-      expect(json(await cli(["setup", "--versioning", "--json"], env))).toMatchObject({ versioning: "Enabled" });
-      const saver = new S3Checkpointer({ bucket: buckets.versioned, client, prefix });
-      await loopGraph(saver, 3).invoke({ i: 0 }, { configurable: { thread_id: "h" } });
-      const versions = json(await cli(["versions", "h", "--json"], env)) as {
-        checkpointId: string;
-        versionId: string;
-      }[];
-      expect(versions.length).toBe((await history(saver, "h")).length);
-      const oldest = versions.at(-1)!;
-      const shown = json(await cli(["show", "h", "--version", oldest.versionId], env)) as { checkpointId: string };
-      expect(shown.checkpointId).toBe(oldest.checkpointId);
-      expect(json(await cli(["delete", "h", "--yes", "--json"], env))).toEqual({ deleted: "h" });
-      expect(json(await cli(["threads", "--json"], env))).toEqual([]);
-      expect(json(await cli(["undelete", "h", "--json"], env))).toMatchObject({ thread: "h" });
-      const restored = json(await cli(["restore", "h", "--version", versions[1]!.versionId, "--json"], env)) as {
-        checkpoint_id: string;
-      };
-      expect((await saver.getTuple({ configurable: { thread_id: "h" } }))?.config.configurable?.checkpoint_id).toBe(
-        restored.checkpoint_id,
-      );
-      expect((await cli(["purge", "h"], env)).code).toBe(2);
-      expect(json(await cli(["purge", "h", "--yes", "--json"], env))).toMatchObject({ threadId: "h", failed: 0 });
-      expect(json(await cli(["versions", "h", "--deleted", "--json"], env))).toEqual([]);
-    });
-  });
-
-  describe.runIf(sqliteLoads)(
-    `migrate from a SQLite file${sqliteLoads ? "" : " [needs better-sqlite3 built for this Node]"}`,
-    () => {
-      let dir = "";
-      afterAll(() => {
-        if (dir) rmSync(dir, { recursive: true, force: true });
-      });
-
-      it("killed halfway, then run again: every checkpoint and pending write once, and the graph continues", async () => {
-        const { SqliteSaver } = await import("@langchain/langgraph-checkpoint-sqlite");
-        dir = mkdtempSync(join(tmpdir(), "lgs3-cli-"));
-        const file = join(dir, "state.db");
-        const sqlite = SqliteSaver.fromConnString(file);
-        try {
-          await killedAndResumed(sqlite, `sqlite:${file}`);
-        } finally {
-          (sqlite as unknown as { db: { close(): void } }).db.close();
-        }
-      });
-    },
-  );
-
-  describe.runIf(postgresBin() !== undefined)(
-    `migrate from Postgres${postgresBin() ? "" : " [needs Debian's postgresql]"}`,
-    () => {
-      let server: LocalPostgres | undefined;
-      beforeAll(() => {
-        server = startPostgres();
-      });
-      afterAll(() => server?.stop());
-
-      it("killed halfway, then run again: every checkpoint and pending write once, and the graph continues", async () => {
-        const { PostgresSaver } = await import("@langchain/langgraph-checkpoint-postgres");
-        const postgres = PostgresSaver.fromConnString(server!.url);
-        await postgres.setup();
-        try {
-          await killedAndResumed(postgres, server!.url);
-        } finally {
-          await postgres.end();
-        }
-      });
-    },
-  );
 });
-
-/**
- * Fills `source` with an interrupted run and a 40-step loop, migrates it to a fresh prefix with
- * the CLI, kills the process once a third of the checkpoints are in, runs it again, and compares.
- */
-async function killedAndResumed(source: BaseCheckpointSaver, location: string): Promise<void> {
-  await approvalGraph(source).invoke({ log: [] }, { configurable: { thread_id: "ask" } });
-  await loopGraph(source, 40).invoke({ i: 0 }, { configurable: { thread_id: "long" }, recursionLimit: 100 });
-  const prefix = `cli/${randomUUID()}/`;
-  const env = envFor(buckets.unversioned, prefix);
-  const target = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix });
-  const total = (await history(source, "ask")).length + (await history(source, "long")).length;
-  const args = ["migrate", "--from", location, "--to", `s3://${buckets.unversioned}/${prefix}`, "--json"];
-
-  const records = async () => {
-    let n = 0;
-    for await (const t of target.listThreads({ details: true })) n += t.checkpoints ?? 0;
-    return n;
-  };
-  const crashed = await cli(args, env, async (kill) => {
-    while ((await records()) < total / 3) await new Promise((r) => setTimeout(r, 50));
-    kill();
-  });
-  expect(crashed.signal).toBe("SIGKILL");
-  const partial = await records();
-  expect(partial).toBeGreaterThan(0);
-  expect(partial).toBeLessThan(total);
-
-  const resumed = json(await cli(args, env)) as { checkpoints: number; written: number; alreadyThere: number };
-  expect(resumed.checkpoints).toBe(total);
-  expect(resumed.alreadyThere).toBeGreaterThanOrEqual(partial - 1);
-  expect(resumed.written + resumed.alreadyThere).toBe(total);
-  for (const thread of ["ask", "long"]) {
-    expect((await history(target, thread)).map(comparable)).toEqual((await history(source, thread)).map(comparable));
-  }
-  expect(json(await cli(args, env))).toMatchObject({ written: 0, alreadyThere: total, writes: 0 });
-  const done = await approvalGraph(target).invoke(new Command({ resume: "yes" }), {
-    configurable: { thread_id: "ask" },
-  });
-  expect(done.log).toEqual(["planned", "approved: yes", "acted after 2"]);
-}
