@@ -294,7 +294,8 @@ export class TupleReader {
   }
 
   private async opened(key: string, body: Buffer, versionId: string | undefined): Promise<OpenedObject> {
-    const opened = await open(body, { key, maxBytes: this.maxObjectBytes, cipher: this.cipher });
+    // the body was just downloaded for this read and is not used again: decrypted in place
+    const opened = await open(body, { key, maxBytes: this.maxObjectBytes, cipher: this.cipher, consume: true });
     return { plaintext: opened.plaintext, type: opened.header.t, versionId, sha256: opened.sha256 };
   }
 

@@ -147,6 +147,45 @@ describe("tampering with encrypted objects", () => {
   });
 });
 
+describe("tampering with a streamed encrypted body (a large state, uploaded in parts)", () => {
+  // 24 MiB of state: three zstd frames, encrypted in 1 MiB chunks as the multipart upload takes them
+  const stride = (1 << 20) + 16;
+  const big = () => randomBytes(18 * 1024 * 1024).toString("base64");
+
+  it("a flipped byte in a middle chunk, two chunks swapped, a cut at a chunk boundary, a body moved to another thread", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const s = saver(prefix, ringA, { multipartThresholdBytes: 8 * 1024 * 1024 });
+    const value = big();
+    const put = (thread: string) =>
+      s.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, cp({ doc: value }), meta, { doc: 1 });
+    const [c1] = [await put("t1"), await put("t2")];
+    const keys = await rawKeys(prefix);
+    const [b1, b2] = ["/t1/", "/t2/"].map((t) => keys.find((k) => k.includes(t) && k.includes("/b/"))!);
+    const read = () => saver(prefix, ringA).getTuple(c1);
+    const original = await rawGet(b1!);
+    const payloadStart = 9 + original.readUInt32BE(5) + 32;
+    expect(Math.floor((original.length - payloadStart) / stride)).toBeGreaterThan(10);
+    const middle = payloadStart + 5 * stride;
+    const flipped = Buffer.from(original);
+    flipped[middle + 1000]! ^= 0x01;
+    const swapped = Buffer.concat([
+      original.subarray(0, middle),
+      original.subarray(middle + stride, middle + 2 * stride),
+      original.subarray(middle, middle + stride),
+      original.subarray(middle + 2 * stride),
+    ]);
+    for (const altered of [flipped, swapped, original.subarray(0, middle)]) {
+      await rawPut(b1!, altered);
+      await expect(read()).rejects.toThrow(DecryptionFailedError);
+    }
+    // thread t2's value (the same state, sealed for t2's key) moved under t1's key
+    await rawPut(b1!, await rawGet(b2!));
+    await expect(read()).rejects.toThrow(DecryptionFailedError);
+    await rawPut(b1!, original);
+    expect(((await read())!.checkpoint.channel_values as { doc: string }).doc === value).toBe(true);
+  }, 180_000);
+});
+
 describe("keys", () => {
   it("rotation A → B → reencryptThread → A dropped: everything readable", async () => {
     const prefix = `enc/${randomUUID()}/`;
