@@ -1,12 +1,16 @@
 /**
  * What client-side encryption costs: put and getTuple (fresh checkpointer, nothing cached) of
  * one state of 1 MB and 100 MB, with and without `encryption`, interleaved, medians of a few
- * rounds. A benchmark, not a test: numbers depend on the machine.
+ * rounds, with the growth of the process's peak RSS during each call (Linux: the kernel's
+ * high-water mark, reset before each call; elsewhere sampled every 10 ms). A benchmark, not a
+ * test: numbers depend on the machine. Run with `--expose-gc` (NODE_OPTIONS) so each call
+ * starts after a collection.
  *
  *   npm run bench:encryption   (starts a local S3 server, runs this, stops it)
  *   ROUNDS=5 SIZES=1,100 S3_ENDPOINT=… S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npx tsx benchmarks/encryption.ts
  */
 import { randomUUID } from "node:crypto";
+import { readFileSync, writeFileSync } from "node:fs";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { S3Checkpointer, generateKey, zstdImplementation } from "../src/index.js";
@@ -20,14 +24,48 @@ await client.send(new CreateBucketCommand({ Bucket: bucket }));
 const encryption = { keys: { k: generateKey() }, currentKeyId: "k" };
 const meta = { source: "loop" as const, step: 0, parents: {} };
 
+/** The process's peak RSS since the last reset (Linux: VmHWM), or `undefined` elsewhere. */
+function peakRssBytes(): number | undefined {
+  try {
+    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
+    return match ? Number(match[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Runs `fn`: its time, and the growth of the process's peak RSS over its RSS at the start, in MiB. */
+async function measured<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number; rssMiB: number }> {
+  global.gc?.();
+  let exact = false;
+  try {
+    writeFileSync("/proc/self/clear_refs", "5");
+    exact = peakRssBytes() !== undefined;
+  } catch {
+    // not Linux: sampled below
+  }
+  const base = process.memoryUsage().rss;
+  let peak = base;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+  const started = performance.now();
+  const result = await fn();
+  const ms = performance.now() - started;
+  clearInterval(timer);
+  peak = exact ? peakRssBytes()! : Math.max(peak, process.memoryUsage().rss);
+  return { result, ms, rssMiB: (peak - base) / 1024 / 1024 };
+}
+
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`node ${process.version}, zstd: ${zstdImplementation}, ${rounds} rounds, store ${endpoint}`);
-console.log("| state | mode | put ms (MB/s) | getTuple ms (MB/s) |\n| --- | --- | --- | --- |");
+console.log(
+  "| state | mode | put ms (MB/s) | getTuple ms (MB/s) | RSS growth during put | during getTuple |\n" +
+    "| --- | --- | --- | --- | --- | --- |",
+);
 for (const mb of sizes) {
   const value = stateText(mb);
-  const times: Record<string, { put: number[]; get: number[] }> = {
-    plain: { put: [], get: [] },
-    encrypted: { put: [], get: [] },
+  const times: Record<string, { put: number[]; get: number[]; putRss: number[]; getRss: number[] }> = {
+    plain: { put: [], get: [], putRss: [], getRss: [] },
+    encrypted: { put: [], get: [], putRss: [], getRss: [] },
   };
   for (let r = 0; r < rounds; r += 1) {
     for (const mode of ["plain", "encrypted"] as const) {
@@ -40,21 +78,24 @@ for (const mb of sizes) {
         channel_values: { doc: value },
         channel_versions: { doc: 1 },
       };
-      let t = performance.now();
-      const config = await writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, checkpoint, meta, {
-        doc: 1,
-      });
-      times[mode]!.put.push(performance.now() - t);
+      const put = await measured(() =>
+        writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, checkpoint, meta, { doc: 1 }),
+      );
+      times[mode]!.put.push(put.ms);
+      times[mode]!.putRss.push(put.rssMiB);
       const reader = new S3Checkpointer(opts);
-      t = performance.now();
-      await reader.getTuple(config);
-      times[mode]!.get.push(performance.now() - t);
+      const get = await measured(() => reader.getTuple(put.result));
+      times[mode]!.get.push(get.ms);
+      times[mode]!.getRss.push(get.rssMiB);
     }
   }
   for (const mode of ["plain", "encrypted"] as const) {
-    const put = median(times[mode]!.put);
-    const get = median(times[mode]!.get);
+    const { put, get, putRss, getRss } = times[mode]!;
+    const [p, g] = [median(put), median(get)];
     const rate = (ms: number) => ((mb / ms) * 1000).toFixed(0);
-    console.log(`| ${mb} MB | ${mode} | ${put.toFixed(0)} (${rate(put)}) | ${get.toFixed(0)} (${rate(get)}) |`);
+    const mib = (xs: number[]) => `${median(xs).toFixed(0)} MiB`;
+    console.log(
+      `| ${mb} MB | ${mode} | ${p.toFixed(0)} (${rate(p)}) | ${g.toFixed(0)} (${rate(g)}) | ${mib(putRss)} | ${mib(getRss)} |`,
+    );
   }
 }

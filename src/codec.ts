@@ -25,10 +25,11 @@
  * declared length must be within `maxBytes` before anything is decoded, decompression stops at
  * the declared length (see zstd.ts), and hashing gives the event loop a turn every few ms.
  *
- * Encryption seam (not implemented here): a {@link EnvelopeCipher} passed to {@link seal} and
- * {@link open} encrypts the compressed payload. Its `begin()` returns the metadata stored in
- * the clear in the header's `e` (`alg`, `kid`, nonce, …) and an `encrypt(payload, aad)`; its
- * `open(e, ciphertext, aad)` decrypts. The AAD is the stored header bytes (magic to the end of
+ * Encryption seam (AES-256-GCM in crypto.ts): a {@link EnvelopeCipher} passed to {@link seal}
+ * and {@link open} encrypts the compressed payload. Its `begin()` returns the metadata stored in
+ * the clear in the header's `e` (`alg`, `kid`, nonce, …), an `encrypt(payload, aad)` and, for
+ * large bodies sealed as a stream, an `encryptStream(pieces, aad)`; its `open(e, ciphertext,
+ * aad)` decrypts. The AAD is the stored header bytes (magic to the end of
  * the header JSON, `e` included) followed by the UTF-8 object key, so an AEAD such as
  * AES-256-GCM authenticates the header and binds the ciphertext to its key. The plaintext
  * digest `h` stays in the clear header: with encryption on, it reveals which objects hold
@@ -119,7 +120,16 @@ export interface EncryptionMeta {
 export interface EnvelopeCipher {
   /** Starts one object: its metadata (`alg`, `kid`, nonce, …), its encryption, its keyed digest. */
   begin(): Promise<EncryptionStart> | EncryptionStart;
-  open(meta: EncryptionMeta, ciphertext: Uint8Array, aad: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * Decrypts a payload. With `inPlace` the cipher may write the plaintext into the ciphertext's
+   * memory (the caller owns the body and does not read it again).
+   */
+  open(
+    meta: EncryptionMeta,
+    ciphertext: Uint8Array,
+    aad: Uint8Array,
+    options?: { inPlace?: boolean },
+  ): Uint8Array | Promise<Uint8Array>;
   /**
    * The digest stored in the clear header (and the object's metadata) of an encrypted object, from
    * the plaintext's SHA-256: keyed, so equal plaintexts cannot be found or guessed without the key.
@@ -134,6 +144,11 @@ export interface EnvelopeCipher {
 export interface EncryptionStart {
   meta: EncryptionMeta;
   encrypt(payload: Uint8Array, aad: Uint8Array): Uint8Array | Promise<Uint8Array>;
+  /**
+   * The ciphertext of a payload that comes in pieces, made as it is read (each call anew), the
+   * same as {@link encrypt} of the pieces joined. Without it, large bodies are sealed whole.
+   */
+  encryptStream?(payload: AsyncIterable<Uint8Array>, aad: Uint8Array): AsyncIterable<Uint8Array>;
 }
 
 /** What the header of an envelope records. */
@@ -185,6 +200,11 @@ export interface SealedStream extends Omit<Sealed, "body"> {
 export interface OpenOptions {
   /** The S3 key the body was read from: named in errors, and checked against the binding. */
   key: string;
+  /**
+   * The caller owns `body` and will not read it again: an encrypted payload is decrypted in its
+   * memory, so a large body is not held twice. @default false
+   */
+  consume?: boolean;
   /** Largest plaintext accepted. @default DEFAULT_MAX_OBJECT_BYTES */
   maxBytes?: number;
   cipher?: EnvelopeCipher;
@@ -256,15 +276,16 @@ export async function seal(plaintext: Uint8Array | readonly Uint8Array[], option
 }
 
 /**
- * {@link seal} for bodies that may be large: a plaintext above {@link STREAM_FRAME_BYTES} that
- * is not encrypted is sealed as a stream (the same envelope, its payload zstd frames of
- * `STREAM_FRAME_BYTES` made as the bytes are sent), so neither the compressed payload nor the
- * body is ever held whole. The plaintext is hashed first: the header, which comes first, names
- * its digest. Smaller or encrypted plaintexts are sealed whole.
+ * {@link seal} for bodies that may be large: a plaintext above {@link STREAM_FRAME_BYTES} is
+ * sealed as a stream (the same envelope, its payload zstd frames of `STREAM_FRAME_BYTES` made
+ * as the bytes are sent, encrypted a chunk at a time when a cipher is given), so neither the
+ * compressed payload, nor its ciphertext, nor the body is ever held whole. The plaintext is
+ * hashed first: the header, which comes first, names its digest. Smaller plaintexts, and
+ * encrypted ones whose cipher cannot encrypt a stream, are sealed whole.
  *
  * @example
  * ```ts
- * const { body } = await sealStream(bytes, { compression, key });
+ * const { body } = await sealStream(bytes, { compression, key, cipher });
  * await store.put(key, body, { sha256 });
  * ```
  */
@@ -274,21 +295,34 @@ export async function sealStream(
 ): Promise<SealedStream> {
   const { compression, key, type, cipher } = options;
   const { parts, plaintextBytes } = sealable(plaintext, options);
-  if (cipher || plaintextBytes <= STREAM_FRAME_BYTES) return seal(parts, options);
+  if (plaintextBytes <= STREAM_FRAME_BYTES) return seal(parts, options);
+  const started = cipher ? await cipher.begin() : undefined;
+  if (started && !started.encryptStream) return seal(parts, options);
   const sha256 = await digestOf(parts, new Pacer());
   const header: EnvelopeHeader = { c: compression.codec, n: plaintextBytes, h: sha256, k: keyDigest(key) };
   if (type !== undefined) header.t = type;
+  if (started) {
+    header.e = started.meta;
+    header.h = await cipher!.digest(started.meta, sha256);
+  }
   const stored = storedHeader(header, key);
   const digest = createHash("sha256").update(stored).digest();
+  const aad = additionalData(stored, key);
+  const compressed = async function* () {
+    if (compression.codec === "zstd") yield* zstdFrames(parts, compression.level, STREAM_FRAME_BYTES);
+    else for (const group of slices(parts, STREAM_FRAME_BYTES)) yield* group;
+  };
   const body: StreamedBody = {
     async *stream() {
       yield stored;
       yield digest;
-      if (compression.codec === "zstd") yield* zstdFrames(parts, compression.level, STREAM_FRAME_BYTES);
-      else for (const group of slices(parts, STREAM_FRAME_BYTES)) yield* group;
+      // each pass (a retried upload) compresses and encrypts anew under the same nonce; zstd is
+      // deterministic for one input and level, so a pass repeats the same ciphertext, never
+      // other plaintext under a used nonce
+      yield* started ? started.encryptStream!(compressed(), aad) : compressed();
     },
   };
-  return { body, sha256, plaintextSha256: sha256, plaintextBytes };
+  return { body, sha256: header.h, plaintextSha256: sha256, plaintextBytes };
 }
 
 /** The parts of a plaintext and their length, refused when readers would refuse the object. */
@@ -347,7 +381,8 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
     throw corrupted(`its payload of ${payload.length} bytes is longer than ${header.n} bytes of content can be`);
   }
   let compressed: Uint8Array = payload;
-  if (header.e) compressed = await decrypt(header.e, payload, additionalData(stored, key), key, cipher);
+  if (header.e)
+    compressed = await decrypt(header.e, payload, additionalData(stored, key), key, cipher, options.consume);
   else if (cipher?.required) {
     throw new DecryptionFailedError(
       `object ${key} is not encrypted, and option \`encryption.required\` refuses such objects; ` +
@@ -486,6 +521,7 @@ async function decrypt(
   aad: Uint8Array,
   key: string,
   cipher: EnvelopeCipher | undefined,
+  inPlace = false,
 ) {
   if (!cipher) {
     throw new DecryptionFailedError(
@@ -495,7 +531,7 @@ async function decrypt(
     );
   }
   try {
-    return await cipher.open(meta, payload, aad);
+    return await cipher.open(meta, payload, aad, { inPlace });
   } catch (e) {
     if (isS3CheckpointerError(e)) throw e;
     throw new DecryptionFailedError(

@@ -15,6 +15,11 @@
  * detects a payload cut at a chunk boundary. Every failure is a `DecryptionFailedError`, never a
  * wrong state.
  *
+ * Nothing in the format needs the payload's length up front, so a large payload is encrypted as
+ * a stream (`encryptStream`, the same bytes as `encrypt` of the whole): the zstd frames of a
+ * large state are encrypted a chunk at a time as the multipart upload takes them. Decryption
+ * authenticates chunk by chunk into one buffer (or in place, into the ciphertext's own memory).
+ *
  * The clear header carries a digest of the plaintext; with encryption on it is an HMAC under a
  * key derived from the data key (HKDF), so equal or guessable plaintexts cannot be recognised
  * without the key.
@@ -178,26 +183,52 @@ class AesGcmCipher implements EnvelopeCipher {
     const key = await this.key(kid);
     const nonce = randomBytes(NONCE_BYTES);
     const meta: EncryptionMeta = { alg: ALGORITHM, kid, iv: nonce.toString("base64url"), cs: String(CHUNK_BYTES) };
+    const sealChunk = (chunk: Uint8Array, index: number, last: boolean, aad: Uint8Array) => {
+      const cipher = createCipheriv("aes-256-gcm", key, chunkNonce(nonce, index));
+      cipher.setAAD(chunkAad(aad, index, last));
+      return Buffer.concat([cipher.update(chunk), cipher.final(), cipher.getAuthTag()]);
+    };
     return {
       meta,
       encrypt: (payload, aad) => {
         const count = Math.max(1, Math.ceil(payload.byteLength / CHUNK_BYTES));
         const out: Buffer[] = [];
         for (let i = 0; i < count; i += 1) {
-          const cipher = createCipheriv("aes-256-gcm", key, chunkNonce(nonce, i));
-          cipher.setAAD(chunkAad(aad, i, i === count - 1));
-          out.push(
-            cipher.update(payload.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES)),
-            cipher.final(),
-            cipher.getAuthTag(),
-          );
+          out.push(sealChunk(payload.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES), i, i === count - 1, aad));
         }
         return Buffer.concat(out);
+      },
+      // the same bytes as `encrypt` of the whole payload: a full chunk is held back until more
+      // bytes come (it is then not the last) or the payload ends (it is), so what is held is one
+      // chunk and what the caller's iterable yields at a time
+      encryptStream: async function* (payload, aad) {
+        const pending = Buffer.allocUnsafe(CHUNK_BYTES);
+        let filled = 0;
+        let index = 0;
+        for await (const piece of payload) {
+          for (let offset = 0; offset < piece.byteLength;) {
+            if (filled === CHUNK_BYTES) {
+              yield sealChunk(pending, index, false, aad);
+              index += 1;
+              filled = 0;
+            }
+            const take = Math.min(CHUNK_BYTES - filled, piece.byteLength - offset);
+            pending.set(piece.subarray(offset, offset + take), filled);
+            filled += take;
+            offset += take;
+          }
+        }
+        yield sealChunk(pending.subarray(0, filled), index, true, aad);
       },
     };
   }
 
-  async open(meta: EncryptionMeta, ciphertext: Uint8Array, aad: Uint8Array): Promise<Uint8Array> {
+  async open(
+    meta: EncryptionMeta,
+    ciphertext: Uint8Array,
+    aad: Uint8Array,
+    options: { inPlace?: boolean } = {},
+  ): Promise<Uint8Array> {
     if (meta.alg !== ALGORITHM)
       throw new DecryptionFailedError(`unknown encryption algorithm ${JSON.stringify(meta.alg)}`);
     const nonce = Buffer.from(meta.iv ?? "", "base64url");
@@ -214,17 +245,25 @@ class AesGcmCipher implements EnvelopeCipher {
     const stride = chunk + TAG_BYTES;
     const count = Math.max(1, Math.ceil(ciphertext.byteLength / stride));
     if (ciphertext.byteLength < TAG_BYTES) throw new DecryptionFailedError("the encrypted payload is truncated");
-    const out: Buffer[] = [];
+    const input = Buffer.from(ciphertext.buffer, ciphertext.byteOffset, ciphertext.byteLength);
+    // the plaintext goes into one buffer as each chunk is authenticated (no list of chunks joined
+    // at the end); `inPlace` reuses the ciphertext's own memory: chunk i's plaintext lands at
+    // i × chunk, before chunk i's ciphertext, which has been read by then, and never over a tag
+    // not yet checked, so a large body is held once
+    const out = options.inPlace ? input : Buffer.allocUnsafe(ciphertext.byteLength - count * TAG_BYTES);
+    let produced = 0;
     for (let i = 0; i < count; i += 1) {
-      const part = ciphertext.subarray(i * stride, (i + 1) * stride);
+      const part = input.subarray(i * stride, (i + 1) * stride);
       if (part.byteLength < TAG_BYTES) throw new DecryptionFailedError("the encrypted payload is truncated");
       const decipher = createDecipheriv("aes-256-gcm", key, chunkNonce(nonce, i));
       decipher.setAAD(chunkAad(aad, i, i === count - 1));
       decipher.setAuthTag(part.subarray(part.byteLength - TAG_BYTES));
-      out.push(decipher.update(part.subarray(0, part.byteLength - TAG_BYTES)));
-      out.push(decipher.final()); // throws when the chunk is not authentic
+      const plain = decipher.update(part.subarray(0, part.byteLength - TAG_BYTES));
+      decipher.final(); // throws when the chunk is not authentic
+      plain.copy(out, produced);
+      produced += plain.byteLength;
     }
-    return Buffer.concat(out);
+    return out.subarray(0, produced);
   }
 
   async digest(meta: EncryptionMeta, sha256: string): Promise<string> {
@@ -232,7 +271,6 @@ class AesGcmCipher implements EnvelopeCipher {
     return createHmac("sha256", digestKey(key)).update(sha256, "utf8").digest("hex");
   }
 
-  /** The current key id (for re-encryption: objects under it are left as they are). */
   /** Whether objects under `kid` need no re-encryption (see {@link KeyProvider.isCurrent}). */
   async isCurrentKey(kid: string): Promise<boolean> {
     if (this.provider.isCurrent) return this.provider.isCurrent(kid);

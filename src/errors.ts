@@ -255,6 +255,15 @@ export function isPreconditionFailed(error: unknown): boolean {
   return statusOf(error) === 412 || sdkErrorName(error) === "PreconditionFailed";
 }
 
+/**
+ * A conditional write that lost to another write of the same key while it was in flight (AWS
+ * answers 409 `ConditionalRequestConflict`): the object changed; read it again.
+ * https://docs.aws.amazon.com/AmazonS3/latest/userguide/conditional-writes.html
+ */
+export function isConditionalConflict(error: unknown): boolean {
+  return statusOf(error) === 409 && sdkErrorName(error) === "ConditionalRequestConflict";
+}
+
 /** Log fields of an error: never its body, never credentials. */
 export function describeError(error: unknown): Record<string, unknown> {
   if (!error || typeof error !== "object") return { error: String(error) };

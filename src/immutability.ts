@@ -29,11 +29,29 @@ export interface BucketCapabilities {
   immutability: "conditional-create" | "version-check" | "check-then-write";
 }
 
+/**
+ * How a rewrite of an object that was read (re-encryption) is kept from replacing content that
+ * changed after the read (see {@link ImmutableWriter.rewrite}).
+ */
+export type RewriteGuard = "if-match" | "version-check" | "check-then-write";
+
+/** What a rewrite was based on: the object as it was read. */
+export interface RewriteBase {
+  /** the current ETag of the key when it was read */
+  etag?: string;
+  /** every version and delete marker of the key, listed before it was read (`version-check`) */
+  entries?: readonly ListedVersion[];
+}
+
+/** A wrong ETag for the probe: well-formed, and never the ETag of anything written. */
+const PROBE_WRONG_ETAG = `"${"0".repeat(32)}"`;
+
 export type CreateOutcome = { outcome: "created"; versionId?: string } | { outcome: "identical"; versionId?: string };
 
 export class ImmutableWriter {
   private capabilities: Promise<BucketCapabilities> | undefined;
   private found: BucketCapabilities | undefined;
+  private guard: Promise<{ guard: RewriteGuard; bareEtag: boolean }> | undefined;
 
   constructor(
     private readonly store: S3Store,
@@ -97,17 +115,10 @@ export class ImmutableWriter {
     return { outcome: "created", versionId: res.versionId };
   }
 
-  /**
-   * Writes new content for an immutable key on purpose (re-encryption: the same plaintext under
-   * another key). Where the first version wins, the versions it supersedes are removed, so the
-   * new one is the first; elsewhere the new content is simply current.
-   */
-  async supersede(key: string, body: Buffer | StreamedBody, sha256: string): Promise<void> {
-    const caps = await this.probe();
-    const res = await this.store.put(key, body, { sha256 });
-    if (caps.immutability !== "version-check" || res.exists || !res.versionId) return;
+  /** Removes the versions of `key`'s live run but `versionId`, which is then the first. */
+  private async removeSuperseded(key: string, versionId: string): Promise<void> {
     const live = liveRun(await this.store.entriesOf(key));
-    const older = live.filter((v) => v.versionId !== res.versionId).map((v) => ({ Key: key, VersionId: v.versionId }));
+    const older = live.filter((v) => v.versionId !== versionId).map((v) => ({ Key: key, VersionId: v.versionId }));
     const failed = await this.store.deleteMany(older);
     if (failed.length > 0) {
       throw new S3RequestError(
@@ -115,6 +126,107 @@ export class ImmutableWriter {
         { key },
       );
     }
+  }
+
+  /**
+   * Writes new content for a key that was read, unless the key changed after the read (another
+   * writer replaced it, or it was deleted): `"changed"` then, and what the other writer left
+   * stays. Used by re-encryption, which must never bring back what a run replaced meanwhile.
+   *
+   * - `if-match` (AWS S3, MinIO, Ceph RGW): one PutObject with `If-Match` on the ETag read; the
+   *   store refuses it atomically when the key changed.
+   * - `version-check` (versioned buckets that ignore `If-Match`): the write, then a listing of
+   *   the key's versions; when a version or delete marker appeared since the listing taken
+   *   before the read, the version just written is removed again, which leaves the other
+   *   writer's current. Readers may see the rewritten (old) content for that moment.
+   * - `check-then-write` (unversioned stores without conditional writes): a HEAD compares the
+   *   ETag, then the write; a write between the two is lost (not race-free).
+   *
+   * Where the first version of an immutable key wins, the versions a written one supersedes are
+   * removed, so it is the first.
+   */
+  async rewrite(
+    key: string,
+    body: Buffer,
+    sha256: string,
+    base: RewriteBase,
+    immutable: boolean,
+  ): Promise<"written" | "changed"> {
+    const caps = await this.probe();
+    const { guard, bareEtag } = await this.rewriteGuard();
+    let versionId: string | undefined;
+    if (guard === "if-match") {
+      if (base.etag === undefined) return "changed";
+      const etag = bareEtag ? base.etag.replaceAll('"', "") : base.etag;
+      const res = await this.store.putIfMatch(key, body, { sha256, etag });
+      if (!res.written) return "changed";
+      versionId = res.versionId;
+    } else if (guard === "version-check") {
+      const before = new Set((base.entries ?? []).map(entryId));
+      const res = await this.store.put(key, body, { sha256 });
+      versionId = res.exists ? undefined : res.versionId;
+      if (!versionId) {
+        throw new S3RequestError(`the store gave no version id for ${key} on a versioned bucket; run it again`, {
+          key,
+        });
+      }
+      const after = await this.store.entriesOf(key);
+      if (after.some((v) => v.versionId !== versionId && !before.has(entryId(v)))) {
+        // written over (or under) a write that came after the read: take ours back
+        await this.store.deleteVersion(key, versionId);
+        return "changed";
+      }
+    } else {
+      if ((await this.store.headEtag(key)) !== base.etag) return "changed";
+      await this.store.put(key, body, { sha256 });
+    }
+    if (immutable && caps.immutability === "version-check" && versionId) await this.removeSuperseded(key, versionId);
+    return "written";
+  }
+
+  /**
+   * Which {@link RewriteGuard} the bucket allows, found once: a probe object is written, then
+   * written again with `If-Match` on a wrong ETag (a store that honours it refuses) and on its
+   * own (it must be accepted: Ceph RGW compares the ETag without its quotes, AWS S3 with them,
+   * so both forms are tried), and removed again.
+   */
+  rewriteGuard(): Promise<{ guard: RewriteGuard; bareEtag: boolean }> {
+    this.guard ??= this.runRewriteProbe().catch((e) => {
+      this.guard = undefined;
+      throw e;
+    });
+    return this.guard;
+  }
+
+  private async runRewriteProbe(): Promise<{ guard: RewriteGuard; bareEtag: boolean }> {
+    const { versioning } = await this.probe();
+    const key = this.probeKey(randomUUID());
+    const body = Buffer.from("probe");
+    let honoured: { bareEtag: boolean } | undefined;
+    try {
+      const first = await this.store.put(key, body, { sha256: "probe" });
+      const etag = first.exists ? undefined : first.etag;
+      const wrong = await this.store.putIfMatch(key, body, { sha256: "probe", etag: PROBE_WRONG_ETAG });
+      if (etag && !wrong.written) {
+        for (const bareEtag of [false, true]) {
+          const right = await this.store.putIfMatch(key, body, {
+            sha256: "probe",
+            etag: bareEtag ? etag.replaceAll('"', "") : etag,
+          });
+          if (right.written) {
+            honoured = { bareEtag };
+            break;
+          }
+        }
+      }
+    } catch (e) {
+      // a store that rejects the header outright (400/501) has no conditional replace
+      if (!(e instanceof S3RequestError)) throw e;
+    } finally {
+      await this.removeProbe(key, versioning);
+    }
+    if (honoured) return { guard: "if-match", ...honoured };
+    return { guard: versioning === "Enabled" ? "version-check" : "check-then-write", bareEtag: false };
   }
 
   /** Unconditional write (special writes, which replace). */
@@ -148,6 +260,17 @@ export class ImmutableWriter {
   forgetCapabilities(): void {
     this.capabilities = undefined;
     this.found = undefined;
+    this.guard = undefined;
+  }
+
+  /** Removes a probe object: every version of it on a versioned bucket. */
+  private async removeProbe(key: string, versioning: BucketCapabilities["versioning"]): Promise<void> {
+    const versions: ObjectIdentifier[] = [];
+    if (versioning === "Disabled") versions.push({ Key: key });
+    else
+      for await (const page of this.store.listVersions(key))
+        for (const v of page) if (v.key === key) versions.push({ Key: key, VersionId: v.versionId });
+    await this.store.deleteMany(versions);
   }
 
   private async runProbe(probeKey: (token: string) => string): Promise<BucketCapabilities> {
@@ -165,12 +288,7 @@ export class ImmutableWriter {
       // a store that rejects the header outright (400/501) has no conditional create
       if (!(e instanceof S3RequestError)) throw e;
     } finally {
-      const versions: ObjectIdentifier[] = [];
-      if (versioning === "Disabled") versions.push({ Key: key });
-      else
-        for await (const page of this.store.listVersions(key))
-          for (const v of page) if (v.key === key) versions.push({ Key: key, VersionId: v.versionId });
-      await this.store.deleteMany(versions);
+      await this.removeProbe(key, versioning);
     }
     const immutability: BucketCapabilities["immutability"] = conditionalCreate
       ? "conditional-create"
@@ -179,6 +297,11 @@ export class ImmutableWriter {
         : "check-then-write";
     return { versioning, conditionalCreate, immutability };
   }
+}
+
+/** A listing entry's identity: a delete marker and a version may share an id on some stores. */
+function entryId(v: ListedVersion): string {
+  return `${v.isDeleteMarker ? "m" : "v"}:${v.versionId}`;
 }
 
 /**

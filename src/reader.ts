@@ -42,6 +42,8 @@ export interface LiveObject {
   key: string;
   /** the version to read (listings of versions only) */
   versionId?: string;
+  /** that version is the key's current one (listings of versions only) */
+  latest?: boolean;
 }
 
 export interface LivePage {
@@ -174,8 +176,10 @@ export class TupleReader {
         held = open === undefined ? [] : byKey.get(open)!;
         const objects: LiveObject[] = [];
         for (const key of keys) {
-          const versionId = liveVersion(byKey.get(key)!, this.isReplaceable(key) ? "newest" : "first");
-          if (versionId !== undefined) objects.push({ key, versionId });
+          const entries = byKey.get(key)!;
+          const versionId = liveVersion(entries, this.isReplaceable(key) ? "newest" : "first");
+          const latest = entries.some((e) => e.versionId === versionId && e.isLatest);
+          if (versionId !== undefined) objects.push({ key, versionId, latest });
         }
         yield { objects, last };
         if (last) return;
@@ -294,7 +298,8 @@ export class TupleReader {
   }
 
   private async opened(key: string, body: Buffer, versionId: string | undefined): Promise<OpenedObject> {
-    const opened = await open(body, { key, maxBytes: this.maxObjectBytes, cipher: this.cipher });
+    // the body was just downloaded for this read and is not used again: decrypted in place
+    const opened = await open(body, { key, maxBytes: this.maxObjectBytes, cipher: this.cipher, consume: true });
     return { plaintext: opened.plaintext, type: opened.header.t, versionId, sha256: opened.sha256 };
   }
 

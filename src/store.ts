@@ -30,6 +30,7 @@ import {
   S3RequestError,
   describeError,
   fromSdkError,
+  isConditionalConflict,
   isNotFound,
   isPreconditionFailed,
   sdkErrorName,
@@ -80,6 +81,8 @@ export interface StoreConfig {
 export interface StoredObject {
   body: Buffer;
   versionId?: string;
+  /** the ETag, as the store gave it (quoted) */
+  etag?: string;
 }
 
 export interface ListedObject {
@@ -271,10 +274,12 @@ export class S3Store {
           Body?: AsyncIterable<Uint8Array> & { transformToByteArray(): Promise<Uint8Array> };
           ContentLength?: number;
           VersionId?: string;
+          ETag?: string;
         }>(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
         const bytes = res.Body ? await readBody(res.Body, res.ContentLength) : new Uint8Array();
         this.metrics.bytesRead(bytes.byteLength);
-        return { body: Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength), versionId: res.VersionId };
+        const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+        return { body, versionId: res.VersionId, etag: res.ETag };
       });
     } catch (e) {
       // a version id that names a delete marker answers 405; a malformed one 400 on some stores
@@ -314,6 +319,54 @@ export class S3Store {
   }
 
   /**
+   * HeadObject: the current ETag of an object, `undefined` when it does not exist.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_HeadObject.html
+   */
+  async headEtag(key: string): Promise<string | undefined> {
+    const res = await this.call<{ ETag?: string }, undefined>(
+      new HeadObjectCommand({ Bucket: this.bucket, Key: key }),
+      key,
+      (e) => (isNotFound(e) ? { value: undefined } : undefined),
+    );
+    return res?.ETag;
+  }
+
+  /**
+   * PutObject with `If-Match`: replaces the object only while its current ETag is `etag`.
+   * `{ written: false }` when it is not (412), when the key is gone (404), or when another
+   * write of the key won while this one was in flight (409). Always one PutObject, whatever
+   * the size (up to S3's 5 GiB for one request): Ceph RGW ignores `If-Match` on
+   * CompleteMultipartUpload, so a multipart upload would replace unconditionally there.
+   * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html#API_PutObject_RequestSyntax
+   */
+  async putIfMatch(
+    key: string,
+    body: Buffer,
+    options: { sha256: string; etag: string },
+  ): Promise<{ written: true; versionId?: string; etag?: string } | { written: false }> {
+    const res = await this.call<{ VersionId?: string; ETag?: string }, { written: false }>(
+      new PutObjectCommand({
+        Bucket: this.bucket,
+        Key: key,
+        ContentType: "application/octet-stream",
+        Metadata: { [SHA256_METADATA]: options.sha256 },
+        IfMatch: options.etag,
+        ...this.sse,
+        Body: body,
+        ContentLength: body.length,
+      }),
+      key,
+      (e) =>
+        isPreconditionFailed(e) || isNotFound(e) || isConditionalConflict(e)
+          ? { value: { written: false } }
+          : undefined,
+    );
+    if ("written" in res) return res;
+    this.metrics.bytesWritten(body.length);
+    return { written: true, versionId: res.VersionId, etag: res.ETag };
+  }
+
+  /**
    * PutObject, or a lib-storage multipart Upload above the threshold. With `ifNoneMatch`
    * the write is a conditional create and a 412 answers `{ exists: true }`.
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html
@@ -323,7 +376,7 @@ export class S3Store {
     key: string,
     body: Buffer | StreamedBody,
     options: { sha256: string; ifNoneMatch?: boolean },
-  ): Promise<{ exists: true } | { exists: false; versionId?: string }> {
+  ): Promise<{ exists: true } | { exists: false; versionId?: string; etag?: string }> {
     const params = {
       Bucket: this.bucket,
       Key: key,
@@ -337,14 +390,14 @@ export class S3Store {
       options.ifNoneMatch && isPreconditionFailed(e) ? { value: { exists: true as const } } : undefined;
     const whole = Buffer.isBuffer(body) ? body : undefined;
     if (whole && whole.length < this.multipart.thresholdBytes) {
-      const res = await this.call<{ VersionId?: string }, { exists: true }>(
+      const res = await this.call<{ VersionId?: string; ETag?: string }, { exists: true }>(
         new PutObjectCommand({ ...params, Body: whole, ContentLength: whole.length }),
         key,
         exists,
       );
       if ("exists" in res) return res;
       this.metrics.bytesWritten(whole.length);
-      return { exists: false, versionId: res.VersionId };
+      return { exists: false, versionId: res.VersionId, etag: res.ETag };
     }
     // a streamed body is made while it is sent: lib-storage takes a part at a time (a single
     // PutObject when it ends within the first part), so at most queueSize parts are held
@@ -369,7 +422,8 @@ export class S3Store {
       });
       const res = await upload.done();
       this.metrics.bytesWritten(whole?.length ?? sent);
-      return { exists: false, versionId: (res as { VersionId?: string }).VersionId };
+      const done = res as { VersionId?: string; ETag?: string };
+      return { exists: false, versionId: done.VersionId, etag: done.ETag };
     } catch (e) {
       const answer = exists(e);
       if (answer) return answer.value;

@@ -13,7 +13,7 @@ import {
   type S3Client,
 } from "@aws-sdk/client-s3";
 import { Annotation, END, START, StateGraph } from "@langchain/langgraph";
-import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
+import { ERROR, emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { describe, expect, it } from "vitest";
 import {
@@ -145,6 +145,45 @@ describe("tampering with encrypted objects", () => {
     await expect(read(c2)).rejects.toThrow(DecryptionFailedError);
     expect((await read(c1))?.checkpoint.channel_values).toEqual({ a: "one" });
   });
+});
+
+describe("tampering with a streamed encrypted body (a large state, uploaded in parts)", () => {
+  // 24 MiB of state: three zstd frames, encrypted in 1 MiB chunks as the multipart upload takes them
+  const stride = (1 << 20) + 16;
+  const big = () => randomBytes(18 * 1024 * 1024).toString("base64");
+
+  it("a flipped byte in a middle chunk, two chunks swapped, a cut at a chunk boundary, a body moved to another thread", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const s = saver(prefix, ringA, { multipartThresholdBytes: 8 * 1024 * 1024 });
+    const value = big();
+    const put = (thread: string) =>
+      s.put({ configurable: { thread_id: thread, checkpoint_ns: "" } }, cp({ doc: value }), meta, { doc: 1 });
+    const [c1] = [await put("t1"), await put("t2")];
+    const keys = await rawKeys(prefix);
+    const [b1, b2] = ["/t1/", "/t2/"].map((t) => keys.find((k) => k.includes(t) && k.includes("/b/"))!);
+    const read = () => saver(prefix, ringA).getTuple(c1);
+    const original = await rawGet(b1!);
+    const payloadStart = 9 + original.readUInt32BE(5) + 32;
+    expect(Math.floor((original.length - payloadStart) / stride)).toBeGreaterThan(10);
+    const middle = payloadStart + 5 * stride;
+    const flipped = Buffer.from(original);
+    flipped[middle + 1000]! ^= 0x01;
+    const swapped = Buffer.concat([
+      original.subarray(0, middle),
+      original.subarray(middle + stride, middle + 2 * stride),
+      original.subarray(middle, middle + stride),
+      original.subarray(middle + 2 * stride),
+    ]);
+    for (const altered of [flipped, swapped, original.subarray(0, middle)]) {
+      await rawPut(b1!, altered);
+      await expect(read()).rejects.toThrow(DecryptionFailedError);
+    }
+    // thread t2's value (the same state, sealed for t2's key) moved under t1's key
+    await rawPut(b1!, await rawGet(b2!));
+    await expect(read()).rejects.toThrow(DecryptionFailedError);
+    await rawPut(b1!, original);
+    expect(((await read())!.checkpoint.channel_values as { doc: string }).doc === value).toBe(true);
+  }, 180_000);
 });
 
 describe("keys", () => {
@@ -307,6 +346,113 @@ describeWithVersioning("key rotation on a versioned bucket", () => {
     expect(tuple?.checkpoint.channel_values).toEqual({ big: "y".repeat(500), n: 1 });
     expect(tuple?.pendingWrites).toEqual([["task", "n", 2]]);
   });
+});
+
+/**
+ * reencryptThread while a graph writes the thread: a writer replaces a special write (an error)
+ * between reencryptThread's read of it and its rewrite. The rewrite must not bring the earlier
+ * error back, on each kind of store.
+ */
+function raceWithWriter(bucket: () => string, options: { ignoreIfMatch?: boolean; guard?: string }) {
+  return async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const onBucket = { bucket: bucket() };
+    const first = saver(prefix, ringA, onBucket);
+    const config = await first.put({ configurable: { thread_id: "race", checkpoint_ns: "" } }, cp({ n: 1 }), meta, {
+      n: 1,
+    });
+    await first.putWrites(config, [[ERROR, "first error"]], "task");
+    // the racing run: another process, still writing with key A
+    const racer = saver(prefix, ringA, onBucket);
+    const racing = testClient();
+    let raced = false;
+    racing.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: string };
+        if (context.commandName === "PutObjectCommand" && /\/w\/[^/]+\/s1$/.test(input.Key ?? "") && !raced) {
+          raced = true; // the rewrite of the special write is about to be sent: the run replaces it first
+          await racer.putWrites(config, [[ERROR, "second error"]], "task");
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "raceTheRewrite" },
+    );
+    if (options.ignoreIfMatch) {
+      // a store that ignores If-Match (as some S3-compatibles do): the header never reaches it
+      racing.middlewareStack.add(
+        (next) => async (args) => {
+          delete (args.request as { headers: Record<string, string> }).headers["if-match"];
+          return next(args);
+        },
+        { step: "build", name: "dropIfMatch" },
+      );
+    }
+    const both = new S3Checkpointer({
+      ...onBucket,
+      client: racing,
+      prefix,
+      inlineThresholdBytes: 64,
+      encryption: { keys: { a: keyA, b: keyB }, currentKeyId: "b" },
+    });
+    const report = await both.reencryptThread("race");
+    expect(raced).toBe(true);
+    expect(report.changedMeanwhile).toBe(0);
+    if (options.guard) expect(report.rewriteGuard).toBe(options.guard);
+    else expect(["if-match", "version-check"]).toContain(report.rewriteGuard);
+    // the writer's error stands, and everything is under key B
+    const onlyB = saver(prefix, { keys: { b: keyB }, currentKeyId: "b" }, onBucket);
+    expect((await onlyB.getTuple(config))?.pendingWrites).toEqual([["task", ERROR, "second error"]]);
+    expect((await both.reencryptThread("race")).reencrypted).toBe(0);
+  };
+}
+
+describe("reencryptThread racing a writer", () => {
+  it(
+    "unversioned bucket (If-Match on the ETag read): a special write replaced meanwhile is read again, never undone",
+    raceWithWriter(() => buckets.unversioned, { guard: "if-match" }),
+  );
+
+  it("a thread deleted while it is re-encrypted stays deleted", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const first = saver(prefix, ringA);
+    await first.put({ configurable: { thread_id: "gone", checkpoint_ns: "" } }, cp({ n: 1 }), meta, { n: 1 });
+    const deleter = saver(prefix, ringA);
+    const racing = testClient();
+    let raced = false;
+    racing.middlewareStack.add(
+      (next, context) => async (args) => {
+        const input = args.input as { Key?: string };
+        if (context.commandName === "PutObjectCommand" && (input.Key ?? "").endsWith("/c") && !raced) {
+          raced = true;
+          await deleter.deleteThread("gone");
+        }
+        return next(args);
+      },
+      { step: "initialize", name: "deleteBeforeTheRewrite" },
+    );
+    const both = new S3Checkpointer({
+      bucket: buckets.unversioned,
+      client: racing,
+      prefix,
+      encryption: { keys: { a: keyA, b: keyB }, currentKeyId: "b" },
+    });
+    const report = await both.reencryptThread("gone");
+    expect(raced).toBe(true);
+    expect(report.reencrypted).toBe(0);
+    expect(await rawKeys(prefix)).toEqual([]);
+  });
+});
+
+describeWithVersioning("reencryptThread racing a writer on a versioned bucket", () => {
+  it(
+    "with the guard the probe finds (a version check on Ceph RGW, which refuses If-Match on versioned buckets whatever the ETag): a special write replaced meanwhile is never undone",
+    raceWithWriter(() => buckets.versioned, {}),
+  );
+
+  it(
+    "on a store that ignores If-Match (a version check): the rewrite over the writer's version is taken back",
+    raceWithWriter(() => buckets.versioned, { guard: "version-check", ignoreIfMatch: true }),
+  );
 });
 
 describe("server-side encryption", () => {

@@ -11,6 +11,10 @@ import {
 } from "../../src/codec.js";
 import { resolveCompression } from "../../src/options.js";
 import { inspectZstdFrames, slices } from "../../src/zstd.js";
+import { CHUNK_BYTES, createCipher, generateKey } from "../../src/crypto.js";
+import { DecryptionFailedError } from "../../src/errors.js";
+
+const ring = createCipher({ keys: { a: generateKey() }, currentKeyId: "a" });
 
 async function drain(body: Buffer | StreamedBody): Promise<Buffer> {
   if (Buffer.isBuffer(body)) return body;
@@ -59,13 +63,15 @@ describe("large plaintexts are sealed as a stream of zstd frames", () => {
     expect(opened.plaintext.equals(Buffer.concat(parts))).toBe(true);
   });
 
-  it("seals small and encrypted plaintexts whole, as seal does", async () => {
+  it("seals small plaintexts whole, as seal does", async () => {
     const small = Buffer.from("small");
     const sealed = await sealStream(small, { compression: resolveCompression({}), key });
     expect(Buffer.isBuffer(sealed.body)).toBe(true);
     expect((await open(sealed.body as Buffer, { key })).plaintext.equals(small)).toBe(true);
     const whole = await seal(small, { compression: resolveCompression({}), key });
     expect(whole.plaintextSha256).toBe(sealed.plaintextSha256);
+    const encrypted = await sealStream(small, { compression: resolveCompression({}), key, cipher: ring });
+    expect(Buffer.isBuffer(encrypted.body)).toBe(true);
   });
 
   it("cuts parts into groups of a given size without copying", () => {
@@ -75,5 +81,80 @@ describe("large plaintexts are sealed as a stream of zstd frames", () => {
     expect(groups).toEqual(["abcd", "efgh", "ij"]);
     expect([...slices([a], 7)].map((g) => g.length)).toEqual([1]);
     expect([...slices([], 4)]).toEqual([]);
+  });
+});
+
+describe("large encrypted plaintexts are sealed as a stream of authenticated chunks", () => {
+  const key = "threads/t/b/~/doc/1";
+  const stride = CHUNK_BYTES + 16;
+
+  it.each([
+    ["compressed", resolveCompression({}), plaintext(2 * STREAM_FRAME_BYTES + 12345)],
+    ["uncompressed, a whole number of chunks", resolveCompression({ codec: "none" }), plaintext(9 * CHUNK_BYTES)],
+  ])("%s: streamed, read back, the same bytes on each pass", async (_label, compression, parts) => {
+    const sealed = await sealStream(parts, { compression, key, type: "json", cipher: ring });
+    expect(Buffer.isBuffer(sealed.body)).toBe(false);
+    const body = await drain(sealed.body);
+    expect((await drain(sealed.body)).equals(body)).toBe(true);
+    expect(body.includes(parts[1]!.subarray(0, 64))).toBe(false);
+    const expected = Buffer.concat(parts);
+    const opened = await open(body, { key, cipher: ring });
+    expect(opened.plaintext.equals(expected)).toBe(true);
+    expect(opened.header.e).toMatchObject({ alg: "A256GCM-CHUNKED", kid: "a" });
+    expect(opened.sha256).toBe(sealed.plaintextSha256);
+    // decrypted in the body's own memory, as readers that own the body do
+    const owned = Buffer.from(body);
+    expect((await open(owned, { key, cipher: ring, consume: true })).plaintext.equals(expected)).toBe(true);
+  });
+
+  it("a streamed payload is the chunked ciphertext encrypt() makes of the whole, whatever the pieces", async () => {
+    const start = await ring.begin();
+    const payload = randomBytes(3 * CHUNK_BYTES + 777);
+    const aad = Buffer.from("header and key");
+    const whole = Buffer.from(await start.encrypt(payload, aad));
+    const pieces = async function* () {
+      for (let at = 0; at < payload.length; at += 300_001) yield payload.subarray(at, at + 300_001);
+    };
+    const streamed: Buffer[] = [];
+    for await (const c of start.encryptStream!(pieces(), aad)) streamed.push(Buffer.from(c));
+    expect(Buffer.concat(streamed).equals(whole)).toBe(true);
+    // an empty payload is one empty last chunk, as encrypt() makes it
+    const empty: Buffer[] = [];
+    for await (const c of start.encryptStream!((async function* () {})(), aad)) empty.push(Buffer.from(c));
+    expect(Buffer.concat(empty).equals(Buffer.from(await start.encrypt(Buffer.alloc(0), aad)))).toBe(true);
+  });
+
+  it("every alteration of a streamed body is a DecryptionFailedError", async () => {
+    const sealed = await sealStream(plaintext(STREAM_FRAME_BYTES + 5 * CHUNK_BYTES), {
+      compression: resolveCompression({ codec: "none" }),
+      key,
+      cipher: ring,
+    });
+    const body = await drain(sealed.body);
+    const payloadStart = 9 + body.readUInt32BE(5) + 32;
+    const chunks = Math.ceil((body.length - payloadStart) / stride);
+    expect(chunks).toBeGreaterThan(8);
+    const middle = payloadStart + 4 * stride;
+    const flipped = Buffer.from(body);
+    flipped[middle + 100]! ^= 1;
+    const cases: [string, Buffer, string][] = [
+      ["a ciphertext byte in a middle chunk", flipped, key],
+      [
+        "two chunks swapped",
+        Buffer.concat([
+          body.subarray(0, middle),
+          body.subarray(middle + stride, middle + 2 * stride),
+          body.subarray(middle, middle + stride),
+          body.subarray(middle + 2 * stride),
+        ]),
+        key,
+      ],
+      ["cut at a chunk boundary", body.subarray(0, middle), key],
+      ["moved to another thread's key", body, "threads/u/b/~/doc/1"],
+    ];
+    for (const [label, altered, at] of cases) {
+      await expect(open(altered, { key: at, cipher: ring }), label).rejects.toThrow(DecryptionFailedError);
+    }
+    expect((await open(body, { key, cipher: ring })).plaintext.length).toBe(STREAM_FRAME_BYTES + 5 * CHUNK_BYTES);
   });
 });
