@@ -9,7 +9,8 @@
  * - round trips × RTT_MS: what the network alone costs;
  * - round trips × two raw `PutObject`s of the same client sent together (a superstep writes
  *   its record and its task's writes at once): the SDK, the store and the network, no
- *   checkpointer, measured in the same rounds: what any S3 client pays here for that round trip;
+ *   checkpointer, on the same bucket, measured in the same rounds: what any S3 client pays here
+ *   for that round trip (a versioned bucket's writes cost Ceph RGW more);
  * - the same plus MemorySaver's time per superstep (LangGraph's own work): what a checkpointer
  *   that cost nothing but its requests would take.
  *
@@ -98,15 +99,13 @@ for (const [label, client, isDelayed] of [
 }
 
 /** Median of `n` round trips of two record-sized PutObjects sent together: a raw superstep of `client`. */
-async function rawPut(client: S3Client, n = 10): Promise<number> {
+async function rawPut(client: S3Client, bucket: string, n = 10): Promise<number> {
   const body = Buffer.alloc(3000, 97);
   const ms: number[] = [];
   for (let i = 0; i < n; i += 1) {
     const t = performance.now();
     await Promise.all(
-      ["a", "b"].map((k) =>
-        client.send(new PutObjectCommand({ Bucket: buckets.unversioned, Key: `raw/${k}${i}`, Body: body })),
-      ),
+      ["a", "b"].map((k) => client.send(new PutObjectCommand({ Bucket: bucket, Key: `raw/${k}${i}`, Body: body }))),
     );
     ms.push(performance.now() - t);
   }
@@ -114,12 +113,24 @@ async function rawPut(client: S3Client, n = 10): Promise<number> {
 }
 
 const results = new Map<string, { ms: number[]; rt: number[]; conns: number[] }>();
-const raw = { direct: [] as number[], delayed: [] as number[] };
-await rawPut(direct, 3);
-await rawPut(delayed, 3);
+/** Raw pairs by bucket kind and client: a versioned bucket's writes cost the store more. */
+const raw = new Map<string, number[]>();
+const rawKey = (kind: string, isDelayed: boolean) => `${kind}|${isDelayed}`;
+const rawRound = async (n?: number) => {
+  for (const kind of ["unversioned", "versioned"] as const) {
+    for (const [client, isDelayed] of [
+      [direct, false],
+      [delayed, true],
+    ] as const) {
+      const ms = await rawPut(client, buckets[kind], n);
+      raw.set(rawKey(kind, isDelayed), [...(raw.get(rawKey(kind, isDelayed)) ?? []), ms]);
+    }
+  }
+};
+await rawRound(3); // warm-up, not counted
+raw.clear();
 for (let r = 0; r < ROUNDS; r += 1) {
-  raw.direct.push(await rawPut(direct));
-  raw.delayed.push(await rawPut(delayed));
+  await rawRound();
   for (const durability of MODES) {
     for (const c of cases) {
       const graph = agent(c.saver);
@@ -141,11 +152,13 @@ for (let r = 0; r < ROUNDS; r += 1) {
   }
 }
 
-const rawMs = { direct: median(raw.direct), delayed: median(raw.delayed) };
-console.log(
-  `\ntwo raw PutObjects at once (3 kB each, keep-alive): ${rawMs.direct.toFixed(1)} ms directly, ` +
-    `${rawMs.delayed.toFixed(1)} ms at +${RTT_MS} ms\n`,
-);
+const rawMs = (kind: string, isDelayed: boolean) => median(raw.get(rawKey(kind, isDelayed))!);
+console.log(`\ntwo raw PutObjects at once (3 kB each, keep-alive), ms:`);
+for (const kind of ["unversioned", "versioned"])
+  console.log(
+    `  ${kind} bucket: ${rawMs(kind, false).toFixed(1)} directly, ${rawMs(kind, true).toFixed(1)} at +${RTT_MS} ms`,
+  );
+console.log();
 console.log(
   `| saver | durability | ms / superstep | round trips / superstep | new connections / superstep | ` +
     `× (round trips × ${RTT_MS} ms) | × (round trips × raw pair) | × (MemorySaver + round trips × raw pair) |\n` +
@@ -158,7 +171,7 @@ for (const [key, { ms, rt, conns }] of results) {
   const trips = median(rt);
   const s3 = c.saver instanceof S3Checkpointer;
   const vsRtt = c.delayed && trips > 0 ? `${(perStep / (trips * RTT_MS)).toFixed(2)}×` : "—";
-  const rawFloor = trips * (c.delayed ? rawMs.delayed : rawMs.direct);
+  const rawFloor = s3 ? trips * rawMs(name.includes("unversioned") ? "unversioned" : "versioned", c.delayed) : 0;
   const vsRaw = s3 && trips > 0 ? `${(perStep / rawFloor).toFixed(2)}×` : "—";
   const own = median(results.get(`MemorySaver|${durability}`)!.ms);
   const vsOwn = s3 && trips > 0 ? `${(perStep / (own + rawFloor)).toFixed(2)}×` : "—";
