@@ -270,6 +270,13 @@ export function createClient(config: S3ClientConfig = {}): S3Client {
   return new S3Client({
     // the checkpointer's own policy retries; SDK retries on top would multiply the attempts
     maxAttempts: 1,
+    // the SDK sends `Expect: 100-continue` with bodies of 2 MiB or more (large channel values,
+    // multipart parts), and for each such request opens a new connection without keep-alive
+    // and waits for the server's 100 before sending: two round trips more per request. Early
+    // refusal of a body is worth little here (a write is refused for a bad key or credentials,
+    // which the first small write shows). Measured at +20 ms per round trip: a 20 MB put 1,040
+    // -> 714 ms, a 3 MB put 267 -> 208 ms.
+    expectContinueHeader: false,
     ...(custom
       ? {
           forcePathStyle: true,

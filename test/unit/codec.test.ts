@@ -420,6 +420,18 @@ describe(`zstd implementations (this Node: ${zstdImplementation})`, () => {
     }
   }, 120_000);
 
+  it("zstd-codec's one-shot path (small inputs, in parts or whole) and chunked path meet at 1 MiB", async () => {
+    for (const size of [0, 1, 3000, 1024 * 1024, 1024 * 1024 + 1]) {
+      const input = stateLike(size);
+      const half = Math.floor(size / 2);
+      for (const given of [input, [input.subarray(0, half), input.subarray(half)]]) {
+        const frame = await wasmZstdCompress(given, 3);
+        expect((await jsZstdDecompress(frame, size)).equals(input)).toBe(true);
+        expect((await zstdDecompress(frame, size)).equals(input)).toBe(true);
+      }
+    }
+  }, 120_000);
+
   it("decoders refuse a frame that holds fewer or more bytes than expected", async () => {
     const input = stateLike(300_000);
     const frame = await zstdCompress(input, 3);
