@@ -1,8 +1,8 @@
 /**
- * A throwaway PostgreSQL server from Debian's `postgresql` package for the migration tests: its
- * own data directory, trust authentication, and no TCP port at all (a Unix socket in that
- * directory), stopped and removed after. Postgres refuses to run as root, so as root it runs as
- * the package's `postgres` user.
+ * A throwaway PostgreSQL server from Debian's `postgresql` package for the migration tests and
+ * the benchmarks: its own data directory, trust authentication, and by default no TCP port at all
+ * (a Unix socket in that directory; `port` listens on 127.0.0.1 instead), stopped and removed
+ * after. Postgres refuses to run as root, so as root it runs as the package's `postgres` user.
  */
 import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -21,12 +21,19 @@ export function postgresBin(): string | undefined {
 }
 
 export interface LocalPostgres {
-  /** a connection string for node-postgres: the socket directory as `host` */
+  /** a connection string for node-postgres: the socket directory as `host`, or 127.0.0.1 and the port */
   url: string;
+  /** the server's `SHOW server_version` as `postgres --version` prints it */
+  version: string;
   stop(): void;
 }
 
-export function startPostgres(): LocalPostgres {
+export interface StartPostgresOptions {
+  /** a TCP port on 127.0.0.1 to listen on (as well as the socket); none by default */
+  port?: number;
+}
+
+export function startPostgres(options: StartPostgresOptions = {}): LocalPostgres {
   const bin = postgresBin();
   if (!bin) throw new Error("Debian's postgresql is not installed (apt-get install postgresql)");
   const dir = mkdtempSync(join(tmpdir(), "lgs3-pg-"));
@@ -37,19 +44,31 @@ export function startPostgres(): LocalPostgres {
       : execFileSync(join(bin, tool), args, { stdio: "pipe" });
   if (asRoot) execFileSync("chown", ["postgres:postgres", dir]);
   const data = join(dir, "data");
+  const listen = options.port === undefined ? "" : "127.0.0.1";
   run("initdb", ["-D", data, "-U", "postgres", "--auth=trust", "-E", "UTF8"]);
-  run("pg_ctl", [
-    "-D",
-    data,
-    "-l",
-    join(dir, "log"),
-    "-w",
-    "-o",
-    `-c listen_addresses='' -c unix_socket_directories=${dir} -c fsync=off`,
-    "start",
-  ]);
+  try {
+    run("pg_ctl", [
+      "-D",
+      data,
+      "-l",
+      join(dir, "log"),
+      "-w",
+      "-o",
+      `-c listen_addresses='${listen}' -c unix_socket_directories=${dir} -c fsync=off` +
+        (options.port === undefined ? "" : ` -p ${options.port}`),
+      "start",
+    ]);
+  } catch (error) {
+    // a server that did not start (a port taken meanwhile) leaves nothing behind
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
   return {
-    url: `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}`,
+    url:
+      options.port === undefined
+        ? `postgresql://postgres@/postgres?host=${encodeURIComponent(dir)}`
+        : `postgresql://postgres@127.0.0.1:${options.port}/postgres`,
+    version: execFileSync(join(bin, "postgres"), ["--version"], { encoding: "utf8" }).trim(),
     stop() {
       try {
         run("pg_ctl", ["-D", data, "-m", "immediate", "-w", "stop"]);
