@@ -20,6 +20,7 @@ import { CreateBucketCommand, PutBucketVersioningCommand } from "@aws-sdk/client
 import { emptyCheckpoint, uuid6, type Checkpoint } from "@langchain/langgraph-checkpoint";
 import { S3Checkpointer } from "../src/index.js";
 import { DelayProxy } from "./helpers/delay-proxy.js";
+import { median } from "./helpers/measure.js";
 import { serverFromEnv, stateText } from "./helpers/setup.js";
 
 const ROUNDS = Number(process.env.ROUNDS ?? 7);
@@ -76,11 +77,6 @@ async function sample(at: string, target: { bucket: string; prefix: string; thre
   });
   return JSON.parse(stdout.trim().split("\n").pop()!) as Sample;
 }
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)]!;
-};
 
 const url = new URL(endpoint);
 const proxy = new DelayProxy({ host: url.hostname, port: Number(url.port) }, RTT_MS);

@@ -42,6 +42,7 @@ import { PostgresSaver } from "@langchain/langgraph-checkpoint-postgres";
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { S3Checkpointer, createClient, zstdImplementation } from "../src/index.js";
 import { DelayProxy } from "./helpers/delay-proxy.js";
+import { agentLoop } from "./helpers/agent.js";
 import { median, peakRss, ratio } from "./helpers/measure.js";
 import { postgresBin, startBenchmarkPostgres } from "./helpers/postgres.js";
 import { serverFromEnv, stateText } from "./helpers/setup.js";
@@ -192,21 +193,7 @@ try {
   // ---- 1. an agent loop ----------------------------------------------------------------------
   if (PARTS.has("loop")) {
     const STEPS = 30;
-    const State = Annotation.Root({
-      messages: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
-      turn: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
-    });
-    const agent = (saver: BaseCheckpointSaver) =>
-      new StateGraph(State)
-        .addNode("model", (s) => ({
-          messages: [`assistant ${s.turn}: ${"calls a tool with some arguments ".repeat(12)}`],
-          turn: s.turn + 1,
-        }))
-        .addNode("tool", (s) => ({ messages: [`tool ${s.turn}: ${"result line ".repeat(40)}`] }))
-        .addEdge(START, "model")
-        .addConditionalEdges("model", (s) => (s.turn >= STEPS / 2 ? END : "tool"))
-        .addEdge("tool", "model")
-        .compile({ checkpointer: saver });
+    const agent = (saver: BaseCheckpointSaver) => agentLoop(saver, STEPS);
 
     const modes = ["sync", "async", "exit"] as const;
     const times = new Map<string, number[]>();

@@ -10,10 +10,10 @@
  *   ROUNDS=5 SIZES=1,100 S3_ENDPOINT=… S3_ACCESS_KEY_ID=… S3_SECRET_ACCESS_KEY=… npx tsx benchmarks/encryption.ts
  */
 import { randomUUID } from "node:crypto";
-import { readFileSync, writeFileSync } from "node:fs";
 import { CreateBucketCommand } from "@aws-sdk/client-s3";
 import { emptyCheckpoint, uuid6 } from "@langchain/langgraph-checkpoint";
 import { S3Checkpointer, generateKey, zstdImplementation } from "../src/index.js";
+import { median, peakRss } from "./helpers/measure.js";
 import { serverFromEnv, stateText } from "./helpers/setup.js";
 
 const { endpoint, client } = serverFromEnv("bench:encryption");
@@ -24,38 +24,6 @@ await client.send(new CreateBucketCommand({ Bucket: bucket }));
 const encryption = { keys: { k: generateKey() }, currentKeyId: "k" };
 const meta = { source: "loop" as const, step: 0, parents: {} };
 
-/** The process's peak RSS since the last reset (Linux: VmHWM), or `undefined` elsewhere. */
-function peakRssBytes(): number | undefined {
-  try {
-    const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync("/proc/self/status", "utf8"));
-    return match ? Number(match[1]) * 1024 : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-/** Runs `fn`: its time, and the growth of the process's peak RSS over its RSS at the start, in MiB. */
-async function measured<T>(fn: () => Promise<T>): Promise<{ result: T; ms: number; rssMiB: number }> {
-  global.gc?.();
-  let exact = false;
-  try {
-    writeFileSync("/proc/self/clear_refs", "5");
-    exact = peakRssBytes() !== undefined;
-  } catch {
-    // not Linux: sampled below
-  }
-  const base = process.memoryUsage().rss;
-  let peak = base;
-  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
-  const started = performance.now();
-  const result = await fn();
-  const ms = performance.now() - started;
-  clearInterval(timer);
-  peak = exact ? peakRssBytes()! : Math.max(peak, process.memoryUsage().rss);
-  return { result, ms, rssMiB: (peak - base) / 1024 / 1024 };
-}
-
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 console.log(`node ${process.version}, zstd: ${zstdImplementation}, ${rounds} rounds, store ${endpoint}`);
 console.log(
   "| state | mode | put ms (MB/s) | getTuple ms (MB/s) | RSS growth during put | during getTuple |\n" +
@@ -78,13 +46,13 @@ for (const mb of sizes) {
         channel_values: { doc: value },
         channel_versions: { doc: 1 },
       };
-      const put = await measured(() =>
+      const put = await peakRss(() =>
         writer.put({ configurable: { thread_id: "t", checkpoint_ns: "" } }, checkpoint, meta, { doc: 1 }),
       );
       times[mode]!.put.push(put.ms);
       times[mode]!.putRss.push(put.rssMiB);
       const reader = new S3Checkpointer(opts);
-      const get = await measured(() => reader.getTuple(put.result));
+      const get = await peakRss(() => reader.getTuple(put.result));
       times[mode]!.get.push(get.ms);
       times[mode]!.getRss.push(get.rssMiB);
     }

@@ -24,7 +24,9 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { CreateBucketCommand, PutBucketVersioningCommand, PutObjectCommand, type S3Client } from "@aws-sdk/client-s3";
-import { Annotation, END, MemorySaver, START, StateGraph, type BaseCheckpointSaver } from "@langchain/langgraph";
+import { MemorySaver, type BaseCheckpointSaver } from "@langchain/langgraph";
+import { agentLoop } from "./helpers/agent.js";
+import { median } from "./helpers/measure.js";
 import { S3Checkpointer, createClient, zstdImplementation } from "../src/index.js";
 import { DelayProxy } from "./helpers/delay-proxy.js";
 import { serverFromEnv } from "./helpers/setup.js";
@@ -57,24 +59,8 @@ await direct.send(
   new PutBucketVersioningCommand({ Bucket: buckets.versioned, VersioningConfiguration: { Status: "Enabled" } }),
 );
 
-const State = Annotation.Root({
-  messages: Annotation<string[]>({ reducer: (a, b) => a.concat(b), default: () => [] }),
-  turn: Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
-});
-function agent(saver: BaseCheckpointSaver) {
-  return new StateGraph(State)
-    .addNode("model", (s) => ({
-      messages: [`assistant ${s.turn}: ${"calls a tool with some arguments ".repeat(12)}`],
-      turn: s.turn + 1,
-    }))
-    .addNode("tool", (s) => ({ messages: [`tool ${s.turn}: ${"result line ".repeat(40)}`] }))
-    .addEdge(START, "model")
-    .addConditionalEdges("model", (s) => (s.turn >= STEPS / 2 ? END : "tool"))
-    .addEdge("tool", "model")
-    .compile({ checkpointer: saver });
-}
+const agent = (saver: BaseCheckpointSaver) => agentLoop(saver, STEPS);
 
-const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 async function roundTrips(saver: BaseCheckpointSaver): Promise<number> {
   if (!(saver instanceof S3Checkpointer)) return 0;
   const text = await saver.metrics.registry!.getSingleMetricAsString("langgraph_s3_s3_round_trips_total");
