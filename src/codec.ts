@@ -298,6 +298,15 @@ export async function sealStream(
   if (plaintextBytes <= STREAM_FRAME_BYTES) return seal(parts, options);
   const started = cipher ? await cipher.begin() : undefined;
   if (started && !started.encryptStream) return seal(parts, options);
+  const frames = () =>
+    compression.codec === "zstd"
+      ? zstdFrames(parts, compression.level, STREAM_FRAME_BYTES)
+      : (function* () {
+          for (const group of slices(parts, STREAM_FRAME_BYTES)) yield* group;
+        })();
+  // the first frames are compressed (in the thread pool, with node:zlib) while the plaintext is
+  // hashed here; the first pass of the body sends them, a retried pass compresses anew
+  let warm: AsyncIterable<Uint8Array> | Iterable<Uint8Array> | undefined = frames();
   const sha256 = await digestOf(parts, new Pacer());
   const header: EnvelopeHeader = { c: compression.codec, n: plaintextBytes, h: sha256, k: keyDigest(key) };
   if (type !== undefined) header.t = type;
@@ -309,8 +318,9 @@ export async function sealStream(
   const digest = createHash("sha256").update(stored).digest();
   const aad = additionalData(stored, key);
   const compressed = async function* () {
-    if (compression.codec === "zstd") yield* zstdFrames(parts, compression.level, STREAM_FRAME_BYTES);
-    else for (const group of slices(parts, STREAM_FRAME_BYTES)) yield* group;
+    const source = warm ?? frames();
+    warm = undefined;
+    yield* source;
   };
   const body: StreamedBody = {
     async *stream() {
@@ -391,18 +401,22 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
     );
   } else cipher?.onPlaintext?.(key);
   let plaintext: Buffer;
+  let sha256: string;
   if (header.c === "none") {
     if (compressed.byteLength !== header.n)
       throw corrupted(`it holds ${compressed.byteLength} bytes, not the ${header.n} it declares`);
     plaintext = Buffer.from(compressed.buffer, compressed.byteOffset, compressed.byteLength);
+    sha256 = await digestOf([plaintext], new Pacer());
   } else {
+    // hashed as it is decoded: the next frames decode (in the thread pool) meanwhile
+    const hash = createHash("sha256");
     try {
-      plaintext = await zstdDecompress(compressed, header.n);
+      plaintext = await zstdDecompress(compressed, header.n, (chunk) => hash.update(chunk));
     } catch (e) {
       throw corrupted(`its payload does not decompress (${(e as Error).message})`, e);
     }
+    sha256 = hash.digest("hex");
   }
-  const sha256 = await digestOf([plaintext], new Pacer());
   const expected = header.e && cipher ? await cipher.digest(header.e, sha256) : sha256;
   if (expected !== header.h) throw fail("checksum mismatch");
   return { plaintext, sha256, header, version, keyBound: version >= 2 };

@@ -1,4 +1,4 @@
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import {
   STREAM_FRAME_BYTES,
@@ -10,7 +10,8 @@ import {
   type StreamedBody,
 } from "../../src/codec.js";
 import { resolveCompression } from "../../src/options.js";
-import { inspectZstdFrames, slices } from "../../src/zstd.js";
+import { inspectZstdFrames, slices, zstdCompress, zstdFrames, zstdImplementation } from "../../src/zstd.js";
+import { compressedZerosFrame } from "../helpers/zstd-frames.js";
 import { CHUNK_BYTES, createCipher, generateKey } from "../../src/crypto.js";
 import { DecryptionFailedError } from "../../src/errors.js";
 
@@ -81,6 +82,54 @@ describe("large plaintexts are sealed as a stream of zstd frames", () => {
     expect(groups).toEqual(["abcd", "efgh", "ij"]);
     expect([...slices([a], 7)].map((g) => g.length)).toEqual([1]);
     expect([...slices([], 4)]).toEqual([]);
+  });
+});
+
+describe(`frames decoded several at a time, hashed as they come (zstd via ${zstdImplementation})`, () => {
+  const sha = (b: Uint8Array) => createHash("sha256").update(b).digest("hex");
+  const decodedHash = async (payload: Uint8Array, n: number) => {
+    const hash = createHash("sha256");
+    const out = await zstdDecompress(payload, n, (chunk) => hash.update(chunk));
+    return { out, digest: hash.digest("hex") };
+  };
+
+  it("frames that declare their sizes: the bytes in order, hashed in order, the sizes checked first", async () => {
+    const parts = plaintext(3 * STREAM_FRAME_BYTES + 999);
+    const expected = Buffer.concat(parts);
+    const frames: Buffer[] = [];
+    for await (const frame of zstdFrames(parts, 3, STREAM_FRAME_BYTES, 3)) frames.push(frame);
+    expect(frames).toHaveLength(4);
+    const payload = Buffer.concat(frames);
+    const { out, digest } = await decodedHash(payload, expected.length);
+    expect(out.equals(expected)).toBe(true);
+    expect(digest).toBe(sha(expected));
+    // frames read in another order are another plaintext: refused by the digest, not mixed up here
+    const swapped = Buffer.concat([frames[1]!, frames[0]!, frames[2]!, frames[3]!]);
+    expect(sha((await zstdDecompress(swapped, expected.length)) as Buffer)).not.toBe(sha(expected));
+    for (const n of [expected.length - 1, expected.length + 1])
+      await expect(zstdDecompress(payload, n)).rejects.toThrow(/^zstd input/);
+  });
+
+  it("frames without declared sizes are decoded one at a time, each bounded by what is left", async () => {
+    // three frames of 1 MiB of zeros each, none declaring a content size
+    const frame = compressedZerosFrame(8);
+    const payload = Buffer.concat([frame, frame, frame]);
+    const MiB = 1024 * 1024;
+    const { out, digest } = await decodedHash(payload, 3 * MiB);
+    expect(out.equals(Buffer.alloc(3 * MiB))).toBe(true);
+    expect(digest).toBe(sha(Buffer.alloc(3 * MiB)));
+    await expect(zstdDecompress(payload, 3 * MiB - 1)).rejects.toThrow(/^zstd input/);
+    // a declared frame next to undeclared ones: one at a time too
+    const declared = await zstdCompress(Buffer.alloc(MiB), 3);
+    const mixed = Buffer.concat([declared, frame]);
+    expect((await zstdDecompress(mixed, 2 * MiB)).equals(Buffer.alloc(2 * MiB))).toBe(true);
+  });
+
+  it("a frame whose compression failed is not an unhandled rejection when nobody reads it", async () => {
+    const frames = zstdFrames([Buffer.alloc(10)], Number.NaN, 4, 2);
+    // never read: the frames compressed ahead settle without anyone awaiting them
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(frames).toBeDefined();
   });
 });
 
