@@ -139,18 +139,21 @@ export const FRAMES_AHEAD = 3;
 /**
  * Compresses a plaintext (its parts in order) as consecutive zstd frames of `frameBytes` of
  * plaintext each. A large plaintext is never compressed whole: what is held is `ahead` frames'
- * input and output. Compression of the first `ahead` frames starts at once (before the first
- * frame is asked for), so it runs while the caller does something else, such as hashing the
- * plaintext; each frame read starts the next one. Concatenated frames are one valid zstd stream
- * (RFC 8878, section 3.1); every decoder here reads them (and the native one is fed frame by
- * frame, see {@link zstdDecompress}). Frames of 8 MiB cost nothing measurable in ratio: zstd's
- * window at the levels used is smaller than a frame. The frames can be read once.
+ * input and output (`ahead` is 1 without `node:zlib`). Compression of the first `ahead` frames
+ * starts at once (before the first frame is asked for), so it runs while the caller does
+ * something else, such as hashing the plaintext; each frame read starts the next one.
+ * Concatenated frames are one valid zstd stream (RFC 8878, section 3.1); every decoder here reads
+ * them (and the native one is fed frame by frame, see {@link zstdDecompress}). Frames of 8 MiB
+ * cost nothing measurable in ratio: zstd's window at the levels used is smaller than a frame. The
+ * frames can be read once.
  */
 export function zstdFrames(
   parts: readonly Uint8Array[],
   level: number,
   frameBytes: number,
-  ahead = FRAMES_AHEAD,
+  // zstd-codec compresses on the main thread: frames made ahead there would only hold the event
+  // loop longer, all at once, with nothing to run beside them
+  ahead = nativeZstd ? FRAMES_AHEAD : 1,
 ): AsyncIterable<Buffer> {
   const groups = slices(parts, frameBytes);
   const pending: Promise<Buffer>[] = [];
