@@ -55,9 +55,17 @@ export class ObjectCache {
     return this.lru?.get(cacheKey(key, versionId));
   }
 
-  /** Keeps `object` under `key` (and `versionId`), in a buffer of its own. */
-  remember(key: string, object: OpenedObject, versionId?: string): void {
-    this.lru?.set(cacheKey(key, versionId), { ...object, plaintext: ownBytes(object.plaintext) });
+  /**
+   * Keeps `object` under `key` (and `versionId`), in a buffer of its own. Returns whether the
+   * cache now shares `object.plaintext` itself (it was kept, and not copied): then the caller is
+   * no longer its only holder. An object larger than the bound is not kept.
+   */
+  remember(key: string, object: OpenedObject, versionId?: string): boolean {
+    if (!this.lru) return false;
+    const plaintext = ownBytes(object.plaintext);
+    const at = cacheKey(key, versionId);
+    this.lru.set(at, { ...object, plaintext });
+    return plaintext === object.plaintext && this.lru.peek(at)?.plaintext === plaintext;
   }
 
   /** Drops every entry whose key starts with `prefix` (a thread that was deleted or purged). */

@@ -43,6 +43,7 @@ import {
   InvalidArgumentError,
   isS3CheckpointerError,
 } from "./errors.js";
+import { release } from "./release.js";
 import { Pacer, slices, zstdCompress, zstdDecompress, zstdFrames } from "./zstd.js";
 
 export {
@@ -202,7 +203,9 @@ export interface OpenOptions {
   key: string;
   /**
    * The caller owns `body` and will not read it again: an encrypted payload is decrypted in its
-   * memory, so a large body is not held twice. @default false
+   * memory, so a large body is not held twice, and a large body whose plaintext was decoded into
+   * memory of its own is given back once it is read (Node.js 22+; it reads as empty afterwards,
+   * see release.ts). @default false
    */
   consume?: boolean;
   /** Largest plaintext accepted. @default DEFAULT_MAX_OBJECT_BYTES */
@@ -419,6 +422,9 @@ export async function open(body: Uint8Array, options: OpenOptions): Promise<Open
   }
   const expected = header.e && cipher ? await cipher.digest(header.e, sha256) : sha256;
   if (expected !== header.h) throw fail("checksum mismatch");
+  // the caller's body is read no more; unless the plaintext lives in it (no compression), its
+  // memory goes back now, before the plaintext is parsed
+  if (options.consume && plaintext.buffer !== body.buffer) release(body);
   return { plaintext, sha256, header, version, keyBound: version >= 2 };
 }
 

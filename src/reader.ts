@@ -5,6 +5,7 @@
  */
 
 import {
+  JsonPlusSerializer,
   TASKS,
   compareWritesSortKeys,
   maxChannelVersion,
@@ -18,6 +19,7 @@ import {
 import pLimit, { type LimitFunction } from "p-limit";
 import { ObjectCache, type OpenedObject } from "./cache.js";
 import { open, type EnvelopeCipher } from "./codec.js";
+import { release } from "./release.js";
 import { CheckpointCorruptedError, S3RequestError } from "./errors.js";
 import { lastLiveVersion, liveVersion, type BucketCapabilities } from "./immutability.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
@@ -92,8 +94,38 @@ export const FIRST_PAGE_KEYS = 100;
 const NO_VERSION_LISTING: readonly number[] = [405, 501];
 
 /** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
-function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
-  return isValueless(type, bytes) ? Promise.resolve(undefined) : serde.loadsTyped(type, bytes);
+function load(serde: SerializerProtocol, type: string, data: Uint8Array | string): Promise<unknown> {
+  return typeof data !== "string" && isValueless(type, data)
+    ? Promise.resolve(undefined)
+    : serde.loadsTyped(type, data);
+}
+
+/**
+ * Objects at least this large have their JSON values turned into text as soon as they are opened
+ * (see {@link asText}); below it the bytes cost little and go to the serde as they are.
+ */
+export const TEXT_FIRST_MIN_BYTES = 1 << 20;
+
+/** An object as one read got it. */
+export interface ReadObject extends OpenedObject {
+  /** Only this read holds the plaintext: it was neither found in the cache nor kept there. */
+  exclusive: boolean;
+}
+
+const utf8 = new TextDecoder();
+
+/**
+ * A `json` value's bytes as the text LangGraph's own serializer would make of them, where the serde
+ * is that serializer. Its `loadsTyped` decodes the bytes (`new TextDecoder().decode`, as here) and
+ * parses the text, holding bytes, text and value at once: decoded here, the bytes (the object's
+ * plaintext) are let go before the text is parsed, and a large read holds the text and the value
+ * only (a 100 MB state: see README, Speed). A serde of another kind gets the bytes, as its
+ * `loadsTyped` was written for.
+ */
+function asText(serde: SerializerProtocol, type: string, bytes: Uint8Array): Uint8Array | string {
+  return type === "json" && bytes.byteLength > 0 && serde.loadsTyped === JsonPlusSerializer.prototype.loadsTyped
+    ? utf8.decode(bytes)
+    : bytes;
 }
 
 export class TupleReader {
@@ -264,11 +296,11 @@ export class TupleReader {
   async readObject(
     key: string,
     options: { versionId?: string; cacheable?: boolean; fromHistory?: boolean; pin?: string } = {},
-  ): Promise<OpenedObject | undefined> {
+  ): Promise<ReadObject | undefined> {
     const { versionId, cacheable = true, fromHistory = false, pin } = options;
     if (pin !== undefined) return this.readPinned(key, pin, cacheable);
     const cached = cacheable ? this.cache.get(key, versionId) : undefined;
-    if (cached) return cached;
+    if (cached) return { ...cached, exclusive: false };
     let object = await this.limit(() => this.store.get(key, versionId));
     if (!object && fromHistory && !versionId) {
       // as the key was last stored: where the first version wins, that one
@@ -278,23 +310,21 @@ export class TupleReader {
     }
     if (!object) return undefined;
     const entry = await this.opened(key, object.body, object.versionId);
-    if (cacheable) this.cache.remember(key, entry, versionId);
-    return entry;
+    return { ...entry, exclusive: !(cacheable && this.cache.remember(key, entry, versionId)) };
   }
 
   /**
    * A key at the version a listing pinned. The cache holds it under the key itself, with that
    * version: what the writer of this instance wrote, or read before.
    */
-  private async readPinned(key: string, pin: string, cacheable: boolean): Promise<OpenedObject | undefined> {
+  private async readPinned(key: string, pin: string, cacheable: boolean): Promise<ReadObject | undefined> {
     const cached = cacheable ? this.cache.get(key) : undefined;
-    if (cached?.versionId === pin) return cached;
+    if (cached?.versionId === pin) return { ...cached, exclusive: false };
     // "null" is the version id of objects written while versioning was off: the current one
     const object = await this.limit(() => this.store.get(key, pin === "null" ? undefined : pin));
     if (!object) return undefined;
     const entry = await this.opened(key, object.body, pin);
-    if (cacheable) this.cache.remember(key, entry);
-    return entry;
+    return { ...entry, exclusive: !(cacheable && this.cache.remember(key, entry)) };
   }
 
   private async opened(key: string, body: Buffer, versionId: string | undefined): Promise<OpenedObject> {
@@ -304,7 +334,7 @@ export class TupleReader {
   }
 
   /** The oldest version of `key` whose plaintext has digest `sha256`; only a versioned store has one behind another. */
-  private async versionHolding(key: string, sha256: string): Promise<OpenedObject | undefined> {
+  private async versionHolding(key: string, sha256: string): Promise<ReadObject | undefined> {
     if (this.capabilities()?.versioning === "Disabled") return undefined;
     const versions = await this.store.versionsOf(key).catch((e: unknown) => {
       if (this.lacksVersionListing(e)) return [];
@@ -343,15 +373,35 @@ export class TupleReader {
     key: string,
     sha256: string | undefined,
     fromHistory: boolean,
-  ): Promise<OpenedObject | undefined> {
+  ): Promise<ReadObject | undefined> {
     if (sha256 === undefined) return this.readObject(key, { fromHistory });
     const tag = `sha256:${sha256}`;
     const cached = this.cache.get(key, tag);
-    if (cached) return cached;
+    if (cached) return { ...cached, exclusive: false };
     let found = await this.readObject(key, { fromHistory, cacheable: false });
     if (found?.sha256 !== sha256) found = await this.versionHolding(key, sha256);
-    if (found) this.cache.remember(key, found, tag);
+    if (found && this.cache.remember(key, found, tag)) found = { ...found, exclusive: false };
     return found;
+  }
+
+  /**
+   * A channel value's own object as the serde takes it: a large JSON value as text, made here so
+   * that nothing is left holding the plaintext when the caller parses it (see {@link asText}).
+   */
+  private async readValueData(
+    key: string,
+    sha256: string | undefined,
+    fromHistory: boolean,
+    serde: SerializerProtocol,
+  ): Promise<{ type: string; data: Uint8Array | string } | undefined> {
+    const object = await this.readValue(key, sha256, fromHistory);
+    if (!object) return undefined;
+    const type = object.type ?? "json";
+    if (object.plaintext.byteLength < TEXT_FIRST_MIN_BYTES) return { type, data: object.plaintext };
+    const data = asText(serde, type, object.plaintext);
+    // the bytes are read no more: their memory goes back before the text is parsed
+    if (object.exclusive && typeof data === "string") release(object.plaintext);
+    return { type, data };
   }
 
   /**
@@ -411,18 +461,22 @@ export class TupleReader {
         // regular writes never change once written; special ones are replaced
         const object = await this.readObject(key, { cacheable: key.endsWith("/r"), fromHistory, pin: pins?.get(key) });
         if (!object) return undefined;
-        const unpacked = unpack<WritesHead>(object.plaintext, "writes", key);
-        this.assertOwnKey(key, unpacked.head);
-        return { key, ...unpacked };
+        const { head, sections } = unpack<WritesHead>(object.plaintext, "writes", key);
+        this.assertOwnKey(key, head);
+        // a large object's values as text, so its plaintext can go before they are parsed
+        const large = object.plaintext.byteLength >= TEXT_FIRST_MIN_BYTES;
+        const values = head.writes.map((w) => (large ? asText(serde, w.type, sections[w.s]!) : sections[w.s]!));
+        if (large && object.exclusive && values.every((v) => typeof v === "string")) release(object.plaintext);
+        return { key, head, values };
       }),
     );
     const entries: { sort: ReturnType<typeof writesSortKey>; write: Promise<CheckpointPendingWrite> }[] = [];
     for (const o of objects) {
       if (!o) continue;
-      for (const w of o.head.writes) {
+      for (const [i, w] of o.head.writes.entries()) {
         entries.push({
           sort: writesSortKey(o.head.task_path ?? "", o.head.task_id, w.idx),
-          write: load(serde, w.type, o.sections[w.s]!).then(
+          write: load(serde, w.type, o.values[i]!).then(
             (value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite,
           ),
         });
@@ -466,9 +520,9 @@ export class TupleReader {
       });
     if (ref.at === "blob") {
       const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
-      const object = await this.readValue(key, ref.h, fromHistory);
-      if (!object) throw missing(key);
-      return load(serde, object.type ?? "json", object.plaintext);
+      const value = await this.readValueData(key, ref.h, fromHistory, serde);
+      if (!value) throw missing(key);
+      return load(serde, value.type, value.data);
     }
     const key = this.layout.record(place.thread, place.ns, ref.id);
     const holder = fromHistory

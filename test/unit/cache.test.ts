@@ -40,6 +40,20 @@ describe("the object cache", () => {
     expect(cache.retainedBytes).toBe(0);
   });
 
+  it("says whether it now shares the plaintext it was given, so a reader knows when it alone holds it", () => {
+    const cache = new ObjectCache(1 << 20);
+    const own = Buffer.allocUnsafeSlow(16);
+    expect(cache.remember("own", { plaintext: own })).toBe(true);
+    expect(cache.get("own")!.plaintext).toBe(own);
+    // a slice is copied: the cache keeps its copy, the caller's buffer is still the caller's alone
+    expect(cache.remember("slice", { plaintext: Buffer.alloc(64).subarray(0, 8) })).toBe(false);
+    expect(cache.get("slice")).toBeDefined();
+    // larger than the bound: not kept
+    expect(cache.remember("big", { plaintext: Buffer.allocUnsafeSlow(2 << 20) })).toBe(false);
+    expect(cache.get("big")).toBeUndefined();
+    expect(new ObjectCache(0).remember("k", { plaintext: Buffer.allocUnsafeSlow(4) })).toBe(false);
+  });
+
   it("ownBytes copies only slices", () => {
     const own = Buffer.allocUnsafeSlow(8);
     expect(ownBytes(own)).toBe(own);
