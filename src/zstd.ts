@@ -24,6 +24,7 @@
 import * as zlib from "node:zlib";
 import { promisify } from "node:util";
 import { Decompress } from "fzstd";
+import { release } from "./release.js";
 
 /** zstd levels above 19 need windows the WebAssembly fallback cannot hold. */
 export const MAX_ZSTD_LEVEL = 19;
@@ -390,6 +391,9 @@ export async function zstdDecompress(input: Uint8Array, expectedBytes: number, o
     part.copy(out, produced);
     produced += part.length;
     await handOver(part, onDecoded, pacer);
+    // copied and hashed: the frame's own buffer (node:zlib's, held by nothing else) goes back
+    // now, not when the collector next runs, while the plaintext is still being read
+    release(part);
   }
   if (produced !== expectedBytes) throw new Error(`zstd input decodes to ${produced} bytes, not ${expectedBytes}`);
   return out;
