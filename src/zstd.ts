@@ -53,6 +53,15 @@ const WASM_ONE_SHOT_MAX_BYTES = 1 << 20;
 /** fzstd is fed blocks worth at most this much output between two looks at the clock. */
 const DECODE_BATCH_BYTES = 1 << 20;
 const MAX_BLOCK_BYTES = 128 * 1024;
+/**
+ * Plaintext an input must hold per zstd frame it has (skippable frames counted), beyond its
+ * first: a frame costs a decoder of its own whatever it holds (with node:zlib a new context and
+ * a trip through the thread pool, about 90 µs on Node 24), so 100,000 empty frames of 9 bytes
+ * each, 900 KB, took 9 s to read, and the 256 MiB a body may hold would have taken hours. This
+ * library writes frames of 8 MiB (STREAM_FRAME_BYTES in codec.ts) and zstd one per input; 1 MiB
+ * leaves room for any writer that cuts smaller.
+ */
+const MIN_FRAME_CONTENT_BYTES = 1 << 20;
 const FRAME_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
 const SKIPPABLE_MAGIC = 0x184d2a50;
@@ -240,7 +249,9 @@ export interface ZstdFrames {
  * throws unless it can decode to exactly `expectedBytes`: no dictionary, a window of at most
  * {@link MAX_ZSTD_WINDOW_BYTES}, no frame declaring more content than expected, raw and RLE
  * blocks (whose size is known) not adding up to more, and not so few blocks that they could
- * not make that much. A bomb of RLE blocks (what zstd makes of zeros) ends here, unread.
+ * not make that much; and no more frames than such content comes in (see
+ * MIN_FRAME_CONTENT_BYTES). A bomb of RLE blocks (what zstd makes of zeros) ends here,
+ * unread.
  */
 export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): ZstdFrames {
   const fail = (why: string): never => {
@@ -258,7 +269,9 @@ export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): Zst
   let minTotal = 0;
   let maxTotal = 0;
   let batch = 0;
-  while (p < input.byteLength) {
+  const maxFrames = 1 + Math.ceil(expectedBytes / MIN_FRAME_CONTENT_BYTES);
+  for (let frames = 1; p < input.byteLength; frames += 1) {
+    if (frames > maxFrames) fail(`has more than ${maxFrames} frames, too many for ${expectedBytes} bytes of content`);
     need(p, 4);
     const magic = view.getUint32(p, true);
     if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
