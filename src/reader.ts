@@ -17,7 +17,7 @@ import {
 } from "@langchain/langgraph-checkpoint";
 import pLimit, { type LimitFunction } from "p-limit";
 import { ObjectCache, type OpenedObject } from "./cache.js";
-import { open, type EnvelopeCipher } from "./codec.js";
+import { maxEnvelopeBytes, open, type EnvelopeCipher } from "./codec.js";
 import { CheckpointCorruptedError, S3RequestError } from "./errors.js";
 import { lastLiveVersion, liveVersion, type BucketCapabilities } from "./immutability.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
@@ -104,6 +104,8 @@ export class TupleReader {
   private readonly limit: LimitFunction;
   private readonly nextVersion: () => number | string;
   readonly maxObjectBytes: number;
+  /** Longest body worth downloading: an object within maxObjectBytes (see codec.ts). */
+  private readonly bodyBound: { maxBytes: number };
   private readonly cipher: EnvelopeCipher | undefined;
   private readonly capabilities: () => BucketCapabilities | undefined;
   /** the store answered ListObjectVersions with "not implemented" (s3rver) */
@@ -115,6 +117,7 @@ export class TupleReader {
     this.serde = config.serde;
     this.nextVersion = config.nextVersion;
     this.maxObjectBytes = config.maxObjectBytes;
+    this.bodyBound = { maxBytes: maxEnvelopeBytes(config.maxObjectBytes) };
     this.cipher = config.cipher;
     this.cache = config.cache;
     this.capabilities = config.capabilities;
@@ -269,12 +272,12 @@ export class TupleReader {
     if (pin !== undefined) return this.readPinned(key, pin, cacheable);
     const cached = cacheable ? this.cache.get(key, versionId) : undefined;
     if (cached) return cached;
-    let object = await this.limit(() => this.store.get(key, versionId));
+    let object = await this.limit(() => this.store.get(key, versionId, this.bodyBound));
     if (!object && fromHistory && !versionId) {
       // as the key was last stored: where the first version wins, that one
       const entries = await this.store.entriesOf(key);
       const last = lastLiveVersion(entries, this.isReplaceable(key) ? "newest" : "first");
-      if (last) object = await this.limit(() => this.store.get(key, last));
+      if (last) object = await this.limit(() => this.store.get(key, last, this.bodyBound));
     }
     if (!object) return undefined;
     const entry = await this.opened(key, object.body, object.versionId);
@@ -290,7 +293,7 @@ export class TupleReader {
     const cached = cacheable ? this.cache.get(key) : undefined;
     if (cached?.versionId === pin) return cached;
     // "null" is the version id of objects written while versioning was off: the current one
-    const object = await this.limit(() => this.store.get(key, pin === "null" ? undefined : pin));
+    const object = await this.limit(() => this.store.get(key, pin === "null" ? undefined : pin, this.bodyBound));
     if (!object) return undefined;
     const entry = await this.opened(key, object.body, pin);
     if (cacheable) this.cache.remember(key, entry);
