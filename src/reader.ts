@@ -18,7 +18,7 @@ import {
 import pLimit, { type LimitFunction } from "p-limit";
 import { ObjectCache, type OpenedObject } from "./cache.js";
 import { maxEnvelopeBytes, open, type EnvelopeCipher } from "./codec.js";
-import { CheckpointCorruptedError, S3RequestError } from "./errors.js";
+import { CheckpointCorruptedError, S3RequestError, isS3CheckpointerError } from "./errors.js";
 import { lastLiveVersion, liveVersion, type BucketCapabilities } from "./immutability.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
 import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./record.js";
@@ -91,9 +91,26 @@ export const FIRST_PAGE_KEYS = 100;
 /** Answers of a store that has no ListObjectVersions: Method Not Allowed, Not Implemented. */
 const NO_VERSION_LISTING: readonly number[] = [405, 501];
 
-/** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
-function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
-  return isValueless(type, bytes) ? Promise.resolve(undefined) : serde.loadsTyped(type, bytes);
+/**
+ * A stored value, deserialized. What the serializer throws (a serde type it does not know, bytes
+ * that are not JSON: anyone who may write the bucket can store either, under a valid envelope)
+ * is a CheckpointCorruptedError naming the object, as every other stored damage is.
+ */
+async function deserialize(serde: SerializerProtocol, type: string, bytes: Uint8Array, key: string): Promise<unknown> {
+  try {
+    return await serde.loadsTyped(type, bytes);
+  } catch (e) {
+    if (isS3CheckpointerError(e)) throw e;
+    throw new CheckpointCorruptedError(
+      `object ${key} holds a value that does not deserialize as ${JSON.stringify(type)} (${(e as Error)?.message})`,
+      { key, cause: e },
+    );
+  }
+}
+
+/** A channel value or a write: {@link deserialize}, and `undefined` for what JSON has no form for. */
+function load(serde: SerializerProtocol, type: string, bytes: Uint8Array, key: string): Promise<unknown> {
+  return isValueless(type, bytes) ? Promise.resolve(undefined) : deserialize(serde, type, bytes, key);
 }
 
 export class TupleReader {
@@ -425,7 +442,7 @@ export class TupleReader {
       for (const w of o.head.writes) {
         entries.push({
           sort: writesSortKey(o.head.task_path ?? "", o.head.task_id, w.idx),
-          write: load(serde, w.type, o.sections[w.s]!).then(
+          write: load(serde, w.type, o.sections[w.s]!, o.key).then(
             (value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite,
           ),
         });
@@ -462,7 +479,14 @@ export class TupleReader {
   private async channelValue(record: LoadedRecord, channel: string, ref: ChannelRef): Promise<unknown> {
     const { head, place, fromHistory } = record;
     const serde = this.serde();
-    if (ref.at === "inline") return load(serde, ref.type, record.sections[ref.s]!);
+    if (ref.at === "inline") {
+      return load(
+        serde,
+        ref.type,
+        record.sections[ref.s]!,
+        this.layout.record(place.thread, place.ns, head.checkpoint_id),
+      );
+    }
     const missing = (key: string) =>
       new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, {
         key,
@@ -471,7 +495,7 @@ export class TupleReader {
       const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
       const object = await this.readValue(key, ref.h, fromHistory);
       if (!object) throw missing(key);
-      return load(serde, object.type ?? "json", object.plaintext);
+      return load(serde, object.type ?? "json", object.plaintext, key);
     }
     const key = this.layout.record(place.thread, place.ns, ref.id);
     const holder = fromHistory
@@ -479,7 +503,7 @@ export class TupleReader {
       : await this.readRecordLive(key, place);
     const inner = holder ? channelRef(holder.head.channels, channel) : undefined;
     if (!holder || inner?.at !== "inline") throw missing(key);
-    return load(serde, inner.type, holder.sections[inner.s]!);
+    return load(serde, inner.type, holder.sections[inner.s]!, key);
   }
 
   /**
@@ -494,9 +518,10 @@ export class TupleReader {
   ): Promise<CheckpointTuple> {
     const { head, sections, place } = record;
     const serde = this.serde();
+    const key = this.layout.record(place.thread, place.ns, head.checkpoint_id);
     const [checkpoint, metadata, values] = await Promise.all([
-      serde.loadsTyped(head.checkpoint.type, sections[head.checkpoint.s]!) as Promise<Checkpoint>,
-      serde.loadsTyped(head.metadata.type, sections[head.metadata.s]!) as Promise<CheckpointMetadata>,
+      deserialize(serde, head.checkpoint.type, sections[head.checkpoint.s]!, key) as Promise<Checkpoint>,
+      deserialize(serde, head.metadata.type, sections[head.metadata.s]!, key) as Promise<CheckpointMetadata>,
       this.channelValues(record),
     ]);
     // a channel's value goes with its version: where LangGraph's serde itself drops a name

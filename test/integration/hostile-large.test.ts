@@ -18,6 +18,7 @@ import {
 } from "../../src/codec.js";
 import { CheckpointCorruptedError, DecryptionFailedError, S3Checkpointer, generateKey } from "../../src/index.js";
 import { resolveCompression } from "../../src/options.js";
+import { pack, unpack, type RecordHead } from "../../src/record.js";
 import { bucketsForFile, testClient } from "../helpers/s3.js";
 import { envelopeV2, sha256Hex } from "../helpers/zstd-frames.js";
 
@@ -324,4 +325,52 @@ describe("a large encrypted state (streamed, 1 MiB authenticated chunks) altered
     const back = (await saverOn(prefix, { encryption: ring }).getTuple(config("t")))?.checkpoint.channel_values;
     expect((back as { doc: string }).doc === large).toBe(true);
   }, 60_000);
+});
+
+describe("a value object whose header names another serde type", () => {
+  it("is a typed error, never an untyped one, and never another channel's or thread's value", async () => {
+    const prefix = `hostile/${randomUUID()}/`;
+    const saver = saverOn(prefix);
+    const cp = checkpoint({ doc: "d".repeat(1000), other: "o".repeat(1000) });
+    await saver.put(config("t"), cp, meta, { doc: 1, other: 1 });
+    await saver.put(config("u"), cp, meta, { doc: 1, other: 1 });
+    const key = saver.layout.blob("t", "", "doc", 1);
+    const original = await rawGet(key);
+    const read = () => saverOn(prefix).getTuple(config("t"));
+    for (const t of ["no-such-type", "__proto__", "constructor"]) {
+      await rawPut(
+        key,
+        withHeader(original, (h) => (h.t = t)),
+      );
+      const error = await read().catch((e: unknown) => e);
+      expect(error, t).toBeInstanceOf(CheckpointCorruptedError);
+    }
+    // the same content under another channel's key, and another thread's: refused by the binding
+    for (const from of [saver.layout.blob("t", "", "other", 1), saver.layout.blob("u", "", "doc", 1)]) {
+      await rawPut(key, await rawGet(from));
+      await expect(read()).rejects.toThrow(CheckpointCorruptedError);
+    }
+    await rawPut(key, original);
+    expect((await read())?.checkpoint.channel_values).toEqual(cp.channel_values);
+    // a record whose checkpoint, or inline value, is not what its serde type says (the record
+    // sealed anew, as anyone who may write the bucket can)
+    const recordKey = saver.layout.record("t", "", cp.id);
+    const record = await rawGet(recordKey);
+    const { plaintext } = await open(record, { key: recordKey });
+    const { head, sections } = unpack<RecordHead>(plaintext, "checkpoint", recordKey);
+    for (const change of [
+      (h: RecordHead) => void (h.checkpoint.type = "no-such-type"),
+      (h: RecordHead, s: Buffer[]) => void s.splice(h.metadata.s, 1, Buffer.from("{not json")),
+    ]) {
+      const h = structuredClone(head);
+      const s = sections.map((b) => Buffer.from(b));
+      change(h, s);
+      const body = pack(h, s);
+      await rawPut(
+        recordKey,
+        envelopeV2(body, { c: "none", n: body.length, h: sha256Hex(body), k: sha256Hex(recordKey) }),
+      );
+      await expect(read()).rejects.toThrow(CheckpointCorruptedError);
+    }
+  });
 });
