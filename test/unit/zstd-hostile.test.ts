@@ -119,6 +119,19 @@ describe(`zstd payloads of hostile shape (zstd via ${zstdImplementation})`, () =
     expect(Math.max(maxLagMs, performance.now() - last)).toBeLessThan(MAX_LAG_MS);
   }, 30_000);
 
+  it.runIf(zstdImplementation === "node:zlib")(
+    "a frame whose checksum is wrong over the right content: never other bytes, refused by node:zlib",
+    async () => {
+      // the zstd checksum (written by node:zlib) is xxHash64: fzstd does not check it, node:zlib
+      // does; the envelope's SHA-256 of the plaintext is what vouches for the content either way
+      const frame = Buffer.from(await zstdCompress(content, 3));
+      expect((frame[4]! >> 2) & 1).toBe(1);
+      frame[frame.length - 1]! ^= 0xff;
+      await expect(zstdDecompress(frame, content.length)).rejects.toThrow(/checksum/);
+      expect((await jsZstdDecompress(frame, content.length)).equals(content)).toBe(true);
+    },
+  );
+
   it("what zstd writes at every level stays within the bounds (pure JS decoder too)", async () => {
     // text and random bytes alternating in 8 KiB runs: what makes zstd's block splitter cut most
     const runs: Buffer[] = [];
