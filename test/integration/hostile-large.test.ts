@@ -111,6 +111,18 @@ describe("bodies longer than an object may be", () => {
     expect(earlier?.checkpoint.channel_values).toEqual({ doc: "x".repeat(10_000) });
   });
 
+  it("under a thread's tombstone (read beside every listing): refused unread, the thread still read", async () => {
+    const prefix = `hostile/${randomUUID()}/`;
+    const saver = saverOn(prefix);
+    const cp = checkpoint({ doc: "x".repeat(10_000) });
+    await saver.put(config("t"), cp, meta, { doc: 1 });
+    await rawPut(saver.layout.tombstone("t"), Buffer.alloc(32 * MiB, 1));
+    const reader = saverOn(prefix);
+    const before = await bytesRead(reader);
+    expect((await reader.getTuple(config("t")))?.checkpoint.channel_values).toEqual(cp.channel_values);
+    expect((await bytesRead(reader)) - before).toBeLessThan(MiB);
+  });
+
   it("without a Content-Length, are refused as soon as the bound is passed", async () => {
     const prefix = `hostile/${randomUUID()}/`;
     const maxObjectBytes = 64 * 1024;
