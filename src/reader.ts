@@ -18,9 +18,9 @@ import {
 } from "@langchain/langgraph-checkpoint";
 import pLimit, { type LimitFunction } from "p-limit";
 import { ObjectCache, type OpenedObject } from "./cache.js";
-import { open, type EnvelopeCipher } from "./codec.js";
+import { maxEnvelopeBytes, open, type EnvelopeCipher } from "./codec.js";
 import { release } from "./release.js";
-import { CheckpointCorruptedError, S3RequestError } from "./errors.js";
+import { CheckpointCorruptedError, S3RequestError, isS3CheckpointerError } from "./errors.js";
 import { lastLiveVersion, liveVersion, type BucketCapabilities } from "./immutability.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
 import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./record.js";
@@ -93,11 +93,33 @@ export const FIRST_PAGE_KEYS = 100;
 /** Answers of a store that has no ListObjectVersions: Method Not Allowed, Not Implemented. */
 const NO_VERSION_LISTING: readonly number[] = [405, 501];
 
-/** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
-function load(serde: SerializerProtocol, type: string, data: Uint8Array | string): Promise<unknown> {
+/**
+ * A stored value, deserialized. What the serializer throws (a serde type it does not know, bytes
+ * that are not JSON: anyone who may write the bucket can store either, under a valid envelope)
+ * is a CheckpointCorruptedError naming the object, as every other stored damage is.
+ */
+async function deserialize(
+  serde: SerializerProtocol,
+  type: string,
+  data: Uint8Array | string,
+  key: string,
+): Promise<unknown> {
+  try {
+    return await serde.loadsTyped(type, data);
+  } catch (e) {
+    if (isS3CheckpointerError(e)) throw e;
+    throw new CheckpointCorruptedError(
+      `object ${key} holds a value that does not deserialize as ${JSON.stringify(type)} (${(e as Error)?.message})`,
+      { key, cause: e },
+    );
+  }
+}
+
+/** A channel value or a write: {@link deserialize}, and `undefined` for what JSON has no form for. */
+function load(serde: SerializerProtocol, type: string, data: Uint8Array | string, key: string): Promise<unknown> {
   return typeof data !== "string" && isValueless(type, data)
     ? Promise.resolve(undefined)
-    : serde.loadsTyped(type, data);
+    : deserialize(serde, type, data, key);
 }
 
 /**
@@ -136,6 +158,8 @@ export class TupleReader {
   private readonly limit: LimitFunction;
   private readonly nextVersion: () => number | string;
   readonly maxObjectBytes: number;
+  /** Longest body worth downloading: an object within maxObjectBytes (see codec.ts). */
+  private readonly bodyBound: { maxBytes: number };
   private readonly cipher: EnvelopeCipher | undefined;
   private readonly capabilities: () => BucketCapabilities | undefined;
   /** the store answered ListObjectVersions with "not implemented" (s3rver) */
@@ -147,6 +171,7 @@ export class TupleReader {
     this.serde = config.serde;
     this.nextVersion = config.nextVersion;
     this.maxObjectBytes = config.maxObjectBytes;
+    this.bodyBound = { maxBytes: maxEnvelopeBytes(config.maxObjectBytes) };
     this.cipher = config.cipher;
     this.cache = config.cache;
     this.capabilities = config.capabilities;
@@ -301,12 +326,12 @@ export class TupleReader {
     if (pin !== undefined) return this.readPinned(key, pin, cacheable);
     const cached = cacheable ? this.cache.get(key, versionId) : undefined;
     if (cached) return { ...cached, exclusive: false };
-    let object = await this.limit(() => this.store.get(key, versionId));
+    let object = await this.limit(() => this.store.get(key, versionId, this.bodyBound));
     if (!object && fromHistory && !versionId) {
       // as the key was last stored: where the first version wins, that one
       const entries = await this.store.entriesOf(key);
       const last = lastLiveVersion(entries, this.isReplaceable(key) ? "newest" : "first");
-      if (last) object = await this.limit(() => this.store.get(key, last));
+      if (last) object = await this.limit(() => this.store.get(key, last, this.bodyBound));
     }
     if (!object) return undefined;
     const entry = await this.opened(key, object.body, object.versionId);
@@ -321,7 +346,7 @@ export class TupleReader {
     const cached = cacheable ? this.cache.get(key) : undefined;
     if (cached?.versionId === pin) return { ...cached, exclusive: false };
     // "null" is the version id of objects written while versioning was off: the current one
-    const object = await this.limit(() => this.store.get(key, pin === "null" ? undefined : pin));
+    const object = await this.limit(() => this.store.get(key, pin === "null" ? undefined : pin, this.bodyBound));
     if (!object) return undefined;
     const entry = await this.opened(key, object.body, pin);
     return { ...entry, exclusive: !(cacheable && this.cache.remember(key, entry)) };
@@ -476,7 +501,7 @@ export class TupleReader {
       for (const [i, w] of o.head.writes.entries()) {
         entries.push({
           sort: writesSortKey(o.head.task_path ?? "", o.head.task_id, w.idx),
-          write: load(serde, w.type, o.values[i]!).then(
+          write: load(serde, w.type, o.values[i]!, o.key).then(
             (value) => [o.head.task_id, w.channel, value] as CheckpointPendingWrite,
           ),
         });
@@ -513,7 +538,14 @@ export class TupleReader {
   private async channelValue(record: LoadedRecord, channel: string, ref: ChannelRef): Promise<unknown> {
     const { head, place, fromHistory } = record;
     const serde = this.serde();
-    if (ref.at === "inline") return load(serde, ref.type, record.sections[ref.s]!);
+    if (ref.at === "inline") {
+      return load(
+        serde,
+        ref.type,
+        record.sections[ref.s]!,
+        this.layout.record(place.thread, place.ns, head.checkpoint_id),
+      );
+    }
     const missing = (key: string) =>
       new CheckpointCorruptedError(`the value of channel "${channel}" of checkpoint ${head.checkpoint_id} is missing`, {
         key,
@@ -522,7 +554,7 @@ export class TupleReader {
       const key = this.layout.blob(place.thread, place.ns, channel, ref.v);
       const value = await this.readValueData(key, ref.h, fromHistory, serde);
       if (!value) throw missing(key);
-      return load(serde, value.type, value.data);
+      return load(serde, value.type, value.data, key);
     }
     const key = this.layout.record(place.thread, place.ns, ref.id);
     const holder = fromHistory
@@ -530,7 +562,7 @@ export class TupleReader {
       : await this.readRecordLive(key, place);
     const inner = holder ? channelRef(holder.head.channels, channel) : undefined;
     if (!holder || inner?.at !== "inline") throw missing(key);
-    return load(serde, inner.type, holder.sections[inner.s]!);
+    return load(serde, inner.type, holder.sections[inner.s]!, key);
   }
 
   /**
@@ -545,9 +577,10 @@ export class TupleReader {
   ): Promise<CheckpointTuple> {
     const { head, sections, place } = record;
     const serde = this.serde();
+    const key = this.layout.record(place.thread, place.ns, head.checkpoint_id);
     const [checkpoint, metadata, values] = await Promise.all([
-      serde.loadsTyped(head.checkpoint.type, sections[head.checkpoint.s]!) as Promise<Checkpoint>,
-      serde.loadsTyped(head.metadata.type, sections[head.metadata.s]!) as Promise<CheckpointMetadata>,
+      deserialize(serde, head.checkpoint.type, sections[head.checkpoint.s]!, key) as Promise<Checkpoint>,
+      deserialize(serde, head.metadata.type, sections[head.metadata.s]!, key) as Promise<CheckpointMetadata>,
       this.channelValues(record),
     ]);
     // a channel's value goes with its version: where LangGraph's serde itself drops a name

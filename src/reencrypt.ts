@@ -12,7 +12,7 @@
  */
 
 import pLimit from "p-limit";
-import { open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
+import { maxEnvelopeBytes, open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
 import { currentKeyIdOf, isCurrentKeyOf } from "./crypto.js";
 import { InvalidArgumentError } from "./errors.js";
 import type { KeyLayout } from "./layout.js";
@@ -99,7 +99,9 @@ export async function reencryptThread(
         base.entries = entries;
       }
       const pinned = versionId !== undefined && versionId !== "null";
-      const object = await store.get(key, pinned ? versionId : undefined);
+      const object = await store.get(key, pinned ? versionId : undefined, {
+        maxBytes: maxEnvelopeBytes(maxObjectBytes),
+      });
       if (!object) return; // deleted meanwhile
       // the condition is on the key's current ETag: the version read, unless a later one is on top
       base.etag = !pinned || latest ? object.etag : await store.headEtag(key);

@@ -26,6 +26,7 @@ import { Upload } from "@aws-sdk/lib-storage";
 import { getSignedUrl } from "@aws-sdk/s3-request-presigner";
 import {
   BucketNotFoundError,
+  CheckpointCorruptedError,
   CircuitOpenError,
   S3RequestError,
   describeError,
@@ -263,10 +264,13 @@ export class S3Store {
   // ---- objects ------------------------------------------------------------------------------
 
   /**
-   * GetObject; `undefined` when the key (or version) does not exist.
+   * GetObject; `undefined` when the key (or version) does not exist. A body longer than
+   * `maxBytes` is a CheckpointCorruptedError, found from its Content-Length before a byte of it is
+   * read (or as soon as more arrive, without one): anyone who may write the bucket could
+   * otherwise make a read hold gigabytes before the envelope refused them.
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_GetObject.html
    */
-  async get(key: string, versionId?: string): Promise<StoredObject | undefined> {
+  async get(key: string, versionId?: string, options: { maxBytes?: number } = {}): Promise<StoredObject | undefined> {
     try {
       // the body is read inside the attempt: a connection reset mid-response is retried too
       return await this.request("GetObject", async (signal) => {
@@ -276,7 +280,7 @@ export class S3Store {
           VersionId?: string;
           ETag?: string;
         }>(new GetObjectCommand({ Bucket: this.bucket, Key: key, VersionId: versionId }), { abortSignal: signal });
-        const bytes = res.Body ? await readBody(res.Body, res.ContentLength) : new Uint8Array();
+        const bytes = res.Body ? await readBody(res.Body, res.ContentLength, key, options.maxBytes) : new Uint8Array();
         this.metrics.bytesRead(bytes.byteLength);
         const body = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
         return { body, versionId: res.VersionId, etag: res.ETag };
@@ -707,12 +711,37 @@ function stalledListing(command: string, prefix: string): S3RequestError {
 /**
  * A response body, read into one buffer of its declared length as it arrives (a large body is
  * then held once, not as a list of chunks and again joined); without a usable length, as the
- * SDK reads it. A body that runs past its length, or ends short, fails the attempt (retried).
+ * SDK reads it, or counted against `maxBytes` when there is one. A body that runs past its
+ * length, or ends short, fails the attempt (retried); one longer than `maxBytes` fails the read.
  */
 async function readBody(
-  body: AsyncIterable<Uint8Array> & { transformToByteArray(): Promise<Uint8Array> },
+  body: AsyncIterable<Uint8Array> & { transformToByteArray(): Promise<Uint8Array>; destroy?(): void },
   length: number | undefined,
+  key: string,
+  maxBytes = Infinity,
 ): Promise<Uint8Array> {
+  const tooLong = (bytes: number, more = "") => {
+    // the rest is not wanted: the connection is closed rather than read to its end
+    body.destroy?.();
+    return new CheckpointCorruptedError(
+      `object ${key} is ${bytes}${more} bytes long, more than an object within maxObjectBytes can be ` +
+        `(${maxBytes} bytes); raise the option if such objects are expected`,
+      { key },
+    );
+  };
+  if (length !== undefined && length > maxBytes) throw tooLong(length);
+  if (maxBytes !== Infinity && (length === undefined || !Number.isSafeInteger(length))) {
+    if (typeof body[Symbol.asyncIterator] !== "function") return body.transformToByteArray();
+    // no length to go by: read, counting
+    const chunks: Uint8Array[] = [];
+    let read = 0;
+    for await (const chunk of body) {
+      read += chunk.byteLength;
+      if (read > maxBytes) throw tooLong(read, "+");
+      chunks.push(chunk);
+    }
+    return Buffer.concat(chunks, read);
+  }
   // a length is what the server says: it is trusted with an allocation only up to a bound
   if (
     length === undefined ||

@@ -19,7 +19,7 @@
 
 import { randomBytes } from "node:crypto";
 import { LRUCache } from "lru-cache";
-import { open, seal, type ResolvedCompression } from "./codec.js";
+import { maxEnvelopeBytes, open, seal, type ResolvedCompression } from "./codec.js";
 import { CheckpointCorruptedError, DecryptionFailedError } from "./errors.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
@@ -93,20 +93,19 @@ export class Tombstones {
   private async read(threadComponent: string, started: number): Promise<Lineage> {
     const thread = threadComponent;
     const key = this.layout.tombstoneOf(threadComponent);
-    const object = await this.store.get(key);
     let token: Lineage;
-    if (object) {
-      try {
-        token = await this.parse(object.body, key);
-      } catch (e) {
-        if (!(e instanceof CheckpointCorruptedError || e instanceof DecryptionFailedError)) throw e;
-        // a damaged tombstone must not take the thread (and every listing of it) down with it
-        this.logger?.warn(
-          { key, code: e.code },
-          "a thread's tombstone cannot be read; its checkpoints of every generation show until the next delete",
-        );
-        token = ANY_LINEAGE;
-      }
+    try {
+      // a tombstone is a few dozen bytes: a longer body is refused unread (see S3Store.get)
+      const object = await this.store.get(key, undefined, { maxBytes: maxEnvelopeBytes(MAX_TOMBSTONE_BYTES) });
+      if (object) token = await this.parse(object.body, key);
+    } catch (e) {
+      if (!(e instanceof CheckpointCorruptedError || e instanceof DecryptionFailedError)) throw e;
+      // a damaged tombstone must not take the thread (and every listing of it) down with it
+      this.logger?.warn(
+        { key, code: e.code },
+        "a thread's tombstone cannot be read; its checkpoints of every generation show until the next delete",
+      );
+      token = ANY_LINEAGE;
     }
     // a read that began before the newest one known (its answer may predate a delete since)
     // never replaces it

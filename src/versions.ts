@@ -12,7 +12,7 @@ import { CheckpointNotFoundError, InvalidArgumentError, PurgeIncompleteError, S3
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import { pack, unpack, type RecordHead } from "./record.js";
-import { open, rebind, type EnvelopeCipher, type StreamedBody } from "./codec.js";
+import { maxEnvelopeBytes, open, rebind, type EnvelopeCipher, type StreamedBody } from "./codec.js";
 import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
 import type { LiveObject } from "./reader.js";
 
@@ -345,7 +345,9 @@ export async function copyThread(
   let copied = 0;
   const copyOne = async ({ key, versionId }: LiveObject) => {
     const targetKey = target + key.slice(source.length);
-    const object = await store.get(key, versionId === "null" ? undefined : versionId);
+    const object = await store.get(key, versionId === "null" ? undefined : versionId, {
+      maxBytes: maxEnvelopeBytes(maxObjectBytes),
+    });
     if (!object) return; // deleted meanwhile
     let moved: { body: Buffer | StreamedBody; sha256: string };
     const kind = layout.parse(key)?.kind;

@@ -51,9 +51,26 @@ const COMPRESS_CHUNK_BYTES = 1 << 20;
  * without trouble); above this size the input is streamed in 1 MiB chunks.
  */
 const WASM_ONE_SHOT_MAX_BYTES = 1 << 20;
-/** fzstd is fed blocks worth at most this much output between two looks at the clock. */
+/** fzstd is fed blocks worth at most this much work (output, windows moved) between looks at the clock. */
 const DECODE_BATCH_BYTES = 1 << 20;
 const MAX_BLOCK_BYTES = 128 * 1024;
+/**
+ * Plaintext an input must hold per zstd frame it has (skippable frames counted), beyond its
+ * first: a frame costs a decoder of its own whatever it holds (with node:zlib a new context and
+ * a trip through the thread pool, about 90 µs on Node 24), so 100,000 empty frames of 9 bytes
+ * each, 900 KB, took 9 s to read, and the 256 MiB a body may hold would have taken hours. This
+ * library writes frames of 8 MiB (STREAM_FRAME_BYTES in codec.ts) and zstd one per input; 1 MiB
+ * leaves room for any writer that cuts smaller.
+ */
+const MIN_FRAME_CONTENT_BYTES = 1 << 20;
+/**
+ * Plaintext an input must hold per block, on average, beyond one block per frame: fzstd moves
+ * its whole window (up to 8 MiB) for every block it decodes, so 20,000 blocks of one byte each
+ * (80 KB) held the event loop of Node 20 for 7 s, and the 256 MiB a body may hold would have
+ * held it for hours. zstd writes blocks of 128 KiB, 64 KiB on average at the least where its
+ * block splitter cuts them (measured on Node 24 at levels 3 to 19): 16 KiB leaves it room.
+ */
+const MIN_BLOCK_CONTENT_BYTES = 16 * 1024;
 const FRAME_MAGIC = 0xfd2fb528;
 const SKIPPABLE_MAGIC_MASK = 0xfffffff0;
 const SKIPPABLE_MAGIC = 0x184d2a50;
@@ -241,7 +258,9 @@ export interface ZstdFrames {
  * throws unless it can decode to exactly `expectedBytes`: no dictionary, a window of at most
  * {@link MAX_ZSTD_WINDOW_BYTES}, no frame declaring more content than expected, raw and RLE
  * blocks (whose size is known) not adding up to more, and not so few blocks that they could
- * not make that much. A bomb of RLE blocks (what zstd makes of zeros) ends here, unread.
+ * not make that much; and no more frames, nor blocks, than such content comes in (see
+ * MIN_FRAME_CONTENT_BYTES and MIN_BLOCK_CONTENT_BYTES). A bomb of RLE blocks (what zstd makes of
+ * zeros) ends here, unread.
  */
 export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): ZstdFrames {
   const fail = (why: string): never => {
@@ -259,7 +278,11 @@ export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): Zst
   let minTotal = 0;
   let maxTotal = 0;
   let batch = 0;
-  while (p < input.byteLength) {
+  const maxFrames = 1 + Math.ceil(expectedBytes / MIN_FRAME_CONTENT_BYTES);
+  const maxContentBlocks = Math.ceil(expectedBytes / MIN_BLOCK_CONTENT_BYTES);
+  let blocks = 0;
+  for (let frames = 1; p < input.byteLength; frames += 1) {
+    if (frames > maxFrames) fail(`has more than ${maxFrames} frames, too many for ${expectedBytes} bytes of content`);
     need(p, 4);
     const magic = view.getUint32(p, true);
     if ((magic & SKIPPABLE_MAGIC_MASK) >>> 0 === SKIPPABLE_MAGIC) {
@@ -309,16 +332,21 @@ export function inspectZstdFrames(input: Uint8Array, expectedBytes: number): Zst
       const size = header >>> 3;
       if (type === 3) fail("has a reserved block type");
       if (size > maxBlock) fail("has a block larger than its window allows");
+      blocks += 1;
+      if (blocks > frames + maxContentBlocks)
+        fail(`has more than ${frames + maxContentBlocks} blocks, too many for ${expectedBytes} bytes of content`);
       const stored = type === 1 ? 1 : size;
       need(p, stored);
       p += stored;
+      // a batch is the work fzstd does between two turns of the event loop: a block's output,
+      // and at least its window, which fzstd moves for every block
       if (type === 2) {
         maxTotal += maxBlock;
-        batch += maxBlock;
+        batch += Math.max(maxBlock, window);
       } else {
         minTotal += size;
         maxTotal += size;
-        batch += size;
+        batch += Math.max(size, window);
       }
       if (minTotal > expectedBytes) fail("decodes to more bytes than expected");
       if (batch >= DECODE_BATCH_BYTES) {
