@@ -21,7 +21,15 @@ import { open, type EnvelopeCipher } from "./codec.js";
 import { CheckpointCorruptedError, S3RequestError } from "./errors.js";
 import { lastLiveVersion, liveVersion, type BucketCapabilities } from "./immutability.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
-import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./record.js";
+import {
+  channelRef,
+  isValueless,
+  unpack,
+  valueBytes,
+  type ChannelRef,
+  type RecordHead,
+  type WritesHead,
+} from "./record.js";
 import type { ListedVersion, S3Store } from "./store.js";
 
 /** One checkpoint found in a listing: its record key and the keys of its writes. */
@@ -93,7 +101,7 @@ const NO_VERSION_LISTING: readonly number[] = [405, 501];
 
 /** A value back from the serde; a valueless one (see {@link isValueless}) is `undefined`. */
 function load(serde: SerializerProtocol, type: string, bytes: Uint8Array): Promise<unknown> {
-  return isValueless(type, bytes) ? Promise.resolve(undefined) : serde.loadsTyped(type, bytes);
+  return isValueless(type, bytes) ? Promise.resolve(undefined) : serde.loadsTyped(type, valueBytes(type, bytes));
 }
 
 export class TupleReader {
