@@ -18,6 +18,7 @@ import {
   type CheckpointTuple,
 } from "@langchain/langgraph-checkpoint";
 import type { RunnableConfig } from "@langchain/core/runnables";
+import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
 import { S3Checkpointer, generateKey, type S3CheckpointerOptions } from "../../src/index.js";
 import { bucketsForFile, storeFacts, testClient } from "../helpers/s3.js";
@@ -66,6 +67,8 @@ function saversFor(mode: Mode, options: Partial<S3CheckpointerOptions> = {}) {
   return {
     writer: new S3Checkpointer(base),
     fresh: () => new S3Checkpointer({ ...base, cacheMaxBytes: 0 }),
+    bucket: base.bucket,
+    prefix: base.prefix,
   };
 }
 
@@ -92,12 +95,12 @@ function sizedString(bytes: number, unit = "", at = 1): string {
   return s;
 }
 
-/** A fresh Uint8Array (not a Buffer) of pseudo-random bytes. */
+/** A fresh Uint8Array (not a Buffer) of pseudo-random bytes (a 32-bit LCG: zstd cannot shrink them). */
 function bytesOf(n: number, seed = 1): Uint8Array {
   const out = new Uint8Array(n);
-  let x = seed * 2654435761;
+  let x = Math.imul(seed, 2654435761) >>> 0;
   for (let i = 0; i < n; i += 1) {
-    x = (x * 1103515245 + 12345) >>> 0;
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
     out[i] = x >>> 24;
   }
   return out;
@@ -231,7 +234,7 @@ async function sameAsMemory(
   }
   const byWriter: readonly Call[] = how.light ? ["latest"] : EVERY_CALL;
   const byReader: readonly Call[] = how.light ? ["latest", "list"] : EVERY_CALL;
-  const { writer, fresh } = saversFor(mode, how.options);
+  const { writer, fresh, bucket, prefix } = saversFor(mode, how.options);
   try {
     await write(writer, thread, steps, ids);
     expect(await observe(writer, thread, ids, byWriter)).toStrictEqual(only(memory, byWriter));
@@ -244,6 +247,25 @@ async function sameAsMemory(
   } finally {
     await writer.close();
   }
+  return stored(bucket, prefix);
+}
+
+/**
+ * The objects under a prefix, by kind and name ("b/a": channel `a`'s own object, "w/r": regular
+ * writes, "w/s1": a special write, "c": a record), with their ETags: a multipart upload's ends
+ * in `-{parts}`.
+ */
+async function stored(bucket: string, prefix: string): Promise<Map<string, string>> {
+  const out = new Map<string, string>();
+  const res = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: `${prefix}threads/` }));
+  expect(res.IsTruncated).toBeFalsy();
+  for (const o of res.Contents ?? []) {
+    const parts = o.Key!.slice(prefix.length).split("/");
+    // threads/{thread}/b/{ns}/{channel}/{version} | threads/{thread}/n/{ns}/{id}/c | …/{id}/w/{task}/{r|sN}
+    const name = parts[2] === "b" ? `b/${parts[4]}` : parts[5] === "c" ? "c" : `w/${parts[7]}`;
+    out.set(out.has(name) ? `${name}#${out.size}` : name, o.ETag!.replaceAll('"', ""));
+  }
+  return out;
 }
 
 // ---- small values around the inline threshold: a property ---------------------------------
@@ -292,10 +314,7 @@ const steps = fc
         values[c] = v;
         changed.push(c);
       }
-      // a special write comes once per task and channel (LangGraph writes one error or interrupt)
-      const seen = new Set<string>();
-      const writes = r.writes.filter(([c]) => !c.startsWith("__") || (!seen.has(c) && seen.add(c)));
-      out.push({ values, changed, writes });
+      out.push({ values, changed, writes: r.writes });
       previous = values;
     }
     return out;
@@ -304,7 +323,9 @@ const steps = fc
 describe.each(modes(ALL_MODES).map((m) => [label(m), m] as const))("around the inline threshold (%s)", (_, mode) => {
   it("values answer as MemorySaver's do", async () => {
     await fc.assert(
-      fc.asyncProperty(steps, (s) => sameAsMemory(mode, s)),
+      fc.asyncProperty(steps, async (s) => {
+        await sameAsMemory(mode, s);
+      }),
       { numRuns: RUNS },
     );
   }, 60_000);
@@ -331,6 +352,46 @@ function asGiven(step: Step) {
 const one = (values: Record<string, unknown>, writes: [string, unknown][] = []): Step[] => [
   { values, changed: Object.keys(values), writes },
 ];
+
+describe.each(modes([ALL_MODES[1]!, ALL_MODES[6]!]).map((m) => [label(m), m] as const))(
+  "at the inline threshold (%s)",
+  (_, mode) => {
+    it("a value of exactly inlineThresholdBytes stays in the record, one byte more gets an object", async () => {
+      const values = {
+        at: sizedString(INLINE, "😀", INLINE - 3),
+        above: sizedString(INLINE + 1, "😀", INLINE - 2),
+        bytesAt: bytesOf(INLINE),
+        bytesAbove: bytesOf(INLINE + 1),
+        empty: "",
+        emptyBytes: new Uint8Array(0),
+        proto: withProto(withProto(sizedString(INLINE)), { "": [] }),
+      };
+      // the second checkpoint changes nothing: it refers to the first one's values
+      const keys = await sameAsMemory(mode, [
+        { values, changed: Object.keys(values), writes: [] },
+        { values, changed: [], writes: [["a", values]] },
+      ]);
+      expect([...keys.keys()].filter((k) => k.startsWith("b/")).sort()).toEqual(["b/above", "b/bytesAbove", "b/proto"]);
+    });
+
+    it("special writes repeated in one call: the last one of an index wins, as in MemorySaver", async () => {
+      await sameAsMemory(mode, [
+        {
+          values: {},
+          changed: [],
+          writes: [
+            ["__error__", "first"],
+            ["__interrupt__", [{ value: sizedString(INLINE + 1, "😀", 3) }]],
+            ["__error__", sizedString(4 * INLINE, "中", INLINE)],
+            ["a", 1],
+            ["__interrupt__", []],
+            ["__error__", { message: "third" }],
+          ],
+        },
+      ]);
+    });
+  },
+);
 
 describe.each(modes([ALL_MODES[0]!, ALL_MODES[7]!]).map((m) => [label(m), m] as const))(
   "Uint8Array values (%s)",
@@ -431,7 +492,25 @@ describe.each(modes(LARGE_MODES).map((m) => [label(m), m] as const))("large valu
         ["w", sizedString(F + 1, "中", F - 3)],
       ],
     );
-    await sameAsMemory(mode, step, { expected: asGiven(step[0]!), light: true });
+    const keys = await sameAsMemory(mode, step, { expected: asGiven(step[0]!), light: true });
+    // sealed whole and sent as one PutObject up to 8 MiB; streamed in 8 MiB parts above
+    expect([keys.get("b/below"), keys.get("b/at")]).not.toContainEqual(expect.stringContaining("-"));
+    expect([keys.get("b/random"), keys.get("w/s1")]).toEqual([
+      expect.stringMatching(/-2$/),
+      expect.stringMatching(/-2$/),
+    ]);
+  }, 60_000);
+
+  it("in a record of more than 8 MiB (values inline up to a high threshold)", async () => {
+    const F = 8 * MiB;
+    const step = one({ inline: bytesOf(F + 1, 5), text: sizedString(2 * KiB, "😀", KiB), empty: "" });
+    const keys = await sameAsMemory(mode, step, {
+      options: { inlineThresholdBytes: 16 * MiB },
+      expected: asGiven(step[0]!),
+      light: true,
+    });
+    expect([...keys.keys()]).toEqual(["c"]);
+    expect(keys.get("c")).toMatch(/-2$/);
   }, 60_000);
 
   it("in multipart uploads of 5 MiB parts, whole and streamed bodies", async () => {
@@ -440,6 +519,46 @@ describe.each(modes(LARGE_MODES).map((m) => [label(m), m] as const))("large valu
       ["w", randomUint8(5 * MiB + 1)],
     ]);
     const options = { multipartThresholdBytes: 5 * MiB, multipartPartSizeBytes: 5 * MiB };
-    await sameAsMemory(mode, step, { options, expected: asGiven(step[0]!), light: true });
+    const keys = await sameAsMemory(mode, step, { options, expected: asGiven(step[0]!), light: true });
+    expect([keys.get("b/whole"), keys.get("b/streamed"), keys.get("w/r")]).toEqual([
+      expect.stringMatching(/-2$/),
+      expect.stringMatching(/-3$/),
+      expect.stringMatching(/-2$/),
+    ]);
   }, 60_000);
+
+  it("at maxObjectBytes: a value of exactly the bound is stored and read, one byte more is refused unwritten", async () => {
+    const max = 256 * KiB;
+    const options = { maxObjectBytes: max };
+    const keys = await sameAsMemory(mode, one({ at: sizedString(max, "😀", max - 2), small: "" }), { options });
+    expect(keys.has("b/at")).toBe(true);
+    // MemorySaver has no bound: the documented difference (README, Configuration)
+    const { writer, bucket, prefix } = saversFor(mode, options);
+    try {
+      const config = { configurable: { thread_id: randomUUID(), checkpoint_ns: "" } };
+      const cp = {
+        ...emptyCheckpoint(),
+        id: uuid6(-1),
+        channel_values: { above: sizedString(max + 1) },
+        channel_versions: { above: 1 },
+      };
+      await expect(
+        writer.put(config, cp, { source: "loop", step: 0, parents: {} }, { above: 1 }),
+      ).rejects.toMatchObject({
+        code: "INVALID_ARGUMENT",
+      });
+      await expect(
+        writer.putWrites(
+          { configurable: { ...config.configurable, checkpoint_id: cp.id } },
+          [["w", sizedString(max)]],
+          "t",
+          "",
+        ),
+      ).rejects.toMatchObject({ code: "INVALID_ARGUMENT" });
+      expect((await stored(bucket, prefix)).size).toBe(0);
+      expect(await writer.getTuple(config)).toBeUndefined();
+    } finally {
+      await writer.close();
+    }
+  });
 });
