@@ -67,6 +67,8 @@ function saversFor(mode: Mode, options: Partial<S3CheckpointerOptions> = {}) {
   return {
     writer: new S3Checkpointer(base),
     fresh: () => new S3Checkpointer({ ...base, cacheMaxBytes: 0 }),
+    /** another instance on the same prefix, with other options */
+    other: (more: Partial<S3CheckpointerOptions>) => new S3Checkpointer({ ...base, ...more }),
     bucket: base.bucket,
     prefix: base.prefix,
   };
@@ -167,7 +169,12 @@ interface Step {
 }
 
 /** Puts each step as a child of the last, with its writes; the checkpoint ids used. */
-async function write(saver: BaseCheckpointSaver, thread: string, steps: Step[], ids: string[]): Promise<void> {
+async function write(
+  savers: BaseCheckpointSaver | ((step: number) => BaseCheckpointSaver),
+  thread: string,
+  steps: Step[],
+  ids: string[],
+): Promise<void> {
   let config: RunnableConfig = { configurable: { thread_id: thread, checkpoint_ns: "" } };
   const versions: Record<string, number> = {};
   let previous: Record<string, unknown> = {};
@@ -183,6 +190,7 @@ async function write(saver: BaseCheckpointSaver, thread: string, steps: Step[], 
       channel_values: step.values,
       channel_versions: { ...versions },
     };
+    const saver = typeof savers === "function" ? savers(i) : savers;
     config = await saver.put(config, checkpoint, { source: "loop", step: i, parents: {} }, newVersions);
     if (step.writes.length > 0) await saver.putWrites(config, step.writes, step.task ?? "task", "");
   }
@@ -287,7 +295,7 @@ const value: fc.Arbitrary<unknown> = fc.oneof(
   byteArray,
   fc.constant(""),
   fc.tuple(sized, byteArray).map(([s, b]) => withProto(s, { list: [s, b, ""], nested: { "": s } })),
-  fc.tuple(sized, sized).map(([a, b]) => ({ a, deep: [[{ b }]] })),
+  fc.tuple(sized, sized, fc.constantFrom(...UNITS)).map(([a, b, unit]) => ({ a, deep: [[{ [`k${unit}`]: b }]] })),
 );
 /** MemorySaver reads every write as JSON: a top-level Uint8Array write it cannot give back. */
 const writeValue = value.filter((v) => !(v instanceof Uint8Array));
@@ -372,6 +380,37 @@ describe.each(modes([ALL_MODES[1]!, ALL_MODES[6]!]).map((m) => [label(m), m] as 
         { values, changed: [], writes: [["a", values]] },
       ]);
       expect([...keys.keys()].filter((k) => k.startsWith("b/")).sort()).toEqual(["b/above", "b/bytesAbove", "b/proto"]);
+    });
+
+    it("writers with other inline thresholds continue one thread (a deploy that changed the option)", async () => {
+      const values = { a: sizedString(40, "😀", 20), b: sizedString(100, "\ud800", 50), c: bytesOf(40), d: "" };
+      const later = { ...values, b: sizedString(30, "中", 3) };
+      const steps: Step[] = [
+        { values, changed: Object.keys(values), writes: [] },
+        { values, changed: [], writes: [] },
+        { values: later, changed: ["b"], writes: [] },
+        { values: later, changed: [], writes: [["a", later]] },
+        { values: later, changed: [], writes: [] },
+      ];
+      const thresholds = [64, 16, 0, 128, 40];
+      const ids = steps.map(() => uuid6(-1));
+      const thread = randomUUID();
+      const memory = new MemorySaver();
+      await write(memory, thread, steps, ids);
+      const expected = await observe(memory, thread, ids);
+      const { other, fresh } = saversFor(mode);
+      const writers = thresholds.map((t) => other({ inlineThresholdBytes: t }));
+      const reader = fresh();
+      // a cache that holds some of the objects and not others (records, the 100-byte value)
+      const small = other({ cacheMaxBytes: 1200 });
+      try {
+        await write((i) => writers[i]!, thread, steps, ids);
+        for (const saver of [reader, small, small, writers[1]!, writers[4]!]) {
+          expect(await observe(saver, thread, ids)).toStrictEqual(expected);
+        }
+      } finally {
+        await Promise.all([reader, small, ...writers].map((w) => w.close()));
+      }
     });
 
     it("special writes repeated in one call: the last one of an index wins, as in MemorySaver", async () => {
