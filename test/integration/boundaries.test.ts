@@ -566,6 +566,39 @@ describe.each(modes(LARGE_MODES).map((m) => [label(m), m] as const))("large valu
     ]);
   }, 60_000);
 
+  it("a second writer of an id or of a task's writes, in multipart size, leaves the first readable", async () => {
+    const options = { multipartThresholdBytes: 5 * MiB, multipartPartSizeBytes: 5 * MiB };
+    const { other, fresh } = saversFor(mode, options);
+    // two instances: the second holds nothing of the first's in its cache
+    const [a, b, reader] = [other({}), other({}), fresh()];
+    try {
+      const [first, second] = [bytesOf(5 * MiB + 1, 7), bytesOf(5 * MiB + 1, 8)];
+      const id = uuid6(-1);
+      const config = { configurable: { thread_id: randomUUID(), checkpoint_ns: "" } };
+      const put = (saver: S3Checkpointer, v: Uint8Array) =>
+        saver.put(
+          config,
+          { ...emptyCheckpoint(), id, channel_values: { v }, channel_versions: { v: 1 } },
+          { source: "loop", step: 0, parents: {} },
+          { v: 1 },
+        );
+      const written = await put(a, first);
+      await a.putWrites(written, [["w", first]], "task", "");
+      // refused where the store tells (README, Immutability on different stores); where the
+      // first version wins (a versioned Ceph RGW bucket) the late writer is not told
+      await put(b, second).catch((e: unknown) => expect(e).toMatchObject({ code: "CHECKPOINT_CONFLICT" }));
+      // regular writes are insert-if-absent, in MemorySaver too: the first stays
+      await b.putWrites(written, [["w", second]], "task", "");
+      for (const saver of [reader, a, b]) {
+        const tuple = await saver.getTuple(written);
+        expect(picture(tuple?.checkpoint.channel_values)).toStrictEqual(picture({ v: first }));
+        expect(picture(tuple?.pendingWrites)).toStrictEqual(picture([["task", "w", first]]));
+      }
+    } finally {
+      await Promise.all([a, b, reader].map((s) => s.close()));
+    }
+  }, 30_000);
+
   it("at maxObjectBytes: a value of exactly the bound is stored and read, one byte more is refused unwritten", async () => {
     const max = 256 * KiB;
     const options = { maxObjectBytes: max };
