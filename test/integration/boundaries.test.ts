@@ -225,7 +225,7 @@ const only = (answers: Partial<Record<Call, unknown>>, calls: readonly Call[]) =
  * Writes `steps` to MemorySaver and to S3Checkpointer; the S3 writer and a fresh reader without
  * a cache must answer as MemorySaver does. `expected` replaces MemorySaver's answer where it
  * cannot judge in reasonable time; `light` asks the writer for the latest tuple only and the
- * fresh reader for the latest and the list (large values: every read is tens of MiB).
+ * fresh reader for the list only (large values: every read is tens of MiB, seconds on Node 20).
  */
 async function sameAsMemory(
   mode: Mode,
@@ -241,7 +241,7 @@ async function sameAsMemory(
     memory = await observe(saver, thread, ids);
   }
   const byWriter: readonly Call[] = how.light ? ["latest"] : EVERY_CALL;
-  const byReader: readonly Call[] = how.light ? ["latest", "list"] : EVERY_CALL;
+  const byReader: readonly Call[] = how.light ? ["list"] : EVERY_CALL;
   const { writer, fresh, bucket, prefix } = saversFor(mode, how.options);
   try {
     await write(writer, thread, steps, ids);
@@ -589,7 +589,7 @@ describe.each(modes(LARGE_MODES).map((m) => [label(m), m] as const))("large valu
       await put(b, second).catch((e: unknown) => expect(e).toMatchObject({ code: "CHECKPOINT_CONFLICT" }));
       // regular writes are insert-if-absent, in MemorySaver too: the first stays
       await b.putWrites(written, [["w", second]], "task", "");
-      for (const saver of [reader, a, b]) {
+      for (const saver of [reader, b]) {
         const tuple = await saver.getTuple(written);
         expect(picture(tuple?.checkpoint.channel_values)).toStrictEqual(picture({ v: first }));
         expect(picture(tuple?.pendingWrites)).toStrictEqual(picture([["task", "w", first]]));
