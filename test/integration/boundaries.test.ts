@@ -20,7 +20,7 @@ import {
 import type { RunnableConfig } from "@langchain/core/runnables";
 import { ListObjectsV2Command } from "@aws-sdk/client-s3";
 import { describe, expect, it } from "vitest";
-import { S3Checkpointer, generateKey, type S3CheckpointerOptions } from "../../src/index.js";
+import { S3Checkpointer, generateKey, readShared, type S3CheckpointerOptions } from "../../src/index.js";
 import { bucketsForFile, storeFacts, testClient } from "../helpers/s3.js";
 
 const client = testClient();
@@ -491,6 +491,16 @@ describe.each(modes([ALL_MODES[0]!, ALL_MODES[7]!]).map((m) => [label(m), m] as 
         config = await writer.put(config, child, { source: "loop", step: 1, parents: {} }, { list: 2 });
         expect(picture((await writer.getTuple(config))!.checkpoint.channel_values)).toStrictEqual(
           picture({ list: [large, { kept: large }] }),
+        );
+        // and so in a shared bundle (its parent included)
+        const shared = await readShared((await writer.share(first.config, { expiresIn: 60 })).url);
+        expect(Object.getPrototypeOf(shared.checkpoint.channel_values.large)).toBe(Uint8Array.prototype);
+        expect(picture(shared.checkpoint.channel_values)).toStrictEqual(picture(values));
+        expect(picture(shared.pendingWrites)).toStrictEqual(
+          picture([
+            ["t", "w", large],
+            ["t", "p", new Uint8Array(pooled)],
+          ]),
         );
       } finally {
         await writer.close();
