@@ -26,7 +26,7 @@ import { open, seal, type EnvelopeCipher, type ResolvedCompression, type Sealed 
 import { createCipher } from "./crypto.js";
 import { CheckpointCorruptedError, DecryptionFailedError } from "./errors.js";
 import { shareBinding } from "./layout.js";
-import { isObject, isString, isTyped, isValueless, pack, unpack } from "./record.js";
+import { isObject, isString, isTyped, isValueless, pack, unpack, valueBytes } from "./record.js";
 
 /** The bundle format written; a reader refuses newer ones. */
 export const BUNDLE_FORMAT = 1;
@@ -167,7 +167,7 @@ export async function openBundle(
     const bytes = sections[v.s]!;
     if (isValueless(v.type, bytes)) return undefined;
     try {
-      return await options.serde.loadsTyped(v.type, bytes);
+      return await options.serde.loadsTyped(v.type, valueBytes(v.type, bytes));
     } catch (e) {
       throw corrupted(`a value does not deserialize (${(e as Error).message})`, e);
     }

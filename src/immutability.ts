@@ -102,9 +102,18 @@ export class ImmutableWriter {
     const caps = await this.probe();
     const existingWins = (existing: () => Promise<string | null | undefined>) =>
       onExisting ? existing().then(onExisting) : Promise.resolve<CreateOutcome>({ outcome: "identical" });
-    if (caps.immutability === "check-then-write") {
+    // Ceph RGW honours `If-None-Match: *` on PutObject but not on CompleteMultipartUpload: a
+    // second writer's large channel value replaced the first, and the record that names the first
+    // could no longer be read (boundaries.test.ts). A body that may go up in parts is looked for
+    // first, as HEAD-then-write does (not race-free; AWS S3 honours the condition there as well)
+    const headFirst =
+      caps.immutability === "check-then-write" ||
+      (caps.immutability === "conditional-create" && this.store.mayUploadInParts(body));
+    if (headFirst) {
       const existing = await this.store.headSha256(key);
       if (existing !== undefined) return existingWins(async () => existing);
+    }
+    if (caps.immutability === "check-then-write") {
       const res = await this.store.put(key, body, { sha256 });
       return { outcome: "created", versionId: res.exists ? undefined : res.versionId };
     }

@@ -23,7 +23,15 @@ import { release } from "./release.js";
 import { CheckpointCorruptedError, S3RequestError, isS3CheckpointerError } from "./errors.js";
 import { lastLiveVersion, liveVersion, type BucketCapabilities } from "./immutability.js";
 import { encodeComponent, type KeyLayout } from "./layout.js";
-import { channelRef, isValueless, unpack, type ChannelRef, type RecordHead, type WritesHead } from "./record.js";
+import {
+  channelRef,
+  isValueless,
+  unpack,
+  valueBytes,
+  type ChannelRef,
+  type RecordHead,
+  type WritesHead,
+} from "./record.js";
 import type { ListedVersion, S3Store } from "./store.js";
 
 /** One checkpoint found in a listing: its record key and the keys of its writes. */
@@ -117,9 +125,8 @@ async function deserialize(
 
 /** A channel value or a write: {@link deserialize}, and `undefined` for what JSON has no form for. */
 function load(serde: SerializerProtocol, type: string, data: Uint8Array | string, key: string): Promise<unknown> {
-  return typeof data !== "string" && isValueless(type, data)
-    ? Promise.resolve(undefined)
-    : deserialize(serde, type, data, key);
+  if (typeof data === "string") return deserialize(serde, type, data, key);
+  return isValueless(type, data) ? Promise.resolve(undefined) : deserialize(serde, type, valueBytes(type, data), key);
 }
 
 /**

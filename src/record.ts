@@ -87,6 +87,18 @@ export function isValueless(type: string, bytes: Uint8Array): boolean {
   return type === "json" && bytes.byteLength === 0;
 }
 
+/**
+ * The bytes a serde loads a stored value from: a plain `Uint8Array` of their own, except JSON
+ * text (which the serde decodes and does not keep). LangGraph's serde gives a `bytes` value back
+ * as it is handed over: a stored section is a `Buffer` inside the plaintext the cache keeps, so
+ * the caller would get a `Buffer` (whose `toJSON` makes it `{ type: "Buffer", data }` once it is
+ * nested in state and serialized again) sharing memory with the cache (changing it would change
+ * what later reads return). MemorySaver gives a new `Uint8Array` on every read.
+ */
+export function valueBytes(type: string, bytes: Uint8Array): Uint8Array {
+  return type === "json" ? bytes : new Uint8Array(bytes);
+}
+
 export interface Unpacked<H> {
   head: H;
   sections: Buffer[];

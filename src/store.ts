@@ -371,6 +371,15 @@ export class S3Store {
   }
 
   /**
+   * True when {@link put} may send `body` as a multipart upload (lib-storage): a body sealed
+   * whole from the threshold on, and every streamed body (one that ends within the first part
+   * goes as one PutObject, but that is known only once it is made).
+   */
+  mayUploadInParts(body: Buffer | StreamedBody): boolean {
+    return !Buffer.isBuffer(body) || body.length >= this.multipart.thresholdBytes;
+  }
+
+  /**
    * PutObject, or a lib-storage multipart Upload above the threshold. With `ifNoneMatch`
    * the write is a conditional create and a 412 answers `{ exists: true }`.
    * https://docs.aws.amazon.com/AmazonS3/latest/API/API_PutObject.html

@@ -191,7 +191,9 @@ export class CheckpointWriter {
 
     const regular: WritesHead["writes"] = [];
     const regularSections: Uint8Array[] = [];
-    const special: { idx: number; body: Buffer }[] = [];
+    // by index: two special writes of one index in one call share a key, and written side by
+    // side the store would keep either; the last one wins, as in MemorySaver
+    const special = new Map<number, Buffer>();
     const base = {
       kind: "writes" as const,
       fmt: RECORD_FORMAT,
@@ -206,7 +208,7 @@ export class CheckpointWriter {
       const idx = Object.hasOwn(WRITES_IDX_MAP, channel) ? WRITES_IDX_MAP[channel]! : i;
       const v = await this.dump(value);
       if (idx >= 0) regular.push({ idx, channel, type: v.type, s: regularSections.push(v.bytes) - 1 });
-      else special.push({ idx, body: pack({ ...base, writes: [{ idx, channel, type: v.type, s: 0 }] }, [v.bytes]) });
+      else special.set(idx, pack({ ...base, writes: [{ idx, channel, type: v.type, s: 0 }] }, [v.bytes]));
     }
     const jobs: Promise<unknown>[] = [];
     if (regular.length > 0) {
@@ -214,9 +216,9 @@ export class CheckpointWriter {
       const sealed = await this.seal(pack({ ...base, writes: regular }, regularSections), key);
       jobs.push(once.createIfAbsent(key, sealed.body, sealed.sha256));
     }
-    for (const s of special) {
-      const key = layout.writes(thread, ns, checkpointId, taskId, `s${-s.idx}`);
-      const sealed = await this.seal(s.body, key);
+    for (const [idx, body] of special) {
+      const key = layout.writes(thread, ns, checkpointId, taskId, `s${-idx}`);
+      const sealed = await this.seal(body, key);
       jobs.push(once.replace(key, sealed.body, sealed.sha256));
     }
     await Promise.all(jobs);
