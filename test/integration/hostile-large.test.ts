@@ -18,6 +18,7 @@ import {
 } from "../../src/codec.js";
 import { CheckpointCorruptedError, DecryptionFailedError, S3Checkpointer, generateKey } from "../../src/index.js";
 import { resolveCompression } from "../../src/options.js";
+import { watch } from "../helpers/watch.js";
 import { pack, unpack, type RecordHead } from "../../src/record.js";
 import { bucketsForFile, testClient } from "../helpers/s3.js";
 import { envelopeV2, sha256Hex } from "../helpers/zstd-frames.js";
@@ -52,27 +53,6 @@ function withHeader(body: Buffer, change: (header: Record<string, unknown>) => v
   const header = JSON.parse(body.subarray(9, 9 + length).toString("utf8")) as Record<string, unknown>;
   change(header);
   return envelopeV2(body.subarray(9 + length + 32), header);
-}
-/** Runs `read` timing it, watching the event loop and the resident set. */
-async function watch(read: () => Promise<unknown>) {
-  const baseRss = process.memoryUsage().rss;
-  let peakRss = baseRss;
-  let last = performance.now();
-  let maxLagMs = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    maxLagMs = Math.max(maxLagMs, now - last);
-    last = now;
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 5);
-  const started = performance.now();
-  const error = await read().then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  const ms = performance.now() - started;
-  clearInterval(ticker);
-  return { error, ms, maxLagMs: Math.max(maxLagMs, performance.now() - last), rssGrowth: peakRss - baseRss };
 }
 
 /** Bounds with room for a busy 2-core machine (what they catch took seconds to hours). */
@@ -146,7 +126,7 @@ describe("bodies longer than an object may be", () => {
     const before = await bytesRead(reader);
     const w = await watch(() => reader.getTuple(config("t")));
     expect((await bytesRead(reader)) - before).toBeLessThan(64 * 1024);
-    expect(w.rssGrowth).toBeLessThan(24 * MiB);
+    expect(w.rssGrowthBytes).toBeLessThan(24 * MiB);
     expect(w.error).toBeInstanceOf(CheckpointCorruptedError);
     expect((w.error as Error).message).toMatch(/bytes long, more than an object within maxObjectBytes/);
   });
@@ -218,7 +198,7 @@ describe(`hostile zstd payloads under a value's key (zstd via ${zstdImplementati
       expect((w.error as CheckpointCorruptedError).key, name).toBe(key);
       expect(w.ms, name).toBeLessThan(MAX_MS);
       expect(w.maxLagMs, name).toBeLessThan(MAX_LAG_MS);
-      expect(w.rssGrowth, name).toBeLessThan(64 * MiB);
+      expect(w.rssGrowthBytes, name).toBeLessThan(64 * MiB);
     }
     // the first checkpoint needs none of it; the second reads again once its value is back
     expect((await reader.getTuple(firstConfig))?.checkpoint.channel_values).toEqual({ doc: "x".repeat(10_000) });
@@ -318,7 +298,7 @@ describe("a large encrypted state (streamed, 1 MiB authenticated chunks) altered
       const w = await watch(() => reader.getTuple(config("t")));
       expect(w.error, name).toBeInstanceOf(DecryptionFailedError);
       expect(w.ms, name).toBeLessThan(MAX_MS);
-      expect(w.rssGrowth, name).toBeLessThan(96 * MiB);
+      expect(w.rssGrowthBytes, name).toBeLessThan(96 * MiB);
     }
     expect((await reader.getTuple(firstConfig))?.checkpoint.channel_values).toEqual({ doc: "x".repeat(10_000) });
     // where plaintext objects are read (not `required`), one of other content than the encrypted

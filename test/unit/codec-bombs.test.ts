@@ -7,46 +7,15 @@
 import { beforeAll, describe, expect, it } from "vitest";
 import { DEFAULT_MAX_OBJECT_BYTES, open, wasmZstdCompress, zstdImplementation } from "../../src/codec.js";
 import { CheckpointCorruptedError } from "../../src/errors.js";
+import { watch, type Watched } from "../helpers/watch.js";
 import { compressedZerosFrame, envelopeV2, hugeWindowFrame, rleZerosFrame, sha256Hex } from "../helpers/zstd-frames.js";
 
 const KEY = "prod/threads/victim/n/~/zyx~/c";
 const MiB = 1024 * 1024;
 const GiB = 1024 * MiB;
 
-interface Watched {
-  error: unknown;
-  ms: number;
-  /** growth of the resident set over the run, peak of samples taken every 10 ms */
-  rssGrowthBytes: number;
-  /** longest time the event loop went without running a 5 ms interval */
-  maxLagMs: number;
-}
-
 /** Runs `open` on `body` while timing it, sampling memory and watching the event loop. */
-async function watch(body: Buffer, maxBytes?: number): Promise<Watched> {
-  const baseRss = process.memoryUsage().rss;
-  let peakRss = baseRss;
-  let last = performance.now();
-  let maxGap = 0;
-  const ticker = setInterval(() => {
-    const now = performance.now();
-    maxGap = Math.max(maxGap, now - last);
-    last = now;
-    peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  }, 5);
-  const started = performance.now();
-  let error: unknown;
-  try {
-    await open(body, { key: KEY, maxBytes });
-  } catch (e) {
-    error = e;
-  }
-  const ms = performance.now() - started;
-  clearInterval(ticker);
-  maxGap = Math.max(maxGap, performance.now() - last);
-  peakRss = Math.max(peakRss, process.memoryUsage().rss);
-  return { error, ms, rssGrowthBytes: peakRss - baseRss, maxLagMs: maxGap };
-}
+const watchOpen = (body: Buffer, maxBytes?: number) => watch(() => open(body, { key: KEY, maxBytes }));
 
 /** A correctly sealed, key-bound envelope whose header declares `n` bytes of zstd content. */
 function bomb(frame: Buffer, n: number): Buffer {
@@ -61,7 +30,7 @@ function bomb(frame: Buffer, n: number): Buffer {
 const TIME_MARGIN = 10;
 const MAX_EVENT_LOOP_PAUSE_MS = 100 * TIME_MARGIN;
 
-function expectContained(w: Watched, limits: { ms: number; rssBytes: number }) {
+function expectContained(w: Watched<unknown>, limits: { ms: number; rssBytes: number }) {
   expect(w.error).toBeInstanceOf(CheckpointCorruptedError);
   expect((w.error as CheckpointCorruptedError).key).toBe(KEY);
   expect(w.ms).toBeLessThan(limits.ms * TIME_MARGIN);
@@ -84,9 +53,9 @@ describe(`decompression bombs (zstd via ${zstdImplementation})`, () => {
   it("a real 1 GiB bomb (about 100 KB) stops at the declared length", async () => {
     expect(realBomb.length).toBeLessThan(200_000);
     // declared 1 MiB: decoding stops right after the first MiB
-    expectContained(await watch(bomb(realBomb, MiB)), { ms: 1000, rssBytes: 64 * MiB });
+    expectContained(await watchOpen(bomb(realBomb, MiB)), { ms: 1000, rssBytes: 64 * MiB });
     // declared honestly: refused before decoding
-    const honest = await watch(bomb(realBomb, GiB));
+    const honest = await watchOpen(bomb(realBomb, GiB));
     expectContained(honest, { ms: 1000, rssBytes: 16 * MiB });
     expect((honest.error as Error).message).toMatch(/declares 1073741824 bytes, more than maxObjectBytes/);
   });
@@ -95,7 +64,7 @@ describe(`decompression bombs (zstd via ${zstdImplementation})`, () => {
     const frame = rleZerosFrame(GiB);
     expect(frame.length).toBeLessThan(40_000);
     for (const n of [MiB, DEFAULT_MAX_OBJECT_BYTES]) {
-      const w = await watch(bomb(frame, n));
+      const w = await watchOpen(bomb(frame, n));
       expectContained(w, { ms: 1000, rssBytes: 16 * MiB });
     }
   });
@@ -103,7 +72,7 @@ describe(`decompression bombs (zstd via ${zstdImplementation})`, () => {
   it("a bomb declaring the limit itself stops there: at most the limit is ever decoded", async () => {
     const limit = 64 * MiB;
     // 512 MiB in 4,096 blocks: as many as 64 MiB may come in (one per 16 KiB), so it is decoded
-    const w = await watch(bomb(compressedZerosFrame(4096), limit), limit);
+    const w = await watchOpen(bomb(compressedZerosFrame(4096), limit), limit);
     expectContained(w, { ms: 1000, rssBytes: 3 * limit });
     expect((w.error as Error).message).toMatch(/decodes to more bytes than expected/);
   }, 30_000);
@@ -111,18 +80,18 @@ describe(`decompression bombs (zstd via ${zstdImplementation})`, () => {
   it("a tiny body whose header claims 4 GB allocates nothing", async () => {
     const body = bomb(rleZerosFrame(1000), 4e9);
     expect(body.length).toBeLessThan(300);
-    expectContained(await watch(body), { ms: 100, rssBytes: 8 * MiB });
+    expectContained(await watchOpen(body), { ms: 100, rssBytes: 8 * MiB });
   });
 
   it("frames asking for huge windows or declaring more content than the header are refused unread", async () => {
     for (const exponent of [14, 21]) {
-      const w = await watch(bomb(hugeWindowFrame(exponent), 0));
+      const w = await watchOpen(bomb(hugeWindowFrame(exponent), 0));
       expectContained(w, { ms: 100, rssBytes: 8 * MiB });
       expect((w.error as Error).message).toMatch(/window/);
     }
     // single-segment frame declaring 4 GiB of content (an 8-byte content size)
     const declared = Buffer.from("28b52ffde0" + "0000000001000000" + "010000", "hex");
-    const w = await watch(bomb(declared, 1000));
+    const w = await watchOpen(bomb(declared, 1000));
     expectContained(w, { ms: 100, rssBytes: 8 * MiB });
     expect((w.error as Error).message).toMatch(/declares 4294967296 bytes of content/);
   });
