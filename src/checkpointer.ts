@@ -342,7 +342,10 @@ export class S3Checkpointer extends BaseCheckpointSaver {
   async *listVersions(threadId: string, options: ListVersionsOptions = {}): AsyncGenerator<CheckpointVersion> {
     this.assertOpen("listVersions");
     await this.requireVersioning("listVersions()");
-    yield* listCheckpointVersions(this.store, this.layout, requireThreadId(threadId, "listVersions"), options);
+    yield* listCheckpointVersions(this.store, this.layout, requireThreadId(threadId, "listVersions"), options, {
+      cipher: this.options.cipher,
+      maxObjectBytes: this.options.maxObjectBytes,
+    });
   }
 
   /**

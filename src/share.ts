@@ -13,7 +13,7 @@ import type { RunnableConfig } from "@langchain/core/runnables";
 import type { CheckpointListOptions, CheckpointTuple, SerializerProtocol } from "@langchain/langgraph-checkpoint";
 import pLimit from "p-limit";
 import { encodeBundle, newShareKey, sealBundle } from "./bundle.js";
-import { open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
+import { maxEnvelopeBytes, open, seal, type EnvelopeCipher, type ResolvedCompression } from "./codec.js";
 import { requireThread, versionIdOf } from "./config.js";
 import { CheckpointCorruptedError, CheckpointNotFoundError, InvalidArgumentError, S3RequestError } from "./errors.js";
 import type { BucketCapabilities } from "./immutability.js";
@@ -378,7 +378,8 @@ async function describeShare(
     ...(createdAt ? { createdAt } : {}),
   };
   const key = ctx.layout.shareAbout(shareId);
-  const object = await ctx.store.get(key);
+  // bounded as every read of ours: a body no description can be is refused before it is read
+  const object = await ctx.store.get(key, undefined, { maxBytes: maxEnvelopeBytes(ctx.maxObjectBytes) });
   if (!object) return info;
   const about = JSON.parse(
     (await open(object.body, { key, cipher: ctx.cipher, maxBytes: ctx.maxObjectBytes })).plaintext.toString("utf8"),

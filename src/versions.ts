@@ -12,7 +12,14 @@ import { CheckpointNotFoundError, InvalidArgumentError, PurgeIncompleteError, S3
 import { decodeComponent, type KeyLayout } from "./layout.js";
 import type { Logger } from "./logger.js";
 import { pack, unpack, type RecordHead } from "./record.js";
-import { maxEnvelopeBytes, open, rebind, type EnvelopeCipher, type StreamedBody } from "./codec.js";
+import {
+  DEFAULT_MAX_OBJECT_BYTES,
+  maxEnvelopeBytes,
+  open,
+  rebind,
+  type EnvelopeCipher,
+  type StreamedBody,
+} from "./codec.js";
 import { MAX_BULK_DELETE, type ListedVersion, type S3Store } from "./store.js";
 import type { LiveObject } from "./reader.js";
 
@@ -67,13 +74,19 @@ function byKeyNewestFirst(page: ListedVersion[]): ListedVersion[] {
   });
 }
 
-/** Versions of a thread's checkpoint records, newest checkpoint first, page by page. */
+/**
+ * Versions of a thread's checkpoint records, newest checkpoint first, page by page. A namespace
+ * too long to keep readable in its key is read from the record itself, which takes the
+ * checkpointer's cipher (an encrypted thread) and bound (`maxObjectBytes`): `reading`.
+ */
 export async function* listCheckpointVersions(
   store: S3Store,
   layout: KeyLayout,
   threadId: string,
   options: ListVersionsOptions = {},
+  reading: { cipher?: EnvelopeCipher; maxObjectBytes?: number } = {},
 ): AsyncGenerator<CheckpointVersion> {
+  const maxBytes = reading.maxObjectBytes ?? DEFAULT_MAX_OBJECT_BYTES;
   const prefix =
     options.checkpointNs === undefined ? layout.namespaces(threadId) : layout.namespace(threadId, options.checkpointNs);
   const deleted = new Map<string, boolean>();
@@ -88,11 +101,11 @@ export async function* listCheckpointVersions(
       let ns = options.checkpointNs ?? decodeComponent(parsed.ns);
       if (ns === undefined) {
         // a namespace too long to keep readable in the key: the record holds it
-        const object = await store.get(v.key, v.versionId);
-        ns = object
-          ? unpack<RecordHead>((await open(object.body, { key: v.key })).plaintext, "checkpoint", v.key).head
-              .checkpoint_ns
-          : "";
+        const object = await store.get(v.key, v.versionId, { maxBytes: maxEnvelopeBytes(maxBytes) });
+        const opened = object
+          ? await open(object.body, { key: v.key, maxBytes, cipher: reading.cipher, consume: true })
+          : undefined;
+        ns = opened ? unpack<RecordHead>(opened.plaintext, "checkpoint", v.key).head.checkpoint_ns : "";
       }
       yield {
         checkpointId: parsed.checkpointId,

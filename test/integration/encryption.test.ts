@@ -325,6 +325,18 @@ describe("keys", () => {
   });
 });
 
+describeWithVersioning("history of an encrypted thread", () => {
+  it("listVersions names a namespace too long for its key, read from the encrypted record", async () => {
+    const prefix = `enc/${randomUUID()}/`;
+    const a = saver(prefix, ringA, { bucket: buckets.versioned });
+    const ns = `sub:${"n".repeat(300)}`; // longer than a key keeps readable: the key holds its digest
+    const config = await a.put({ configurable: { thread_id: "h", checkpoint_ns: ns } }, cp({ n: 1 }), meta, { n: 1 });
+    const listed = [];
+    for await (const v of a.listVersions("h")) listed.push(v);
+    expect(listed.map((v) => [v.checkpointId, v.checkpointNs])).toEqual([[config.configurable!.checkpoint_id, ns]]);
+  });
+});
+
 describeWithVersioning("key rotation on a versioned bucket", () => {
   it("reencryptThread leaves each key's first version under the new key: readers with only that key read all", async () => {
     const prefix = `enc/${randomUUID()}/`;
