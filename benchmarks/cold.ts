@@ -45,7 +45,7 @@ async function prepare(versioned: boolean) {
   const prefix = "cold/";
   const saver = new S3Checkpointer({ bucket, client, prefix });
   const thread = "cold";
-  const doc = stateText(0.05);
+  const doc = stateText(0.3); // above the inline threshold (256 KiB): an object of its own
   let config = { configurable: { thread_id: thread, checkpoint_ns: "" } } as Parameters<S3Checkpointer["put"]>[0];
   for (let i = 0; i < 30; i += 1) {
     const checkpoint: Checkpoint = {

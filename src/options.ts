@@ -35,7 +35,9 @@ export const DEFAULTS = Object.freeze({
     operationTimeoutMs: 60_000,
     breaker: Object.freeze({ consecutiveFailures: 5, halfOpenAfterMs: 10_000 }),
   }),
-  inlineThresholdBytes: 16 * 1024,
+  // measured (README, Speed): an agent whose messages outgrow the threshold pays a second
+  // sequential round trip on every superstep (its value object before the record naming it)
+  inlineThresholdBytes: 256 * 1024,
   multipartThresholdBytes: 16 * 1024 * 1024,
   multipartPartSizeBytes: 8 * 1024 * 1024,
   multipartQueueSize: 4,
@@ -72,8 +74,9 @@ export interface S3CheckpointerTunables {
   /**
    * A changed channel whose serialized value is at most this many bytes is stored inside the
    * checkpoint record (one request per `put`); larger values get an object of their own, keyed
-   * by (channel, version), and later checkpoints refer to it instead of rewriting it.
-   * @default 16384
+   * by (channel, version), and later checkpoints refer to it instead of rewriting it: written
+   * before the record that names it, one more sequential round trip for that `put`.
+   * @default 262144 (256 KiB)
    */
   inlineThresholdBytes: number;
   /** Bodies of this many bytes or more are sent as multipart uploads (lib-storage). @default 16 MiB */

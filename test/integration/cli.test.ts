@@ -175,7 +175,8 @@ describe("langgraph-s3", { timeout: 300_000 }, () => {
   it("verify finds a planted corrupt object and a missing shared value; --quarantine moves them aside and the rest reads again", async () => {
     const prefix = `cli/${randomUUID()}/`;
     const env = envFor(buckets.unversioned, prefix);
-    const saver = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix });
+    // values of 20 kB (below) get objects of their own
+    const saver = new S3Checkpointer({ bucket: buckets.unversioned, client, prefix, inlineThresholdBytes: 16 * 1024 });
     await loopGraph(saver, 6).invoke({ i: 0 }, { configurable: { thread_id: "v" } });
     await loopGraph(saver, 2).invoke({ i: 0 }, { configurable: { thread_id: "w" } });
     const before = await history(saver, "v");
