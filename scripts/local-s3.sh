@@ -198,6 +198,15 @@ start() {
       say "port $port is in use; set LOCAL_S3_PORT / LOCAL_S3_MON_PORT"; exit 1
     fi
   done
+  # a connection of a cluster stopped moments ago can still hold the monitor's ports (TIME_WAIT
+  # lasts a minute), and the monitor does not bind a port anything holds: it gives up after 15 s
+  # ("Address already in use"), which failed a run that started a server right after another
+  local waited=0
+  while ss -Htan "( sport = :$MON_PORT or sport = :$MON_PORT_V1 )" | grep -q . && [ "$waited" -lt 75 ]; do
+    [ "$waited" -gt 0 ] || say "waiting for old connections to free port $MON_PORT (up to 75 s)"
+    sleep 1
+    waited=$((waited + 1))
+  done
   mkdir -p "$DIR"/{run,log,mon.a,osd.0,rgw}
   local fsid; fsid=$(uuidgen)
   write_conf "$fsid"
