@@ -39,6 +39,11 @@ describe("options are checked at construction, naming the fix", () => {
     expect(make({ compression: { codec: "zstd", level: 9 } }).options.compression).toEqual({ codec: "zstd", level: 9 });
   });
 
+  it("inlineThresholdBytes defaults to 256 KiB, as README's table reads, and takes 0 (every value on its own)", () => {
+    expect(make({}).options.inlineThresholdBytes).toBe(256 * 1024);
+    expect(make({ inlineThresholdBytes: 0 }).options.inlineThresholdBytes).toBe(0);
+  });
+
   it("accepts the largest timer and S3-compatible bucket names", () => {
     expect(() => make({ resilience: { attemptTimeoutMs: 2 ** 31 - 1 }, bucket: "Legacy_Bucket.v2" })).not.toThrow();
     expect(() => make({ bucket: "b" })).not.toThrow();
